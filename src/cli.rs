@@ -1,0 +1,294 @@
+//! The command line (INTERFACE.md). Parsing only: no I/O happens here.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::report::Format;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cybrid-scan",
+    version,
+    about = "Find leaked Cybrid API credentials in directories, git history and logs",
+    after_help = "Exit status: 0 no findings, 1 findings (or --exit-code), 2 usage error or scan could not run, 3 a finding was verified live."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Scan files under each PATH (default: .)
+    Dir(DirArgs),
+    /// Scan every blob reachable from any ref of each REPO (a path or clone URL; default: .)
+    Git(GitArgs),
+    /// Scan log files, directories of logs, or standard input ('-'); .gz and .zip read transparently
+    Logs(LogsArgs),
+    /// Scan many repositories listed in a manifest, resumably and in shards
+    Sweep(SweepArgs),
+    /// Revoke the live credentials named in an earlier JSON report
+    Revoke(RevokeArgs),
+    /// Work with detection rules
+    Rules(RulesArgs),
+    /// Write a baseline (a deterministic JSON report) from a scan
+    Baseline(BaselineArgs),
+    /// Merge JSON reports (e.g. from sweep shards) into one, de-duplicating findings
+    Merge(MergeArgs),
+}
+
+/// Options every scanning subcommand takes.
+#[derive(Debug, Args, Clone)]
+pub struct CommonArgs {
+    /// Report format [default: human, or the config file's]
+    #[arg(short = 'f', long, value_enum)]
+    pub format: Option<Format>,
+    /// Write the report to FILE instead of standard output
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Check each client_id + client_secret pair against Cybrid's token endpoint
+    #[arg(long)]
+    pub verify: bool,
+    /// Send an environment's identity-service calls to URL (ENV=URL; plain http only for loopback)
+    #[arg(long, value_name = "ENV=URL")]
+    pub endpoint: Vec<String>,
+    /// Drop findings whose fingerprint is in this earlier JSON report
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Settings file [default: .cybrid-scan.toml in the scanned root when present]
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Worker threads [default: all cores]
+    #[arg(long, short = 'j', value_name = "N")]
+    pub threads: Option<usize>,
+    /// Print secrets in full (default: redacted everywhere)
+    #[arg(long)]
+    pub show_secrets: bool,
+    /// Exit status when findings remain
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=255))]
+    pub exit_code: Option<u8>,
+    /// Extra rules: a directory of *.toml rule files (or one file); repeatable
+    #[arg(long, value_name = "DIR")]
+    pub rules: Vec<PathBuf>,
+    /// Skip files larger than this (bytes; suffixes K, M, G) [default: 50M]
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_file_size: Option<u64>,
+    /// No progress or notes on standard error
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    /// Never colour the human report
+    #[arg(long)]
+    pub no_color: bool,
+    /// Concurrent verification requests
+    #[arg(long, value_name = "N")]
+    pub verify_concurrency: Option<usize>,
+    /// Verification requests per second, at most
+    #[arg(long, value_name = "N")]
+    pub verify_rate: Option<f64>,
+    /// Per-request verification timeout in seconds
+    #[arg(long, value_name = "SECS")]
+    pub verify_timeout: Option<f64>,
+    /// Give up on verification after this many seconds in all; unfinished checks are `unknown`
+    #[arg(long, value_name = "SECS")]
+    pub verify_deadline: Option<f64>,
+    /// Send verification requests through this proxy (environment proxies are never used)
+    #[arg(long, value_name = "URL")]
+    pub proxy: Option<String>,
+    /// After --verify, revoke live credentials (needs CYBRID_ADMIN_CLIENT_ID/SECRET; --yes when not interactive)
+    #[arg(long, requires = "verify")]
+    pub revoke: bool,
+    /// Do not ask before revoking
+    #[arg(long)]
+    pub yes: bool,
+    /// Append each revocation step to this JSON-lines audit log (with --revoke)
+    #[arg(long, value_name = "FILE")]
+    pub audit_log: Option<PathBuf>,
+    /// POST a redacted JSON summary of live findings and revocations to this URL
+    #[arg(long, value_name = "URL")]
+    pub notify_webhook: Option<String>,
+    /// SARIF runAutomationDetails.id (e.g. cybrid-scan/pr)
+    #[arg(long, value_name = "ID")]
+    pub sarif_category: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DirArgs {
+    /// Files or directories to scan
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Scan files that .gitignore and .ignore would exclude
+    #[arg(long)]
+    pub no_ignore: bool,
+    /// Follow symbolic links
+    #[arg(long, short = 'L')]
+    pub follow: bool,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct GitArgs {
+    /// Repositories: paths or clone URLs (https://, ssh://, file://)
+    #[arg(value_name = "REPO")]
+    pub repos: Vec<String>,
+    /// Only what commits in BASE..HEAD added; with no value, taken from CI variables
+    #[arg(long, value_name = "BASE..HEAD", num_args = 0..=1, default_missing_value = "")]
+    pub range: Option<String>,
+    /// Only what is staged in the index compared to HEAD (pre-commit)
+    #[arg(long, conflicts_with = "range")]
+    pub staged: bool,
+    /// Keep the clone of a URL in DIR instead of deleting it
+    #[arg(long, value_name = "DIR")]
+    pub keep_clone: Option<PathBuf>,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Log files, directories of logs, or '-' for standard input
+    #[arg(value_name = "FILE|DIR|-")]
+    pub inputs: Vec<PathBuf>,
+    /// Rewrite each given log with every finding redacted (keeps FILE.bak)
+    #[arg(long)]
+    pub redact_in_place: bool,
+    /// With --redact-in-place: do not keep a .bak copy
+    #[arg(long, requires = "redact_in_place")]
+    pub no_backup: bool,
+    /// Stop decompressing an input after this many bytes (suffixes K, M, G) and report it [default: 64G]
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_decompressed_size: Option<u64>,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// One repository per line: a local path or a clone URL; '#' comments
+    #[arg(long, value_name = "FILE")]
+    pub manifest: PathBuf,
+    /// Scan only shard K of N (0-based), by a stable hash of each repository URL
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+    /// Record each finished repository here; a rerun skips them
+    #[arg(long, value_name = "DIR")]
+    pub state: Option<PathBuf>,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RevokeArgs {
+    /// An earlier JSON report from a --verify scan
+    #[arg(long, value_name = "FILE")]
+    pub report: PathBuf,
+    /// Print the plan and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask for confirmation
+    #[arg(long)]
+    pub yes: bool,
+    /// Send an environment's identity-service calls to URL (ENV=URL)
+    #[arg(long, value_name = "ENV=URL")]
+    pub endpoint: Vec<String>,
+    /// Append each step to this JSON-lines audit log
+    #[arg(long, value_name = "FILE", default_value = "cybrid-scan-audit.jsonl")]
+    pub audit_log: PathBuf,
+    /// POST a redacted JSON summary of the revocations to this URL
+    #[arg(long, value_name = "URL")]
+    pub notify_webhook: Option<String>,
+    /// Per-request timeout in seconds
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    pub timeout: f64,
+}
+
+#[derive(Debug, Args)]
+pub struct RulesArgs {
+    #[command(subcommand)]
+    pub command: RulesCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Compile every rule and run its examples; fails on any misbehaviour
+    Check {
+        /// Extra rules directories to check with the built-in ones
+        #[arg(long, value_name = "DIR")]
+        rules: Vec<PathBuf>,
+    },
+    /// List the rules
+    List {
+        #[arg(long, value_name = "DIR")]
+        rules: Vec<PathBuf>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct BaselineArgs {
+    /// Where to write the baseline
+    #[arg(value_name = "FILE")]
+    pub output: PathBuf,
+    /// What to scan: `dir PATH...` (default `dir .`) or `git REPO...`
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "SCAN"
+    )]
+    pub scan: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// JSON reports to merge
+    #[arg(value_name = "REPORT", required = true)]
+    pub reports: Vec<PathBuf>,
+    /// Output format (json or sarif)
+    #[arg(short = 'f', long, value_enum, default_value = "json")]
+    pub format: Format,
+    /// Write the merged report here instead of standard output
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// Parse `123`, `64K`, `50M`, `2G` (binary multiples).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (num, mult) = match s.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let m = match c.to_ascii_uppercase() {
+                'K' => 1u64 << 10,
+                'M' => 1 << 20,
+                'G' => 1 << 30,
+                'B' => 1,
+                _ => return Err(format!("unknown size suffix in {s:?} (use K, M or G)")),
+            };
+            (&s[..i], m)
+        }
+        _ => (s, 1),
+    };
+    num.trim()
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .ok_or_else(|| format!("invalid size {s:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("50M"), Ok(50 << 20));
+        assert_eq!(parse_size("10"), Ok(10));
+        assert!(parse_size("x").is_err());
+        assert!(parse_size("5Q").is_err());
+    }
+
+    #[test]
+    fn cli_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,39 @@
+//! `cybrid-scan dir`: scan files under paths.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Result;
+use cybrid_scan::cli::DirArgs;
+use cybrid_scan::collect::Collector;
+use cybrid_scan::config::Settings;
+use cybrid_scan::exit::Outcome;
+use cybrid_scan::source::fs::{scan_paths, FsOptions};
+
+use super::{finish_scan, load_engine};
+
+pub fn run(args: DirArgs) -> Result<Outcome> {
+    let started = Instant::now();
+    let settings = Settings::from_args(&args.common);
+    let engine = load_engine(&settings)?;
+    let roots = if args.paths.is_empty() {
+        vec![PathBuf::from(".")]
+    } else {
+        args.paths
+    };
+    let opts = FsOptions {
+        no_ignore: args.no_ignore,
+        follow_links: args.follow,
+        max_file_size: settings.max_file_size,
+        threads: settings.threads,
+    };
+    let collector = Collector::default();
+    scan_paths(&roots, &opts, &engine, &collector);
+    finish_scan(
+        collector.into_gathered(),
+        started,
+        &settings,
+        &engine,
+        Vec::new(),
+    )
+}

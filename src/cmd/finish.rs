@@ -1,0 +1,79 @@
+//! What every scanning subcommand does after its source has run: build the
+//! report, apply suppressions and verification, write it, pick the exit status.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use cybrid_scan::collect::Gathered;
+use cybrid_scan::config::Settings;
+use cybrid_scan::detect::Engine;
+use cybrid_scan::exit::Outcome;
+use cybrid_scan::report::{self, Report};
+use cybrid_scan::rules::load_rules;
+
+/// Compile the built-in rules plus the user's.
+pub fn load_engine(settings: &Settings) -> Result<Engine> {
+    let rules = load_rules(&settings.rules_dirs)?;
+    Ok(Engine::new(rules))
+}
+
+/// Turn what a source gathered into the written report and an outcome.
+pub fn finish_scan(
+    gathered: Gathered,
+    started: Instant,
+    settings: &Settings,
+    engine: &Engine,
+    notes: Vec<String>,
+) -> Result<Outcome> {
+    let mut report = Report {
+        findings: gathered.findings,
+        errors: gathered.errors,
+        skipped: gathered.skipped,
+        notes,
+        ..Report::default()
+    };
+    report.stats.files = gathered.files;
+    report.stats.bytes = gathered.bytes;
+    report.stats.duration_ms = started.elapsed().as_millis() as u64;
+    report.finish_stats();
+    if !settings.quiet {
+        for e in &report.errors {
+            eprintln!(
+                "cybrid-scan: {}: {}",
+                report::escape_for_terminal(&e.path),
+                report::escape_for_terminal(&e.message)
+            );
+        }
+    }
+    write_output(&report, settings, engine)?;
+    Ok(Outcome::of_scan(
+        report.findings.len(),
+        report.live_count(),
+        settings.findings_status,
+    ))
+}
+
+fn write_output(report: &Report, settings: &Settings, engine: &Engine) -> Result<()> {
+    let result = match &settings.output_path {
+        Some(path) => {
+            let file =
+                File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+            let mut w = BufWriter::new(file);
+            report::write_report(report, &settings.output, engine.rules(), &mut w)
+                .and_then(|_| w.flush())
+        }
+        None => {
+            let stdout = io::stdout();
+            let mut w = BufWriter::new(stdout.lock());
+            report::write_report(report, &settings.output, engine.rules(), &mut w)
+                .and_then(|_| w.flush())
+        }
+    };
+    match result {
+        // A reader that went away (`| head`) is not a failure of the scan.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.context("cannot write the report"),
+    }
+}

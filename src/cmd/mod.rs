@@ -1,0 +1,39 @@
+//! Subcommands: each turns parsed arguments into a run of the library's
+//! pieces. `anyhow` lives here, at the binary's edge.
+
+mod dir;
+mod finish;
+mod rules;
+
+use anyhow::Result;
+use cybrid_scan::cli::{Cli, Command};
+use cybrid_scan::exit::Outcome;
+
+pub use finish::{finish_scan, load_engine};
+
+pub fn run(cli: Cli) -> Result<Outcome> {
+    match cli.command {
+        Command::Dir(args) => dir::run(args),
+        Command::Rules(args) => rules::run(args),
+        Command::Git(_)
+        | Command::Logs(_)
+        | Command::Sweep(_)
+        | Command::Revoke(_)
+        | Command::Baseline(_)
+        | Command::Merge(_) => anyhow::bail!("this subcommand is not available in this build yet"),
+    }
+}
+
+/// Panics print a fixed message and location only: a payload could hold
+/// bytes from a scanned input, and those may be a secret.
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let place = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!(
+            "cybrid-scan: internal error{place} (details withheld: they may contain scanned data). Please report it."
+        );
+    }));
+}

@@ -1,0 +1,147 @@
+//! Where sources deliver what they find: findings, unreadable inputs and
+//! deliberate skips, plus counters. Shared by worker threads; locks are taken
+//! only when something is found or goes wrong, never per clean file.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+
+use crate::detect::lines::LineMap;
+use crate::detect::{Detection, Engine};
+use crate::finding::{Finding, Fingerprint, Location, Verification};
+
+/// An input that could not be read (or read whole), with why. Never holds a secret.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ScanError {
+    pub path: String,
+    pub message: String,
+}
+
+/// An input deliberately not scanned (too large, not a regular file, …).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Skipped {
+    pub path: String,
+    pub reason: String,
+}
+
+#[derive(Default)]
+pub struct Collector {
+    findings: Mutex<Vec<Finding>>,
+    errors: Mutex<Vec<ScanError>>,
+    skipped: Mutex<Vec<Skipped>>,
+    files: AtomicU64,
+    bytes: AtomicU64,
+}
+
+/// Everything a scan gathered, sorted so output is deterministic.
+#[derive(Debug, Default)]
+pub struct Gathered {
+    pub findings: Vec<Finding>,
+    pub errors: Vec<ScanError>,
+    pub skipped: Vec<Skipped>,
+    pub files: u64,
+    pub bytes: u64,
+}
+
+impl Collector {
+    pub fn finding(&self, f: Finding) {
+        lock(&self.findings).push(f);
+    }
+
+    pub fn findings(&self, fs: impl IntoIterator<Item = Finding>) {
+        let mut fs = fs.into_iter().peekable();
+        if fs.peek().is_some() {
+            lock(&self.findings).extend(fs);
+        }
+    }
+
+    pub fn error(&self, path: impl Into<String>, message: impl std::fmt::Display) {
+        lock(&self.errors).push(ScanError {
+            path: path.into(),
+            message: message.to_string(),
+        });
+    }
+
+    pub fn skip(&self, path: impl Into<String>, reason: impl Into<String>) {
+        lock(&self.skipped).push(Skipped {
+            path: path.into(),
+            reason: reason.into(),
+        });
+    }
+
+    /// Count one scanned input of `bytes` bytes.
+    pub fn scanned(&self, bytes: u64) {
+        self.files.fetch_add(1, Ordering::Relaxed);
+        self.bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    pub fn bytes_so_far(&self) -> u64 {
+        self.bytes.load(Ordering::Relaxed)
+    }
+
+    pub fn findings_so_far(&self) -> usize {
+        lock(&self.findings).len()
+    }
+
+    pub fn into_gathered(self) -> Gathered {
+        let mut findings = into_inner(self.findings);
+        findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+        let mut errors = into_inner(self.errors);
+        errors.sort();
+        let mut skipped = into_inner(self.skipped);
+        skipped.sort();
+        Gathered {
+            findings,
+            errors,
+            skipped,
+            files: self.files.into_inner(),
+            bytes: self.bytes.into_inner(),
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A worker that panicked mid-push leaves a usable Vec; keep going.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn into_inner<T>(m: Mutex<T>) -> T {
+    m.into_inner().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Turn an engine's detections in `bytes` into findings at `base` (whose
+/// line and column are filled in here).
+pub fn to_findings(
+    engine: &Engine,
+    bytes: &[u8],
+    detections: Vec<Detection>,
+    base: &Location,
+) -> Vec<Finding> {
+    let mut map = LineMap::new(bytes);
+    detections
+        .into_iter()
+        .map(|d| {
+            let start = map.position(d.start);
+            let end = map.position(d.end);
+            let rule_id = engine.rules()[d.rule].id.clone();
+            let mut location = base.clone();
+            location.line = start.line;
+            location.column = start.column;
+            location.end_line = end.line;
+            location.end_column = end.column;
+            Finding {
+                fingerprint: Fingerprint::of(&rule_id, &d.secret),
+                rule_id,
+                secret: d.secret,
+                client_id: d.client_id,
+                confidence: d.confidence,
+                location,
+                verification: Verification::default(),
+                token: d.token,
+                environment_hint: d.environment_hint.map(str::to_string),
+                repository: None,
+            }
+        })
+        .collect()
+}

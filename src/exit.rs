@@ -1,0 +1,38 @@
+//! Exit statuses, in one place (INTERFACE.md).
+
+/// How a run ended, mapped to the process exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// No findings remain.
+    Clean,
+    /// Findings remain; carries the status to use (default 1, `--exit-code`).
+    Findings(u8),
+    /// Usage error, or the scan could not run at all.
+    Failed,
+    /// At least one finding was verified live.
+    Live,
+}
+
+pub const DEFAULT_FINDINGS_STATUS: u8 = 1;
+
+impl Outcome {
+    pub fn code(self) -> u8 {
+        match self {
+            Outcome::Clean => 0,
+            Outcome::Findings(n) => n,
+            Outcome::Failed => 2,
+            Outcome::Live => 3,
+        }
+    }
+
+    /// The outcome of a finished scan.
+    pub fn of_scan(findings: usize, live: usize, findings_status: u8) -> Self {
+        if live > 0 {
+            Outcome::Live
+        } else if findings > 0 {
+            Outcome::Findings(findings_status)
+        } else {
+            Outcome::Clean
+        }
+    }
+}

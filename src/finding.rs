@@ -1,0 +1,218 @@
+//! What a scan produces: a finding with its location, confidence and verdict.
+//!
+//! A `Finding` owns everything; it outlives the chunk it was found in and flows
+//! through verification, suppression and reporting unchanged in shape.
+
+use crate::secret::Secret;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Confidence {
+    Low,
+    Medium,
+    High,
+}
+
+impl Confidence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confidence::Low => "low",
+            Confidence::Medium => "medium",
+            Confidence::High => "high",
+        }
+    }
+
+    /// One step down, used when the evidence around a candidate is weaker.
+    pub fn lowered(self) -> Self {
+        match self {
+            Confidence::High => Confidence::Medium,
+            _ => Confidence::Low,
+        }
+    }
+}
+
+impl fmt::Display for Confidence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where the bytes came from.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    #[default]
+    File,
+    Git,
+    Log,
+}
+
+/// A position in the scanned input, plus provenance for git and archives.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Location {
+    pub source: SourceKind,
+    pub path: String,
+    pub line: u64,
+    pub column: u64,
+    pub end_line: u64,
+    pub end_column: u64,
+    /// Archive entry inside `path` (e.g. a zip of CI logs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_head: Option<bool>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refs: Vec<String>,
+}
+
+/// The state of a credential after (optional) verification.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum VerificationStatus {
+    #[default]
+    NotChecked,
+    Live,
+    Invalid,
+    Unknown,
+    Unverifiable,
+}
+
+impl VerificationStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VerificationStatus::NotChecked => "not_checked",
+            VerificationStatus::Live => "live",
+            VerificationStatus::Invalid => "invalid",
+            VerificationStatus::Unknown => "unknown",
+            VerificationStatus::Unverifiable => "unverifiable",
+        }
+    }
+}
+
+/// What the token endpoint said about a pair. Never holds a token.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verification {
+    pub status: VerificationStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// `bank`, `organization` or `customer`, from the minted token's payload.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub_type: Option<String>,
+    /// The bank or organization GUID the credential acts for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization_guid: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<String>,
+}
+
+/// Facts decoded from a leaked access token (JWT). Decoded, never verified.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenInfo {
+    pub issuer: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// Expiry as RFC 3339.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    pub expired: bool,
+}
+
+/// A one-way, line-free, path-free identity of a leaked secret under one rule.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Fingerprint(pub String);
+
+impl Fingerprint {
+    /// Domain tag keeps these hashes from colliding with any other SHA-256 of the secret.
+    const DOMAIN: &'static [u8] = b"cybrid-scan/fingerprint/v1\0";
+
+    pub fn of(rule_id: &str, secret: &Secret) -> Self {
+        let mut h = Sha256::new();
+        h.update(Self::DOMAIN);
+        h.update(rule_id.as_bytes());
+        h.update([0u8]);
+        h.update(secret.expose().as_bytes());
+        Fingerprint(hex::encode(h.finalize()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One leaked credential at one place.
+#[derive(Debug, Clone)]
+pub struct Finding {
+    pub rule_id: String,
+    pub fingerprint: Fingerprint,
+    pub secret: Secret,
+    pub client_id: Option<Secret>,
+    pub confidence: Confidence,
+    pub location: Location,
+    pub verification: Verification,
+    pub token: Option<TokenInfo>,
+    /// Cybrid environment named by a host near the finding, used to pick where to verify.
+    pub environment_hint: Option<String>,
+    /// Set by sweeps: which repository of the manifest this came from.
+    pub repository: Option<String>,
+}
+
+impl Finding {
+    /// Sort key that makes reports identical whatever the thread count.
+    pub fn sort_key(&self) -> impl Ord + '_ {
+        (
+            &self.repository,
+            &self.location.path,
+            &self.location.entry,
+            self.location.line,
+            self.location.column,
+            &self.rule_id,
+            &self.location.commit,
+            &self.fingerprint,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprint_is_stable_and_rule_scoped() {
+        let s = Secret::new("k3Jd8sPq0ZxY7wVu6TsRq5PoNm4LkJi3HgF2eDc1BaZ");
+        let a = Fingerprint::of("cybrid-client-secret", &s);
+        let b = Fingerprint::of("cybrid-client-secret", &s);
+        let c = Fingerprint::of("cybrid-client-id", &s);
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert_eq!(a.as_str().len(), 64);
+        assert!(!a.as_str().contains(s.expose()));
+    }
+}

@@ -1,0 +1,16 @@
+//! cybrid-scan: finds leaked Cybrid API credentials.
+//!
+//! Pipeline: sources (`source`) yield bytes with provenance → the engine
+//! (`detect`, driven by `rules`) yields detections → `collect` turns them into
+//! findings → reports (`report`). The binary (`main.rs`) wires these together.
+
+pub mod cli;
+pub mod collect;
+pub mod config;
+pub mod detect;
+pub mod exit;
+pub mod finding;
+pub mod report;
+pub mod rules;
+pub mod secret;
+pub mod source;

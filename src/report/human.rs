@@ -1,0 +1,180 @@
+//! The human report: grouped by file, live credentials first and loud,
+//! colour only on a terminal and never when `NO_COLOR` is set.
+
+use std::io::{self, Write};
+
+use super::{escape_for_terminal, OutputOptions, Report};
+use crate::finding::{Confidence, Finding, VerificationStatus};
+
+struct Paint {
+    on: bool,
+}
+
+impl Paint {
+    fn wrap(&self, code: &str, text: &str) -> String {
+        if self.on {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+}
+
+fn where_of(f: &Finding) -> String {
+    let mut s = String::new();
+    if let Some(repo) = &f.repository {
+        s.push_str(&escape_for_terminal(repo));
+        s.push_str(": ");
+    }
+    s.push_str(&escape_for_terminal(&f.location.path));
+    if let Some(entry) = &f.location.entry {
+        s.push('!');
+        s.push_str(&escape_for_terminal(entry));
+    }
+    if let Some(commit) = &f.location.commit {
+        s.push_str(&format!(" @ {}", &commit[..commit.len().min(12)]));
+    }
+    s
+}
+
+pub fn write(report: &Report, opts: &OutputOptions, out: &mut dyn Write) -> io::Result<()> {
+    let paint = Paint { on: opts.color };
+    let mut ordered: Vec<&Finding> = report.findings.iter().collect();
+    // Live credentials first: they are the ones to act on now.
+    ordered.sort_by_key(|f| f.verification.status != VerificationStatus::Live);
+    let live = report.live_count();
+    if live > 0 {
+        writeln!(
+            out,
+            "{}",
+            paint.wrap(
+                "1;41;97",
+                &format!(" {live} LIVE Cybrid credential(s): revoke now (cybrid-scan revoke) ")
+            )
+        )?;
+        writeln!(out)?;
+    }
+    let mut current: Option<String> = None;
+    for f in ordered {
+        let place = where_of(f);
+        if current.as_ref() != Some(&place) {
+            if current.is_some() {
+                writeln!(out)?;
+            }
+            writeln!(out, "{}", paint.wrap("1;35", &place))?;
+            current = Some(place);
+        }
+        let conf = match f.confidence {
+            Confidence::High => paint.wrap("1;31", "high"),
+            Confidence::Medium => paint.wrap("33", "medium"),
+            Confidence::Low => paint.wrap("2", "low"),
+        };
+        let mut line = format!(
+            "  {}:{}  {}  {}  {}",
+            f.location.line,
+            f.location.column,
+            conf,
+            f.rule_id,
+            opts.reveal.secret(&f.secret)
+        );
+        if let Some(id) = &f.client_id {
+            line.push_str(&format!("  client_id {}", opts.reveal.secret(id)));
+        }
+        writeln!(out, "{line}")?;
+        let mut details = Vec::new();
+        match f.verification.status {
+            VerificationStatus::NotChecked => {}
+            VerificationStatus::Live => details.push(paint.wrap(
+                "1;31",
+                &format!(
+                    "LIVE in {}{}",
+                    f.verification.environment.as_deref().unwrap_or("?"),
+                    f.verification
+                        .sub_type
+                        .as_deref()
+                        .map(|s| format!(" ({s} credential)"))
+                        .unwrap_or_default()
+                ),
+            )),
+            other => details.push(format!(
+                "verification: {}{}",
+                other.as_str(),
+                f.verification
+                    .reason
+                    .as_deref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default()
+            )),
+        }
+        if let Some(t) = &f.token {
+            details.push(format!(
+                "token for {} {}, {}",
+                t.environment.as_deref().unwrap_or("?"),
+                t.sub_type.as_deref().unwrap_or("subject"),
+                match (&t.expires_at, t.expired) {
+                    (Some(at), true) => format!("expired {at}"),
+                    (Some(at), false) => format!("expires {at}"),
+                    (None, _) => "no expiry".to_string(),
+                }
+            ));
+        }
+        if let Some(a) = &f.location.author {
+            details.push(format!(
+                "by {} on {}",
+                escape_for_terminal(a),
+                f.location.date.as_deref().unwrap_or("?")
+            ));
+        }
+        if f.location.at_head == Some(false) {
+            details.push("no longer at HEAD (still in history)".into());
+        }
+        if !details.is_empty() {
+            writeln!(out, "      {}", details.join("; "))?;
+        }
+    }
+    if !report.findings.is_empty() {
+        writeln!(out)?;
+    }
+    for note in &report.notes {
+        writeln!(out, "note: {}", escape_for_terminal(note))?;
+    }
+    writeln!(out, "{}", summary(report))
+}
+
+/// One-line summary of a report.
+pub fn summary(report: &Report) -> String {
+    let count = |c: Confidence| report.findings.iter().filter(|f| f.confidence == c).count();
+    let s = &report.stats;
+    let mut text = format!(
+        "{} finding(s) ({} high, {} medium, {} low) in {} file(s), {:.1} MB, {:.2} s",
+        report.findings.len(),
+        count(Confidence::High),
+        count(Confidence::Medium),
+        count(Confidence::Low),
+        s.files,
+        s.bytes as f64 / 1e6,
+        s.duration_ms as f64 / 1000.0
+    );
+    if report.live_count() > 0 {
+        text.push_str(&format!("; {} LIVE", report.live_count()));
+    }
+    if !report.errors.is_empty() {
+        text.push_str(&format!(
+            "; {} input(s) could not be read",
+            report.errors.len()
+        ));
+    }
+    if !report.skipped.is_empty() {
+        text.push_str(&format!("; {} skipped", report.skipped.len()));
+    }
+    let suppressed: u64 = s.suppressed.values().sum();
+    if suppressed > 0 {
+        let by: Vec<String> = s
+            .suppressed
+            .iter()
+            .map(|(k, v)| format!("{v} by {k}"))
+            .collect();
+        text.push_str(&format!("; {suppressed} suppressed ({})", by.join(", ")));
+    }
+    text
+}

@@ -1,0 +1,148 @@
+//! The JSON and JSONL reports of INTERFACE.md. The record types here also
+//! read reports back (baselines, revocation, merging shard reports).
+
+use std::io::{self, Write};
+
+use serde::{Deserialize, Serialize};
+
+use super::{Report, Reveal, Stats};
+use crate::collect::{ScanError, Skipped};
+use crate::finding::{Confidence, Finding, Location, TokenInfo, Verification};
+
+pub const TOOL_NAME: &str = "cybrid-scan";
+pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
+/// Bumped when the JSON shape changes incompatibly; readers refuse newer ones.
+pub const REPORT_SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ToolRecord {
+    pub name: String,
+    pub version: String,
+    #[serde(default = "default_schema")]
+    pub report_version: u32,
+}
+
+fn default_schema() -> u32 {
+    REPORT_SCHEMA_VERSION
+}
+
+/// One finding as written to (and read from) a JSON report.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FindingRecord {
+    pub rule_id: String,
+    pub fingerprint: String,
+    pub secret: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    pub confidence: Confidence,
+    pub location: Location,
+    #[serde(default)]
+    pub verification: Verification,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<TokenInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment_hint: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<String>,
+}
+
+/// A whole JSON report.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReportRecord {
+    pub tool: ToolRecord,
+    pub findings: Vec<FindingRecord>,
+    pub stats: Stats,
+    #[serde(default)]
+    pub errors: Vec<ScanError>,
+    #[serde(default)]
+    pub skipped: Vec<Skipped>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+impl FindingRecord {
+    pub fn from_finding(f: &Finding, reveal: Reveal) -> Self {
+        FindingRecord {
+            rule_id: f.rule_id.clone(),
+            fingerprint: f.fingerprint.to_string(),
+            secret: reveal.secret(&f.secret),
+            client_id: f.client_id.as_ref().map(|c| reveal.secret(c)),
+            confidence: f.confidence,
+            location: f.location.clone(),
+            verification: f.verification.clone(),
+            token: f.token.clone(),
+            environment_hint: f.environment_hint.clone(),
+            repository: f.repository.clone(),
+        }
+    }
+}
+
+impl ReportRecord {
+    pub fn from_report(report: &Report, reveal: Reveal) -> Self {
+        ReportRecord {
+            tool: ToolRecord {
+                name: TOOL_NAME.into(),
+                version: TOOL_VERSION.into(),
+                report_version: REPORT_SCHEMA_VERSION,
+            },
+            findings: report
+                .findings
+                .iter()
+                .map(|f| FindingRecord::from_finding(f, reveal))
+                .collect(),
+            stats: report.stats.clone(),
+            errors: report.errors.clone(),
+            skipped: report.skipped.clone(),
+            notes: report.notes.clone(),
+        }
+    }
+}
+
+pub fn write(report: &Report, reveal: Reveal, out: &mut dyn Write) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, &ReportRecord::from_report(report, reveal))?;
+    writeln!(out)
+}
+
+pub fn write_lines(report: &Report, reveal: Reveal, out: &mut dyn Write) -> io::Result<()> {
+    for f in &report.findings {
+        serde_json::to_writer(&mut *out, &FindingRecord::from_finding(f, reveal))?;
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+/// Errors reading an earlier report.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("cannot read report {path}: {source}")]
+    Io { path: String, source: io::Error },
+    #[error("{path} is not a cybrid-scan JSON report: {message}")]
+    NotAReport { path: String, message: String },
+    #[error("{path} was written by a newer cybrid-scan (report version {found}, this one reads up to {REPORT_SCHEMA_VERSION}); upgrade cybrid-scan")]
+    TooNew { path: String, found: u32 },
+}
+
+/// Read a JSON report written by this tool (or an older version of it).
+pub fn read_report(path: &std::path::Path) -> Result<ReportRecord, ReadError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read(path).map_err(|source| ReadError::Io {
+        path: shown.clone(),
+        source,
+    })?;
+    let value: serde_json::Value =
+        serde_json::from_slice(&text).map_err(|e| ReadError::NotAReport {
+            path: shown.clone(),
+            message: e.to_string(),
+        })?;
+    let found = value
+        .pointer("/tool/report_version")
+        .and_then(|v| v.as_u64())
+        .unwrap_or(REPORT_SCHEMA_VERSION as u64) as u32;
+    if found > REPORT_SCHEMA_VERSION {
+        return Err(ReadError::TooNew { path: shown, found });
+    }
+    serde_json::from_value(value).map_err(|e| ReadError::NotAReport {
+        path: shown,
+        message: e.to_string(),
+    })
+}

@@ -1,0 +1,129 @@
+//! Reports: one `Report` value, several sinks (human, JSON, JSONL). Redaction
+//! is decided here once, for every sink, by [`Reveal`].
+
+pub mod human;
+pub mod json;
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+
+use serde::{Deserialize, Serialize};
+
+use crate::collect::{ScanError, Skipped};
+use crate::finding::{Finding, VerificationStatus};
+
+/// Output formats users can choose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Human,
+    Json,
+    Jsonl,
+    Sarif,
+}
+
+/// Whether secrets may be printed. Only `--show-secrets` sets `Show`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reveal {
+    Redact,
+    Show,
+}
+
+impl Reveal {
+    pub fn secret(self, s: &crate::secret::Secret) -> String {
+        match self {
+            Reveal::Redact => s.redacted(),
+            Reveal::Show => s.expose().to_string(),
+        }
+    }
+}
+
+/// Counters for the summary.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    pub files: u64,
+    pub bytes: u64,
+    pub duration_ms: u64,
+    #[serde(default)]
+    pub findings: u64,
+    #[serde(default)]
+    pub skipped: u64,
+    #[serde(default)]
+    pub errors: u64,
+    /// Findings dropped by a baseline, allow comment, allowed path or fingerprint, by cause.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub suppressed: BTreeMap<String, u64>,
+}
+
+/// The whole result of a run, ready for any sink.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub findings: Vec<Finding>,
+    pub errors: Vec<ScanError>,
+    pub skipped: Vec<Skipped>,
+    pub stats: Stats,
+    /// Notes about the scan as a whole (shallow history, range used, …).
+    pub notes: Vec<String>,
+}
+
+impl Report {
+    pub fn live_count(&self) -> usize {
+        self.findings
+            .iter()
+            .filter(|f| f.verification.status == VerificationStatus::Live)
+            .count()
+    }
+
+    /// Fill the derived counters from the lists.
+    pub fn finish_stats(&mut self) {
+        self.stats.findings = self.findings.len() as u64;
+        self.stats.errors = self.errors.len() as u64;
+        self.stats.skipped = self.skipped.len() as u64;
+    }
+}
+
+/// Settings that shape output but not detection.
+#[derive(Debug, Clone)]
+pub struct OutputOptions {
+    pub format: Format,
+    pub reveal: Reveal,
+    pub color: bool,
+    pub sarif_category: Option<String>,
+}
+
+/// Write `report` in the chosen format.
+pub fn write_report(
+    report: &Report,
+    opts: &OutputOptions,
+    rules: &[crate::rules::Rule],
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    match opts.format {
+        Format::Human => human::write(report, opts, out),
+        Format::Json => json::write(report, opts.reveal, out),
+        Format::Jsonl => json::write_lines(report, opts.reveal, out),
+        Format::Sarif => {
+            let _ = rules;
+            Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "SARIF output is not available in this build",
+            ))
+        }
+    }
+}
+
+/// Make a path or name safe to print on a terminal: control characters and
+/// escapes are shown as `\x..`, so a hostile file name cannot move the cursor.
+pub fn escape_for_terminal(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}

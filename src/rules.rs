@@ -1,0 +1,243 @@
+//! Rules as data: parsed from TOML files in `rules/` (embedded at build time)
+//! and from `--rules DIR`, compiled once, shared read-only by every worker.
+
+use regex::bytes::Regex;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+use crate::finding::Confidence;
+
+/// The rule files shipped in the binary.
+pub const BUILTIN_RULES: &[(&str, &str)] =
+    &[("rules/cybrid.toml", include_str!("../rules/cybrid.toml"))];
+
+#[derive(Debug, Error)]
+pub enum RuleError {
+    #[error("cannot read rules file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid rules file {path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("rule {rule} in {path}: pattern does not compile: {message}")]
+    Regex {
+        path: String,
+        rule: String,
+        message: String,
+    },
+    #[error("rule {rule} in {path}: {message}")]
+    Invalid {
+        path: String,
+        rule: String,
+        message: String,
+    },
+}
+
+/// What a rule's match is, which decides pairing and verification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RuleKind {
+    ClientId,
+    ClientSecret,
+    AccessToken,
+    WebhookSigningKey,
+}
+
+/// How the captured text relates to the credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Encoding {
+    /// The capture is the credential.
+    #[default]
+    Plain,
+    /// The capture is base64 of the credential (Kubernetes Secret data).
+    Base64,
+    /// The capture is base64 of `client_id:client_secret` (HTTP Basic).
+    Basic,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleFile {
+    #[serde(default)]
+    rules: Vec<RuleSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleSpec {
+    id: String,
+    name: String,
+    description: String,
+    kind: RuleKind,
+    keywords: Vec<String>,
+    #[serde(default)]
+    requires_context: bool,
+    #[serde(default = "default_confidence")]
+    confidence: Confidence,
+    /// Shortest accepted value: shorter-than-real values get low confidence.
+    #[serde(default)]
+    min_len: Option<usize>,
+    /// The length of a real value; anything shorter is low confidence.
+    #[serde(default)]
+    full_len: Option<usize>,
+    patterns: Vec<PatternSpec>,
+    #[serde(default)]
+    examples: Vec<String>,
+    #[serde(default)]
+    negative_examples: Vec<String>,
+    #[serde(default)]
+    help: Option<String>,
+}
+
+fn default_confidence() -> Confidence {
+    Confidence::High
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PatternSpec {
+    regex: String,
+    #[serde(default)]
+    encoding: Encoding,
+}
+
+/// A compiled pattern: a regex with a `secret` capture (and maybe `client_id`).
+#[derive(Debug)]
+pub struct Pattern {
+    pub regex: Regex,
+    pub encoding: Encoding,
+    pub secret_group: usize,
+    pub client_id_group: Option<usize>,
+}
+
+/// A compiled rule.
+#[derive(Debug)]
+pub struct Rule {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub kind: RuleKind,
+    pub keywords: Vec<String>,
+    pub requires_context: bool,
+    pub confidence: Confidence,
+    pub min_len: usize,
+    pub full_len: Option<usize>,
+    pub patterns: Vec<Pattern>,
+    pub examples: Vec<String>,
+    pub negative_examples: Vec<String>,
+    pub help: Option<String>,
+    /// Which file the rule came from, for error messages.
+    pub origin: String,
+}
+
+/// Parse and compile one rules file's text; `origin` names it in errors.
+pub fn parse_rules(origin: &str, text: &str) -> Result<Vec<Rule>, RuleError> {
+    let file: RuleFile = toml::from_str(text).map_err(|e| RuleError::Parse {
+        path: origin.to_string(),
+        message: e.to_string(),
+    })?;
+    file.rules
+        .into_iter()
+        .map(|spec| compile(origin, spec))
+        .collect()
+}
+
+fn compile(origin: &str, spec: RuleSpec) -> Result<Rule, RuleError> {
+    let invalid = |message: &str| RuleError::Invalid {
+        path: origin.to_string(),
+        rule: spec.id.clone(),
+        message: message.to_string(),
+    };
+    if spec.keywords.is_empty() || spec.keywords.iter().any(|k| k.is_empty()) {
+        return Err(invalid("needs at least one non-empty keyword"));
+    }
+    if spec.patterns.is_empty() {
+        return Err(invalid("needs at least one pattern"));
+    }
+    let mut patterns = Vec::with_capacity(spec.patterns.len());
+    for p in &spec.patterns {
+        let regex = regex::bytes::RegexBuilder::new(&p.regex)
+            .size_limit(64 << 20)
+            .build()
+            .map_err(|e| RuleError::Regex {
+                path: origin.to_string(),
+                rule: spec.id.clone(),
+                message: e.to_string(),
+            })?;
+        let names: Vec<Option<&str>> = regex.capture_names().collect();
+        let secret_group = names
+            .iter()
+            .position(|n| *n == Some("secret"))
+            .ok_or_else(|| invalid("pattern lacks a named capture `secret`"))?;
+        let client_id_group = names.iter().position(|n| *n == Some("client_id"));
+        patterns.push(Pattern {
+            regex,
+            encoding: p.encoding,
+            secret_group,
+            client_id_group,
+        });
+    }
+    Ok(Rule {
+        min_len: spec.min_len.unwrap_or(1),
+        full_len: spec.full_len,
+        id: spec.id,
+        name: spec.name,
+        description: spec.description,
+        kind: spec.kind,
+        keywords: spec.keywords,
+        requires_context: spec.requires_context,
+        confidence: spec.confidence,
+        patterns,
+        examples: spec.examples,
+        negative_examples: spec.negative_examples,
+        help: spec.help,
+        origin: origin.to_string(),
+    })
+}
+
+/// The built-in rules plus every `*.toml` file in each extra directory (sorted, so order is stable).
+pub fn load_rules(extra_dirs: &[PathBuf]) -> Result<Vec<Rule>, RuleError> {
+    let mut rules = Vec::new();
+    for (origin, text) in BUILTIN_RULES {
+        rules.extend(parse_rules(origin, text)?);
+    }
+    for dir in extra_dirs {
+        for path in rule_files(dir)? {
+            let text = std::fs::read_to_string(&path).map_err(|source| RuleError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            rules.extend(parse_rules(&path.display().to_string(), &text)?);
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    for r in &rules {
+        if !seen.insert(r.id.clone()) {
+            return Err(RuleError::Invalid {
+                path: r.origin.clone(),
+                rule: r.id.clone(),
+                message: "duplicate rule id".into(),
+            });
+        }
+    }
+    Ok(rules)
+}
+
+fn rule_files(dir: &Path) -> Result<Vec<PathBuf>, RuleError> {
+    if dir.is_file() {
+        return Ok(vec![dir.to_path_buf()]);
+    }
+    let read = std::fs::read_dir(dir).map_err(|source| RuleError::Read {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut files: Vec<PathBuf> = read
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    Ok(files)
+}

@@ -1,0 +1,172 @@
+//! Directory walk: parallel, `.gitignore`-aware, hidden files included (that
+//! is where `.env` lives), binary files scanned, every skip accounted for.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use ignore::{WalkBuilder, WalkState};
+
+use crate::collect::{to_findings, Collector};
+use crate::detect::{Engine, Scratch};
+use crate::finding::{Location, SourceKind};
+
+/// Default cap on a single file: big enough for minified bundles and build caches.
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 50 * 1024 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct FsOptions {
+    pub no_ignore: bool,
+    pub follow_links: bool,
+    pub max_file_size: u64,
+    pub threads: usize,
+}
+
+/// Scan every file under each root.
+pub fn scan_paths(roots: &[PathBuf], opts: &FsOptions, engine: &Engine, out: &Collector) {
+    for root in roots {
+        match std::fs::metadata(root) {
+            Err(e) => out.error(root.display().to_string(), format!("cannot open: {e}")),
+            Ok(md) if md.is_dir() => walk(root, opts, engine, out),
+            Ok(_) => {
+                let mut scratch = Scratch::default();
+                let mut buf = Vec::new();
+                scan_file(
+                    root,
+                    &root.display().to_string(),
+                    opts,
+                    engine,
+                    out,
+                    &mut scratch,
+                    &mut buf,
+                );
+            }
+        }
+    }
+}
+
+fn walk(root: &Path, opts: &FsOptions, engine: &Engine, out: &Collector) {
+    let walker = WalkBuilder::new(root)
+        .hidden(false)
+        .ignore(!opts.no_ignore)
+        .git_ignore(!opts.no_ignore)
+        .git_global(!opts.no_ignore)
+        .git_exclude(!opts.no_ignore)
+        .parents(!opts.no_ignore)
+        .require_git(false)
+        .follow_links(opts.follow_links)
+        .threads(opts.threads.max(1))
+        .filter_entry(|e| !(e.file_name() == ".git" && e.file_type().is_some_and(|t| t.is_dir())))
+        .build_parallel();
+    walker.run(|| {
+        let mut scratch = Scratch::default();
+        let mut buf = Vec::new();
+        Box::new(move |entry| {
+            let entry = match entry {
+                Ok(e) => e,
+                Err(err) => {
+                    let path = error_path(&err).unwrap_or_else(|| root.display().to_string());
+                    out.error(path, strip_path_prefix(&err.to_string()));
+                    return WalkState::Continue;
+                }
+            };
+            let Some(ft) = entry.file_type() else {
+                return WalkState::Continue;
+            };
+            if ft.is_dir() {
+                return WalkState::Continue;
+            }
+            let shown = relative(root, entry.path());
+            if ft.is_symlink() {
+                out.skip(shown, "symbolic link not followed (use --follow)");
+            } else if !ft.is_file() {
+                out.skip(shown, "not a regular file");
+            } else {
+                scan_file(
+                    entry.path(),
+                    &shown,
+                    opts,
+                    engine,
+                    out,
+                    &mut scratch,
+                    &mut buf,
+                );
+            }
+            WalkState::Continue
+        })
+    });
+}
+
+fn scan_file(
+    path: &Path,
+    shown: &str,
+    opts: &FsOptions,
+    engine: &Engine,
+    out: &Collector,
+    scratch: &mut Scratch,
+    buf: &mut Vec<u8>,
+) {
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) => return out.error(shown, format!("cannot open: {e}")),
+    };
+    let md = match file.metadata() {
+        Ok(m) => m,
+        Err(e) => return out.error(shown, format!("cannot stat: {e}")),
+    };
+    if !md.is_file() {
+        return out.skip(shown, "not a regular file");
+    }
+    if md.len() > opts.max_file_size {
+        return out.skip(
+            shown,
+            format!(
+                "larger than --max-file-size ({} > {} bytes)",
+                md.len(),
+                opts.max_file_size
+            ),
+        );
+    }
+    buf.clear();
+    // Read at most one byte past the cap: a file growing while we read is still bounded.
+    if let Err(e) = file.take(opts.max_file_size + 1).read_to_end(buf) {
+        return out.error(shown, format!("cannot read: {e}"));
+    }
+    out.scanned(buf.len() as u64);
+    let detections = engine.scan(buf, scratch);
+    if !detections.is_empty() {
+        let base = Location {
+            source: SourceKind::File,
+            path: shown.to_string(),
+            ..Location::default()
+        };
+        out.findings(to_findings(engine, buf, detections, &base));
+    }
+    if buf.capacity() > 64 << 20 {
+        *buf = Vec::new();
+    }
+}
+
+/// The path shown for a file: relative to the walked root.
+fn relative(root: &Path, path: &Path) -> String {
+    path.strip_prefix(root)
+        .ok()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
+fn error_path(err: &ignore::Error) -> Option<String> {
+    match err {
+        ignore::Error::WithPath { path, .. } => Some(path.display().to_string()),
+        ignore::Error::WithDepth { err, .. } => error_path(err),
+        ignore::Error::WithLineNumber { err, .. } => error_path(err),
+        ignore::Error::Loop { child, .. } => Some(child.display().to_string()),
+        _ => None,
+    }
+}
+
+/// `ignore` prefixes messages with the path; the report carries it separately.
+fn strip_path_prefix(message: &str) -> String {
+    message.to_string()
+}

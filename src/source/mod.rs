@@ -1,0 +1,4 @@
+//! Sources turn an input (a directory, a git repository, a log stream) into
+//! bytes for the engine and findings with provenance for the collector.
+
+pub mod fs;
