@@ -36,6 +36,9 @@ pub fn finish_scan(
     };
     report.stats.files = gathered.files;
     report.stats.bytes = gathered.bytes;
+    // Post-scan pipeline, in order: suppression (baseline, allow-lists) →
+    // verification → revocation. Each step is a call into its own module.
+
     report.stats.duration_ms = started.elapsed().as_millis() as u64;
     report.finish_stats();
     if !settings.quiet {
