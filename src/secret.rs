@@ -37,8 +37,21 @@ impl Secret {
     }
 }
 
+/// Values longer than this (access tokens) are redacted to a short form that
+/// states their length instead of a wall of `*`.
+pub const REDACT_FULL_WIDTH_MAX: usize = 64;
+
 /// Redact any string the way secrets are redacted everywhere in the tool.
 pub fn redact(value: &str) -> String {
+    if value.len() > REDACT_FULL_WIDTH_MAX {
+        let head: String = value.chars().take(REDACT_KEEP).collect();
+        return format!("{head}********…({} chars)", value.len());
+    }
+    redact_same_length(value)
+}
+
+/// The same-length redaction, for rewriting files in place without moving columns.
+pub fn redact_same_length(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for (i, c) in value.chars().enumerate() {
         if i < REDACT_KEEP && value.len() > 2 * REDACT_KEEP {
@@ -78,5 +91,12 @@ mod tests {
     #[test]
     fn short_values_are_fully_masked() {
         assert_eq!(redact("abcdef"), "******");
+    }
+
+    #[test]
+    fn long_values_state_their_length() {
+        let jwt = "eyJ".repeat(100);
+        assert_eq!(redact(&jwt), "eyJe********…(300 chars)");
+        assert_eq!(redact_same_length(&jwt).len(), 300);
     }
 }

@@ -21,6 +21,10 @@ pub fn run(args: DirArgs) -> Result<Outcome> {
     } else {
         args.paths
     };
+    if !roots.iter().any(|r| r.exists()) {
+        let shown: Vec<String> = roots.iter().map(|r| r.display().to_string()).collect();
+        anyhow::bail!("nothing to scan: {} does not exist", shown.join(", "));
+    }
     let opts = FsOptions {
         no_ignore: args.no_ignore,
         follow_links: args.follow,

@@ -12,7 +12,8 @@ pub fn on_boundary(bytes: &[u8], start: usize, end: usize) -> bool {
     let before_ok = start == 0
         || bytes[start - 1] == b'='
         || !is_token_byte(bytes[start - 1])
-        || after_percent_escape(bytes, start);
+        || after_percent_escape(bytes, start)
+        || after_length_prefix(bytes, start);
     let after_ok = end >= bytes.len() || !is_token_byte(bytes[end]);
     before_ok && after_ok
 }
@@ -23,6 +24,12 @@ fn after_percent_escape(bytes: &[u8], at: usize) -> bool {
         && bytes[at - 3] == b'%'
         && bytes[at - 2].is_ascii_hexdigit()
         && bytes[at - 1].is_ascii_hexdigit()
+}
+
+/// Binary serializations (Java `writeUTF`, protobuf) put a length before a
+/// string; for a 43-byte value that length byte is `+`, after a control byte.
+fn after_length_prefix(bytes: &[u8], at: usize) -> bool {
+    at >= 2 && bytes[at - 1] == b'+' && bytes[at - 2] < 0x20
 }
 
 pub fn is_url_safe_b64(value: &str) -> bool {
