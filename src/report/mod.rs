@@ -1,6 +1,7 @@
 //! Reports: one `Report` value, several sinks (human, JSON, JSONL). Redaction
 //! is decided here once, for every sink, by [`Reveal`].
 
+pub mod hook;
 pub mod human;
 pub mod json;
 
@@ -20,6 +21,8 @@ pub enum Format {
     Json,
     Jsonl,
     Sarif,
+    /// Compact lines for pre-commit hooks: where, what, and how to proceed.
+    Hook,
 }
 
 /// Whether secrets may be printed. Only `--show-secrets` sets `Show`.
@@ -102,6 +105,7 @@ pub fn write_report(
         Format::Human => human::write(report, opts, out),
         Format::Json => json::write(report, opts.reveal, out),
         Format::Jsonl => json::write_lines(report, opts.reveal, out),
+        Format::Hook => hook::write(report, opts, out),
         Format::Sarif => {
             let _ = rules;
             Err(io::Error::new(
