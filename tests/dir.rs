@@ -623,3 +623,31 @@ fn user_rules_extend_a_scan() {
     let report = json_of(&out);
     assert_eq!(report["findings"][0]["rule_id"], "acme-cybrid-proxy-key");
 }
+
+#[test]
+fn gitlab_and_hook_formats() {
+    let dir = samples();
+    let out = run(&["dir", ".", "-f", "gitlab", "--show-secrets"], dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    let doc = json_of(&out);
+    assert_eq!(doc["version"], "15.0.7");
+    assert_eq!(doc["scan"]["type"], "secret_detection");
+    let vulns = doc["vulnerabilities"].as_array().expect("vulnerabilities");
+    assert_eq!(vulns.len(), EXPECTED.len());
+    assert_eq!(vulns[0]["location"]["file"], ".env");
+    assert_eq!(vulns[0]["location"]["start_line"], 4);
+    let text = String::from_utf8_lossy(&out.stdout);
+    for s in values()
+        .values()
+        .filter_map(Value::as_str)
+        .filter(|s| s.len() >= 40)
+    {
+        assert!(!text.contains(s), "GitLab reports never carry secrets");
+    }
+    let out = run(&["dir", ".env", "-f", "hook"], dir.path());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(lines[0].starts_with("cybrid-scan: .env:4:22: cybrid-client-secret (high) "));
+    assert!(lines[1].contains("cybrid-scan:allow"));
+}

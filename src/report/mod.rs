@@ -1,6 +1,7 @@
 //! Reports: one `Report` value, several sinks (human, JSON, JSONL). Redaction
 //! is decided here once, for every sink, by [`Reveal`].
 
+pub mod gitlab;
 pub mod hook;
 pub mod human;
 pub mod json;
@@ -23,6 +24,8 @@ pub enum Format {
     Sarif,
     /// Compact lines for pre-commit hooks: where, what, and how to proceed.
     Hook,
+    /// GitLab's secret-detection report (for `artifacts: reports: secret_detection`).
+    Gitlab,
 }
 
 /// Whether secrets may be printed. Only `--show-secrets` sets `Show`.
@@ -106,6 +109,7 @@ pub fn write_report(
         Format::Json => json::write(report, opts.reveal, out),
         Format::Jsonl => json::write_lines(report, opts.reveal, out),
         Format::Hook => hook::write(report, opts, out),
+        Format::Gitlab => gitlab::write(report, out),
         Format::Sarif => {
             let _ = rules;
             Err(io::Error::new(
