@@ -8,6 +8,7 @@ use crate::cli::CommonArgs;
 use crate::exit::DEFAULT_FINDINGS_STATUS;
 use crate::report::{Format, OutputOptions, Reveal};
 use crate::source::fs::DEFAULT_MAX_FILE_SIZE;
+use crate::verify::VerifySettings;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -19,6 +20,7 @@ pub struct Settings {
     pub findings_status: u8,
     pub quiet: bool,
     pub baseline: Option<PathBuf>,
+    pub verify: VerifySettings,
 }
 
 impl Settings {
@@ -50,6 +52,7 @@ impl Settings {
             findings_status: args.exit_code.unwrap_or(DEFAULT_FINDINGS_STATUS),
             quiet: args.quiet,
             baseline: args.baseline.clone(),
+            verify: VerifySettings::from_args(args),
         }
     }
 }

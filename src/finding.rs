@@ -122,6 +122,20 @@ pub struct Verification {
     pub scopes: Vec<String>,
 }
 
+/// What `cybrid-scan revoke` needs to delete a leaked application, kept in
+/// the JSON report for live findings only. The client_id is written in full
+/// (the one exception to redaction): alone it cannot mint a token, and the
+/// delete endpoints are addressed by it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevocationTarget {
+    pub client_id: String,
+    pub environment: String,
+    /// `bank` or `organization`, from the minted token's `sub_type`; absent
+    /// when unknown (revocation then asks the GET endpoints).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application_type: Option<String>,
+}
+
 /// Facts decoded from a leaked access token (JWT). Decoded, never verified.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenInfo {
@@ -185,6 +199,22 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// The revocation target of a finding verified live with a known pair.
+    pub fn revocation_target(&self) -> Option<RevocationTarget> {
+        if self.verification.status != VerificationStatus::Live {
+            return None;
+        }
+        Some(RevocationTarget {
+            client_id: self.client_id.as_ref()?.expose().to_string(),
+            environment: self.verification.environment.clone()?,
+            application_type: self
+                .verification
+                .sub_type
+                .clone()
+                .filter(|t| t == "bank" || t == "organization"),
+        })
+    }
+
     /// Sort key that makes reports identical whatever the thread count.
     pub fn sort_key(&self) -> impl Ord + '_ {
         (

@@ -12,9 +12,13 @@ use cybrid_scan::detect::Engine;
 use cybrid_scan::exit::Outcome;
 use cybrid_scan::report::{self, Report};
 use cybrid_scan::rules::load_rules;
+use cybrid_scan::verify::{verify_findings, VerifyConfig};
 
-/// Compile the built-in rules plus the user's.
+/// Compile the built-in rules plus the user's. Every scanning command calls
+/// this first, so settings that would fail after the scan (a refused
+/// `--endpoint`) are checked here, before any work is done.
 pub fn load_engine(settings: &Settings) -> Result<Engine> {
+    VerifyConfig::from_settings(&settings.verify)?;
     let rules = load_rules(&settings.rules_dirs)?;
     Ok(Engine::new(rules))
 }
@@ -38,6 +42,23 @@ pub fn finish_scan(
     report.stats.bytes = gathered.bytes;
     // Post-scan pipeline, in order: suppression (baseline, allow-lists) →
     // verification → revocation. Each step is a call into its own module.
+    if settings.verify.enabled {
+        let config = VerifyConfig::from_settings(&settings.verify)?;
+        if !settings.quiet && !report.findings.is_empty() {
+            eprintln!(
+                "cybrid-scan: verifying credential pairs (deadline {:.0} s)...",
+                config.deadline.as_secs_f64()
+            );
+        }
+        let summary = verify_findings(&mut report.findings, engine.rules(), &config)?;
+        // The human report prints the note itself; other formats get it on stderr too.
+        let human_on_stdout = settings.output.format == cybrid_scan::report::Format::Human
+            && settings.output_path.is_none();
+        if !settings.quiet && summary.pairs > 0 && !human_on_stdout {
+            eprintln!("cybrid-scan: {}", summary.note());
+        }
+        report.notes.push(summary.note());
+    }
 
     report.stats.duration_ms = started.elapsed().as_millis() as u64;
     report.finish_stats();

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Report, Reveal, Stats};
 use crate::collect::{ScanError, Skipped};
-use crate::finding::{Confidence, Finding, Location, TokenInfo, Verification};
+use crate::finding::{Confidence, Finding, Location, RevocationTarget, TokenInfo, Verification};
 
 pub const TOOL_NAME: &str = "cybrid-scan";
 pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -38,6 +38,9 @@ pub struct FindingRecord {
     pub location: Location,
     #[serde(default)]
     pub verification: Verification,
+    /// Live findings only: what revocation needs (client_id unredacted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revocation: Option<RevocationTarget>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<TokenInfo>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -70,6 +73,7 @@ impl FindingRecord {
             confidence: f.confidence,
             location: f.location.clone(),
             verification: f.verification.clone(),
+            revocation: f.revocation_target(),
             token: f.token.clone(),
             environment_hint: f.environment_hint.clone(),
             repository: f.repository.clone(),
