@@ -159,6 +159,9 @@ pub struct LogsArgs {
     /// Stop decompressing an input after this many bytes (suffixes K, M, G) and report it [default: 64G]
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub max_decompressed_size: Option<u64>,
+    /// New bytes read per scanning window (tests force small windows)
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, hide = true)]
+    pub chunk_size: Option<u64>,
     #[command(flatten)]
     pub common: CommonArgs,
 }

@@ -3,6 +3,7 @@
 
 mod dir;
 mod finish;
+mod logs;
 mod rules;
 
 use anyhow::Result;
@@ -15,8 +16,8 @@ pub fn run(cli: Cli) -> Result<Outcome> {
     match cli.command {
         Command::Dir(args) => dir::run(args),
         Command::Rules(args) => rules::run(args),
+        Command::Logs(args) => logs::run(args),
         Command::Git(_)
-        | Command::Logs(_)
         | Command::Sweep(_)
         | Command::Revoke(_)
         | Command::Baseline(_)

@@ -2,3 +2,4 @@
 //! bytes for the engine and findings with provenance for the collector.
 
 pub mod fs;
+pub mod log;

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Benchmark `cybrid-scan logs` on a generated CI log (plain and gzip) next to
+# `cat` and `gzip -dc` on the same files, from the page cache.
+#
+#   scripts/bench-logs.sh [SIZE_MB] [WORKDIR]     (defaults: 1100 MB, a temp dir)
+#
+# Prints wall time, MB/s and peak RSS for each. Targets (issue #4): plain scan
+# within 1.5x of `cat`, gzip scan at most 0.35x of `gzip -dc`, RSS < 100 MB.
+set -euo pipefail
+
+size_mb=${1:-1100}
+work=${2:-$(mktemp -d)}
+here=$(cd "$(dirname "$0")/.." && pwd)
+bin=$here/target/release/cybrid-scan
+
+if [ ! -x "$bin" ] || [ -n "${BENCH_BUILD:-}" ]; then
+  (cd "$here" && cargo build --release --bin cybrid-scan)
+fi
+mkdir -p "$work"
+log=$work/bench.log
+gz=$work/bench.log.gz
+
+if [ ! -s "$log" ] || [ "$(($(stat -c %s "$log") / 1048576))" -lt "$size_mb" ]; then
+  echo "generating ~${size_mb} MB log in $work ..." >&2
+  python3 - "$log" "$size_mb" <<'PY'
+import base64, random, secrets, sys
+path, size_mb = sys.argv[1], int(sys.argv[2])
+rnd = random.Random(4)
+def fake():  # generated, never a real credential
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()
+words = ("npm", "install", "cargo", "build", "test", "passed", "warning", "Compiling", "Downloading",
+         "resolving", "deps", "src/lib.rs", "ok", "FAILED", "docker", "pull", "layer", "sha256", "already",
+         "exists", "node_modules", "webpack", "bundle", "chunk", "emitted", "kB", "ms", "retry", "GET", "200")
+block = []
+t = 0
+while sum(map(len, block)) < 8 << 20:
+    t += 1
+    ts = "2024-05-01T10:%02d:%02d.%07dZ " % (t // 3600 % 60, t // 60 % 60, t % 10_000_000)
+    r = rnd.random()
+    if r < 0.15:
+        line = "\x1b[36;1m" + " ".join(rnd.choices(words, k=rnd.randint(2, 8))) + "\x1b[0m"
+    elif r < 0.2:
+        line = "##[group]Run " + " ".join(rnd.choices(words, k=4))
+    elif r < 0.25:
+        line = "sha256:" + secrets.token_hex(32) + " " + " ".join(rnd.choices(words, k=3))
+    else:
+        line = " ".join(rnd.choices(words, k=rnd.randint(3, 18)))
+    block.append(ts + line + "\n")
+block = "".join(block).encode()
+target = size_mb << 20
+with open(path, "wb") as f:
+    written = 0
+    i = 0
+    while written < target:
+        f.write(block)
+        written += len(block)
+        i += 1
+        if i % 16 == 0:  # a leak every ~128 MB: an echoed env and a failing curl
+            leak = ("2024-05-01T11:00:00.0000000Z CYBRID_CLIENT_SECRET=\x1b[32m%s\x1b[0m\n"
+                    "2024-05-01T11:00:01.0000000Z curl -d '{\"client_id\":\"%s\",\"client_secret\":\"%s\"}' "
+                    "https://id.sandbox.cybrid.app/oauth/token\n") % (fake(), fake(), fake())
+            f.write(leak.encode())
+            written += len(leak)
+PY
+  rm -f "$gz"
+fi
+if [ ! -s "$gz" ]; then
+  echo "compressing (gzip -6) ..." >&2
+  gzip -6 -c "$log" > "$gz"
+fi
+
+plain_mb=$(( $(stat -c %s "$log") / 1048576 ))
+# Warm the page cache.
+cat "$log" > /dev/null; cat "$gz" > /dev/null
+
+# run LABEL MB CMD... : prints seconds, MB/s, peak RSS
+run() {
+  local label=$1 mb=$2; shift 2
+  local out
+  out=$( { /usr/bin/time -f '%e %M' "$@" > /dev/null 2>/dev/null || true; } 2>&1 | tail -1 )
+  local secs=${out% *} rss_kb=${out#* }
+  awk -v l="$label" -v s="$secs" -v mb="$mb" -v r="$rss_kb" \
+    'BEGIN { printf "%-34s %7.2f s %9.0f MB/s %8.1f MB peak RSS\n", l, s, (s > 0 ? mb / s : 0), r / 1024 }'
+  echo "$secs" > "$work/.last"
+}
+
+echo "log: $plain_mb MB plain, $(( $(stat -c %s "$gz") / 1048576 )) MB gzip; $(nproc) cores"
+run "cat FILE > /dev/null" "$plain_mb" cat "$log"; cat_s=$(cat "$work/.last")
+run "cybrid-scan logs FILE" "$plain_mb" "$bin" logs -q -f json "$log"; scan_s=$(cat "$work/.last")
+run "gzip -dc FILE.gz > /dev/null" "$plain_mb" gzip -dc "$gz"; gz_s=$(cat "$work/.last")
+run "cybrid-scan logs FILE.gz" "$plain_mb" "$bin" logs -q -f json "$gz"; scangz_s=$(cat "$work/.last")
+run "cybrid-scan logs - < FILE" "$plain_mb" sh -c "\"$bin\" logs -q -f json - < \"$log\""
+awk -v a="$scan_s" -v c="$cat_s" -v g="$scangz_s" -v z="$gz_s" 'BEGIN {
+  printf "plain: %.2fx the time of cat (target <= 1.5x)\n", (c > 0 ? a / c : 0)
+  printf "gzip:  %.2fx the time of gzip -dc (target <= 0.35x)\n", (z > 0 ? g / z : 0)
+}'
+findings=$("$bin" logs -q -f json "$log" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["findings"]))' || true)
+echo "findings in the plain log: $findings"
