@@ -306,9 +306,9 @@ mod tests {
         assert_eq!(n.original(at), 9);
         assert_eq!(&s[n.original(8)..n.original(8) + 1], b"E");
         let (a, b) = n.original_span(4, 12);
-        assert_eq!((a, b), (9, 24));
+        assert_eq!((a, b), (9, 23));
         let runs = n.original_runs(4, 12);
-        assert_eq!(runs, vec![(9, 4, 4), (20, 8, 4)]);
+        assert_eq!(runs, vec![(9, 4, 4), (19, 8, 4)]);
     }
 
     #[test]
