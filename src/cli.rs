@@ -110,6 +110,10 @@ pub struct CommonArgs {
     /// SARIF runAutomationDetails.id (e.g. cybrid-scan/pr)
     #[arg(long, value_name = "ID")]
     pub sarif_category: Option<String>,
+    /// Leave out what changes from run to run (timings, byte and file counts),
+    /// so a committed report changes only when findings do (`baseline` sets it)
+    #[arg(long, hide = true)]
+    pub deterministic: bool,
 }
 
 #[derive(Debug, Args)]

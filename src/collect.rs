@@ -111,7 +111,8 @@ fn into_inner<T>(m: Mutex<T>) -> T {
 }
 
 /// Turn an engine's detections in `bytes` into findings at `base` (whose
-/// line and column are filled in here).
+/// line and column are filled in here). Inline `cybrid-scan:allow` comments
+/// are looked up here too, while the bytes are at hand, so every source gets them.
 pub fn to_findings(
     engine: &Engine,
     bytes: &[u8],
@@ -141,6 +142,7 @@ pub fn to_findings(
                 token: d.token,
                 environment_hint: d.environment_hint.map(str::to_string),
                 repository: None,
+                allowed_inline: crate::suppress::inline::allows(bytes, d.start, d.end),
             }
         })
         .collect()

@@ -1,14 +1,21 @@
-//! Settings: command-line flags (and, later, the config file) resolved into
-//! one plain value that the commands read. No detection logic here.
+//! Settings: command-line flags and the config file (`.cybrid-scan.toml` in
+//! the scanned root, or `--config FILE`) resolved into one plain value that
+//! the commands read. Precedence: flags > config file > defaults. No detection
+//! logic here.
 
+pub mod file;
+
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::cli::CommonArgs;
 use crate::exit::DEFAULT_FINDINGS_STATUS;
 use crate::report::{Format, OutputOptions, Reveal};
 use crate::source::fs::DEFAULT_MAX_FILE_SIZE;
+use crate::suppress::{AllowList, Suppressor};
 use crate::verify::VerifySettings;
+pub use file::{ConfigError, FileConfig, VerifyTable};
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -20,18 +27,61 @@ pub struct Settings {
     pub findings_status: u8,
     pub quiet: bool,
     pub baseline: Option<PathBuf>,
+    /// Leave run-to-run noise (timings, counters) out of the report.
+    pub deterministic: bool,
+    /// The config file that was read, if any.
+    pub config_file: Option<PathBuf>,
+    /// Allow-lists and baseline, applied after the scan.
+    pub suppress: Suppressor,
+    /// Verification options: flags over the config file's `[verify]`.
     pub verify: VerifySettings,
 }
 
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("{0}")]
+    Baseline(#[from] crate::report::json::ReadError),
+    #[error("invalid allow-list glob: {0}")]
+    Glob(#[from] globset::Error),
+}
+
 impl Settings {
-    pub fn from_args(args: &CommonArgs) -> Self {
-        let format = args.format.unwrap_or(Format::Human);
+    /// Resolve flags, the config file and defaults. The config file is
+    /// `--config FILE` when given, else `.cybrid-scan.toml` in `root` (the
+    /// scanned directory or repository) when present. Reads the baseline
+    /// now, so a bad one fails before a long scan.
+    pub fn load(args: &CommonArgs, root: Option<&Path>) -> Result<Self, SettingsError> {
+        let config_path = match &args.config {
+            Some(p) => Some(p.clone()),
+            None => root
+                .map(|r| r.join(file::FILE_NAME))
+                .filter(|p| p.is_file()),
+        };
+        let cfg = match &config_path {
+            Some(p) => file::load(p)?,
+            None => FileConfig::default(),
+        };
+        let mut settings = Self::resolve(args, &cfg)?;
+        settings.config_file = config_path;
+        if let Some(path) = &args.baseline {
+            settings.suppress = settings.suppress.with_baseline(path)?;
+        }
+        Ok(settings)
+    }
+
+    fn resolve(args: &CommonArgs, cfg: &FileConfig) -> Result<Self, SettingsError> {
+        let format = args.format.or(cfg.format).unwrap_or(Format::Human);
         let color = format == Format::Human
             && args.output.is_none()
             && !args.no_color
             && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
             && std::io::stdout().is_terminal();
-        Settings {
+        let mut rules_dirs = cfg.rules.clone();
+        rules_dirs.extend(args.rules.iter().cloned());
+        let allow = AllowList::new(&cfg.allow_paths, &cfg.allow_fingerprints)?;
+        Ok(Settings {
             output: OutputOptions {
                 format,
                 reveal: if args.show_secrets {
@@ -47,12 +97,43 @@ impl Settings {
                 .threads
                 .filter(|n| *n > 0)
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
-            max_file_size: args.max_file_size.unwrap_or(DEFAULT_MAX_FILE_SIZE),
-            rules_dirs: args.rules.clone(),
+            max_file_size: args
+                .max_file_size
+                .or(cfg.max_file_size)
+                .unwrap_or(DEFAULT_MAX_FILE_SIZE),
+            rules_dirs,
             findings_status: args.exit_code.unwrap_or(DEFAULT_FINDINGS_STATUS),
             quiet: args.quiet,
             baseline: args.baseline.clone(),
-            verify: VerifySettings::from_args(args),
-        }
+            deterministic: args.deterministic,
+            config_file: None,
+            suppress: Suppressor::new(allow),
+            verify: verify_settings(args, &cfg.verify),
+        })
+    }
+}
+
+/// Verification options: flags over the config file's `[verify]`; `None`
+/// where neither says, so the verifier's own defaults apply. An endpoint
+/// flag replaces the file's entry for the same environment.
+fn verify_settings(args: &CommonArgs, file: &VerifyTable) -> VerifySettings {
+    let mut endpoints: BTreeMap<String, String> = file
+        .endpoints
+        .iter()
+        .map(|(env, url)| (env.clone(), format!("{env}={url}")))
+        .collect();
+    for e in &args.endpoint {
+        let env = e.split_once('=').map_or(e.as_str(), |(env, _)| env);
+        endpoints.insert(env.to_string(), e.clone());
+    }
+    let flags = VerifySettings::from_args(args);
+    VerifySettings {
+        endpoints: endpoints.into_values().collect(),
+        concurrency: flags.concurrency.or(file.concurrency),
+        rate: flags.rate.or(file.rate),
+        timeout: flags.timeout.or(file.timeout),
+        deadline: flags.deadline.or(file.deadline),
+        proxy: flags.proxy.or_else(|| file.proxy.clone()),
+        ..flags
     }
 }

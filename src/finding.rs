@@ -196,6 +196,10 @@ pub struct Finding {
     pub environment_hint: Option<String>,
     /// Set by sweeps: which repository of the manifest this came from.
     pub repository: Option<String>,
+    /// A `cybrid-scan:allow` comment is on the finding's line or the line
+    /// before; set where the bytes are still at hand ([`crate::collect::to_findings`]),
+    /// acted on (dropped and counted) by the suppression step.
+    pub allowed_inline: bool,
 }
 
 impl Finding {

@@ -15,4 +15,5 @@ pub mod report;
 pub mod rules;
 pub mod secret;
 pub mod source;
+pub mod suppress;
 pub mod verify;

@@ -14,8 +14,6 @@ use super::{finish_scan, load_engine};
 
 pub fn run(args: DirArgs) -> Result<Outcome> {
     let started = Instant::now();
-    let settings = Settings::from_args(&args.common);
-    let engine = load_engine(&settings)?;
     let roots = if args.paths.is_empty() {
         vec![PathBuf::from(".")]
     } else {
@@ -25,6 +23,12 @@ pub fn run(args: DirArgs) -> Result<Outcome> {
         let shown: Vec<String> = roots.iter().map(|r| r.display().to_string()).collect();
         anyhow::bail!("nothing to scan: {} does not exist", shown.join(", "));
     }
+    // The config file is looked for in the first root, when it is a directory.
+    let settings = Settings::load(
+        &args.common,
+        roots.first().filter(|r| r.is_dir()).map(|r| r.as_path()),
+    )?;
+    let engine = load_engine(&settings)?;
     let opts = FsOptions {
         no_ignore: args.no_ignore,
         follow_links: args.follow,

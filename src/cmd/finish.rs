@@ -42,6 +42,10 @@ pub fn finish_scan(
     report.stats.bytes = gathered.bytes;
     // Post-scan pipeline, in order: suppression (baseline, allow-lists) →
     // verification → revocation. Each step is a call into its own module.
+    report.findings = settings.suppress.apply(
+        std::mem::take(&mut report.findings),
+        &mut report.stats.suppressed,
+    );
     if settings.verify.enabled {
         let config = VerifyConfig::from_settings(&settings.verify)?;
         if !settings.quiet && !report.findings.is_empty() {
@@ -61,6 +65,9 @@ pub fn finish_scan(
     }
 
     report.stats.duration_ms = started.elapsed().as_millis() as u64;
+    if settings.deterministic {
+        report.make_deterministic();
+    }
     report.finish_stats();
     if !settings.quiet {
         for e in &report.errors {

@@ -17,7 +17,9 @@ use super::{finish_scan, load_engine};
 
 pub fn run(args: LogsArgs) -> Result<Outcome> {
     let started = Instant::now();
-    let settings = Settings::from_args(&args.common);
+    // Logs have no project root: the config file is `--config` or the one in
+    // the current directory.
+    let settings = Settings::load(&args.common, Some(std::path::Path::new(".")))?;
     let inputs = if args.inputs.is_empty() {
         if std::io::stdin().is_terminal() {
             bail!(

@@ -1,6 +1,7 @@
 //! Subcommands: each turns parsed arguments into a run of the library's
 //! pieces. `anyhow` lives here, at the binary's edge.
 
+mod baseline;
 mod dir;
 mod finish;
 mod logs;
@@ -17,11 +18,10 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Dir(args) => dir::run(args),
         Command::Rules(args) => rules::run(args),
         Command::Logs(args) => logs::run(args),
-        Command::Git(_)
-        | Command::Sweep(_)
-        | Command::Revoke(_)
-        | Command::Baseline(_)
-        | Command::Merge(_) => anyhow::bail!("this subcommand is not available in this build yet"),
+        Command::Baseline(args) => baseline::run(args),
+        Command::Git(_) | Command::Sweep(_) | Command::Revoke(_) | Command::Merge(_) => {
+            anyhow::bail!("this subcommand is not available in this build yet")
+        }
     }
 }
 

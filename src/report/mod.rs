@@ -1,10 +1,11 @@
-//! Reports: one `Report` value, several sinks (human, JSON, JSONL). Redaction
+//! Reports: one `Report` value, several sinks (human, JSON, JSONL, SARIF). Redaction
 //! is decided here once, for every sink, by [`Reveal`].
 
 pub mod gitlab;
 pub mod hook;
 pub mod human;
 pub mod json;
+pub mod sarif;
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -80,6 +81,14 @@ impl Report {
             .count()
     }
 
+    /// Drop what changes from run to run though the findings do not
+    /// (timings, file and byte counts), for reports that get committed.
+    pub fn make_deterministic(&mut self) {
+        self.stats.duration_ms = 0;
+        self.stats.files = 0;
+        self.stats.bytes = 0;
+    }
+
     /// Fill the derived counters from the lists.
     pub fn finish_stats(&mut self) {
         self.stats.findings = self.findings.len() as u64;
@@ -111,11 +120,10 @@ pub fn write_report(
         Format::Hook => hook::write(report, opts, out),
         Format::Gitlab => gitlab::write(report, out),
         Format::Sarif => {
-            let _ = rules;
-            Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "SARIF output is not available in this build",
-            ))
+            for warning in sarif::write(report, opts, rules, out)? {
+                eprintln!("cybrid-scan: warning: {warning}");
+            }
+            Ok(())
         }
     }
 }

@@ -443,6 +443,7 @@ impl Job<'_> {
             token: d.token.clone(),
             environment_hint: d.environment_hint.map(str::to_string),
             repository: None,
+            allowed_inline: p.allowed_inline,
         }
     }
 }

@@ -69,6 +69,8 @@ pub struct Pending {
     pub start: Mark,
     pub end: Mark,
     pub patches: Vec<Patch>,
+    /// A `cybrid-scan:allow` comment is on its line or the line before.
+    pub allowed_inline: bool,
 }
 
 /// What one segment's scan produced.
@@ -237,6 +239,7 @@ impl<'e> Scanner<'e> {
                         start: start_mark,
                         end: end_mark,
                         patches,
+                        allowed_inline: crate::suppress::inline::allows(win, start, end),
                     });
                 }
             }
