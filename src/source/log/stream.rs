@@ -15,10 +15,11 @@
 use std::io::{self, Read};
 use std::ops::Range;
 
-use crate::detect::prefilter::{Hit, Prefilter};
+use crate::detect::prefilter::Prefilter;
 use crate::detect::{Detection, Engine, Scratch, DEFAULT_RADIUS};
 use crate::secret::redact;
 
+use super::gate::Gate;
 use super::normalize::{normalize, Normalized};
 
 /// New bytes read per window by default.
@@ -96,7 +97,8 @@ pub struct Scanner<'e> {
     lookback: usize,
     patches: bool,
     scratch: Scratch,
-    hits: Vec<Hit>,
+    gate: Gate,
+    hits: Vec<(usize, usize)>,
     norm: Normalized,
     buf: Vec<u8>,
 }
@@ -113,6 +115,7 @@ impl<'e> Scanner<'e> {
             lookback: DEFAULT_RADIUS,
             patches,
             scratch: Scratch::default(),
+            gate: Gate::new(engine.rules()),
             hits: Vec::new(),
             norm: Normalized::default(),
             buf: Vec::new(),
@@ -197,7 +200,7 @@ impl<'e> Scanner<'e> {
 
     /// Scan one window whose owned bytes are `own` (indices into `win`).
     fn window(&mut self, win: &[u8], win_abs: u64, own: Range<usize>, out: &mut SegmentScan) {
-        self.prefilter.hits(win, &mut self.hits);
+        self.gate.hits(self.prefilter, win, &mut self.hits);
         if !self.hits.is_empty() {
             let regions = regions(win, &self.hits, self.lookback);
             for (lo, hi) in regions {
@@ -296,14 +299,14 @@ fn patches_for(norm: &Normalized, d: &Detection, lo: usize, win_abs: u64) -> Vec
 
 /// Disjoint ranges `radius` around each hit, widened to whole lines (within
 /// a bound), merged, in order.
-fn regions(win: &[u8], hits: &[Hit], radius: usize) -> Vec<(usize, usize)> {
+fn regions(win: &[u8], hits: &[(usize, usize)], radius: usize) -> Vec<(usize, usize)> {
     const EDGE_SLACK: usize = 4096;
     let mut out: Vec<(usize, usize)> = Vec::new();
-    for h in hits {
-        let a = h.start.saturating_sub(radius);
+    for &(start, end) in hits {
+        let a = start.saturating_sub(radius);
         let floor = a.saturating_sub(EDGE_SLACK);
         let lo = memchr::memrchr(b'\n', &win[floor..a]).map_or(floor, |i| floor + i + 1);
-        let b = (h.end + radius).min(win.len());
+        let b = (end + radius).min(win.len());
         let ceil = (b + EDGE_SLACK).min(win.len());
         let hi = memchr::memchr(b'\n', &win[b..ceil]).map_or(ceil, |i| b + i + 1);
         match out.last_mut() {
