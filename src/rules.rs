@@ -73,6 +73,9 @@ struct RuleSpec {
     description: String,
     kind: RuleKind,
     keywords: Vec<String>,
+    /// Keywords are matched case-insensitively unless this is set (base64 fragments).
+    #[serde(default)]
+    keywords_case_sensitive: bool,
     #[serde(default)]
     requires_context: bool,
     #[serde(default = "default_confidence")]
@@ -121,6 +124,7 @@ pub struct Rule {
     pub description: String,
     pub kind: RuleKind,
     pub keywords: Vec<String>,
+    pub keywords_case_sensitive: bool,
     pub requires_context: bool,
     pub confidence: Confidence,
     pub min_len: usize,
@@ -188,6 +192,7 @@ fn compile(origin: &str, spec: RuleSpec) -> Result<Rule, RuleError> {
         description: spec.description,
         kind: spec.kind,
         keywords: spec.keywords,
+        keywords_case_sensitive: spec.keywords_case_sensitive,
         requires_context: spec.requires_context,
         confidence: spec.confidence,
         patterns,

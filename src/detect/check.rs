@@ -26,11 +26,14 @@ pub fn check(engine: &Engine) -> Vec<CheckFailure> {
         }
         for (n, ex) in rule.examples.iter().enumerate() {
             let lower = ex.to_ascii_lowercase();
-            if !rule
-                .keywords
-                .iter()
-                .any(|k| lower.contains(&k.to_ascii_lowercase()))
-            {
+            let has_keyword = rule.keywords.iter().any(|k| {
+                if rule.keywords_case_sensitive {
+                    ex.contains(k.as_str())
+                } else {
+                    lower.contains(&k.to_ascii_lowercase())
+                }
+            });
+            if !has_keyword {
                 failures.push(fail(format!(
                     "example {} contains none of the rule's keywords",
                     n + 1

@@ -1,8 +1,15 @@
-//! The keyword prefilter: one Aho-Corasick pass over a chunk decides which
-//! rules run at all and where. Contract (as in ripgrep): it may over-report,
-//! it must never miss. A chunk with no hit costs only this pass.
+//! The keyword prefilter: one pass over a chunk decides which rules run at all
+//! and where. Contract (as in ripgrep): it may over-report, it must never miss.
+//! A chunk with no hit costs only this pass.
+//!
+//! The pass is a `regex` alternation of the keywords rather than a
+//! case-insensitive Aho-Corasick automaton: the regex crate turns
+//! `(?i:cybrid)|…` into a SIMD literal search (about 10 GB/s here) while
+//! ASCII-case-insensitive Aho-Corasick falls back to a byte-at-a-time
+//! automaton (under 0.3 GB/s). Hosts are not keywords: they all contain
+//! `cybrid`, and the environment is read from the bytes around that hit.
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use regex::bytes::{Regex, RegexBuilder};
 
 use crate::rules::Rule;
 
@@ -18,11 +25,13 @@ pub const ENVIRONMENT_HOSTS: &[(&str, &str)] = &[
 pub const CONTEXT_WORD: &str = "cybrid";
 
 #[derive(Debug, Clone)]
-struct KeywordInfo {
+struct Keyword {
+    /// Lowercased when case-insensitive.
+    text: String,
+    case_sensitive: bool,
     /// Indices of the rules this keyword turns on.
     rules: Vec<usize>,
     context: bool,
-    environment: Option<&'static str>,
 }
 
 /// A keyword occurrence in a chunk.
@@ -31,66 +40,110 @@ pub struct Hit {
     pub start: usize,
     pub end: usize,
     keyword: usize,
+    environment: Option<&'static str>,
 }
 
 #[derive(Debug)]
 pub struct Prefilter {
-    ac: AhoCorasick,
-    keywords: Vec<KeywordInfo>,
+    regex: Regex,
+    keywords: Vec<Keyword>,
 }
 
 impl Prefilter {
     pub fn new(rules: &[Rule]) -> Self {
-        let mut words: Vec<String> = Vec::new();
-        for w in rules
-            .iter()
-            .flat_map(|r| r.keywords.iter())
-            .map(|k| k.to_ascii_lowercase())
-            .chain(std::iter::once(CONTEXT_WORD.to_string()))
-            .chain(ENVIRONMENT_HOSTS.iter().map(|(h, _)| h.to_string()))
-        {
-            if !words.contains(&w) {
-                words.push(w);
+        let mut keywords: Vec<Keyword> = Vec::new();
+        let mut add = |text: String, case_sensitive: bool| {
+            let text = if case_sensitive {
+                text
+            } else {
+                text.to_ascii_lowercase()
+            };
+            if !keywords
+                .iter()
+                .any(|k| k.text == text && k.case_sensitive == case_sensitive)
+            {
+                keywords.push(Keyword {
+                    context: text.to_ascii_lowercase().contains(CONTEXT_WORD),
+                    text,
+                    case_sensitive,
+                    rules: Vec::new(),
+                });
+            }
+        };
+        add(CONTEXT_WORD.to_string(), false);
+        for r in rules {
+            for k in &r.keywords {
+                add(k.clone(), r.keywords_case_sensitive);
             }
         }
-        let keywords = words
-            .iter()
-            .map(|w| KeywordInfo {
-                // A hit on a longer keyword that contains a rule's keyword also counts
-                // for that rule, because leftmost-longest matching reports only the longer.
-                rules: rules
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, r)| {
-                        r.keywords
-                            .iter()
-                            .any(|k| w.contains(&k.to_ascii_lowercase()))
+        // Longest first: at one position the alternation prefers the earlier branch,
+        // and the longer keyword is the more specific one.
+        keywords.sort_by(|a, b| b.text.len().cmp(&a.text.len()).then(a.text.cmp(&b.text)));
+        for kw in &mut keywords {
+            // A hit on a longer keyword that contains a rule's keyword also counts for
+            // that rule, because only the longer one is reported at that position.
+            kw.rules = rules
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| {
+                    r.keywords.iter().any(|k| {
+                        if r.keywords_case_sensitive && kw.case_sensitive {
+                            kw.text.contains(k.as_str())
+                        } else {
+                            kw.text
+                                .to_ascii_lowercase()
+                                .contains(&k.to_ascii_lowercase())
+                        }
                     })
-                    .map(|(i, _)| i)
-                    .collect(),
-                context: w.contains(CONTEXT_WORD),
-                environment: ENVIRONMENT_HOSTS
-                    .iter()
-                    .find(|(h, _)| w == h)
-                    .map(|(_, e)| *e),
+                })
+                .map(|(i, _)| i)
+                .collect();
+        }
+        let alternation: Vec<String> = keywords
+            .iter()
+            .map(|k| {
+                let escaped = regex::escape(&k.text);
+                if k.case_sensitive {
+                    escaped
+                } else {
+                    format!("(?i:{escaped})")
+                }
             })
             .collect();
-        let ac = AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::LeftmostLongest)
-            .build(&words)
-            .expect("keyword automaton from a bounded keyword list");
-        Prefilter { ac, keywords }
+        let regex = RegexBuilder::new(&alternation.join("|"))
+            .unicode(false)
+            .size_limit(64 << 20)
+            .build()
+            .expect("an alternation of escaped literals always compiles");
+        Prefilter { regex, keywords }
     }
 
     /// Every keyword occurrence, in order. Empty means nothing in this chunk can match.
     pub fn hits(&self, haystack: &[u8], out: &mut Vec<Hit>) {
         out.clear();
-        out.extend(self.ac.find_iter(haystack).map(|m| Hit {
-            start: m.start(),
-            end: m.end(),
-            keyword: m.pattern().as_usize(),
-        }));
+        for m in self.regex.find_iter(haystack) {
+            let text = m.as_bytes();
+            let Some(keyword) = self.keywords.iter().position(|k| {
+                if k.case_sensitive {
+                    k.text.as_bytes() == text
+                } else {
+                    k.text.as_bytes().eq_ignore_ascii_case(text)
+                }
+            }) else {
+                continue;
+            };
+            let environment = if self.keywords[keyword].context {
+                host_environment(haystack, m.start(), m.end())
+            } else {
+                None
+            };
+            out.push(Hit {
+                start: m.start(),
+                end: m.end(),
+                keyword,
+                environment,
+            });
+        }
     }
 
     pub fn activates(&self, hit: &Hit, rule: usize) -> bool {
@@ -102,6 +155,37 @@ impl Prefilter {
     }
 
     pub fn environment(&self, hit: &Hit) -> Option<&'static str> {
-        self.keywords[hit.keyword].environment
+        hit.environment
+    }
+}
+
+/// `sandbox.cybrid.app` around a `cybrid` hit at `start..end` names the sandbox.
+fn host_environment(haystack: &[u8], start: usize, end: usize) -> Option<&'static str> {
+    let after = haystack.get(end..end + 4)?;
+    if !after.eq_ignore_ascii_case(b".app") {
+        return None;
+    }
+    ENVIRONMENT_HOSTS.iter().find_map(|(host, env)| {
+        let label = &host.as_bytes()[..host.len() - "cybrid.app".len()];
+        let from = start.checked_sub(label.len())?;
+        haystack[from..start]
+            .eq_ignore_ascii_case(label)
+            .then_some(*env)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_from_hosts() {
+        let text = b"url=https://id.Sandbox.cybrid.app/oauth x cybrid y production.CYBRID.APP";
+        let p = Prefilter::new(&[]);
+        let mut hits = Vec::new();
+        p.hits(text, &mut hits);
+        let envs: Vec<Option<&str>> = hits.iter().map(|h| p.environment(h)).collect();
+        assert_eq!(envs, vec![Some("sandbox"), None, Some("production")]);
+        assert!(hits.iter().all(|h| p.is_context(h)));
     }
 }
