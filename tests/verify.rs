@@ -49,15 +49,7 @@ fn app(p: &Pair, env: &str, kind: AppKind) -> Application {
 }
 
 fn fault(kind: FaultKind) -> Fault {
-    Fault {
-        kind,
-        client_id: None,
-        environment: None,
-        endpoint: None,
-        times: None,
-        retry_after: None,
-        delay_ms: None,
-    }
+    Fault::new(kind)
 }
 
 fn simulator() -> Simulator {
@@ -342,6 +334,53 @@ fn resets_and_garbage_are_unknown() {
     assert_eq!(findings[1]["verification"]["status"], "unknown");
     assert_eq!(findings[1]["verification"]["reason"], "unexpected_response");
     scan.assert_no_leak(&[&a.secret, &b.secret]);
+}
+
+#[test]
+fn redirects_are_not_followed_and_environment_proxies_are_ignored() {
+    // The redirect target is a second simulator that must see nothing.
+    let target = simulator();
+    let sim = simulator();
+    let p = pair();
+    sim.add_application(app(&p, "sandbox", AppKind::Bank));
+    target.add_application(app(&p, "sandbox", AppKind::Bank));
+    let mut redirect = fault(FaultKind::Redirect);
+    redirect.location = Some(format!("{}/sandbox/oauth/token", target.url()));
+    redirect.times = Some(1);
+    sim.add_fault(redirect);
+    let dir = TempDir::new().expect("tempdir");
+    write_env(dir.path(), ".env", &p, "");
+    let redirected = scan(dir.path(), &sim.url(), &[]);
+    assert_eq!(redirected.only_verification()["status"], "unknown");
+    assert_eq!(redirected.only_verification()["reason"], "redirect_refused");
+    assert_eq!(
+        target.stats().requests.len(),
+        0,
+        "the pair went nowhere else"
+    );
+
+    // A dead proxy in the environment is ignored; one given with --proxy is used.
+    let dead = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let dead_url = format!("http://{}", dead.local_addr().expect("addr"));
+    drop(dead);
+    let mut cmd = Command::cargo_bin("cybrid-scan").expect("binary");
+    let out = cmd
+        .arg("dir")
+        .arg(dir.path())
+        .args(["--verify", "-f", "json", "--endpoint"])
+        .arg(format!("sandbox={}", sim.url()))
+        .env("HTTP_PROXY", &dead_url)
+        .env("http_proxy", &dead_url)
+        .env("ALL_PROXY", &dead_url)
+        .timeout(Duration::from_secs(60))
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(3), "environment proxy ignored");
+    let before = sim.stats().token_requests;
+    let proxied = scan(dir.path(), &sim.url(), &["--proxy", &dead_url]);
+    assert_eq!(proxied.only_verification()["status"], "unknown");
+    assert_eq!(proxied.only_verification()["reason"], "network");
+    assert_eq!(sim.stats().token_requests, before, "went to the proxy only");
 }
 
 #[test]

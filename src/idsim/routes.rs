@@ -112,6 +112,15 @@ fn fault_reply(fault: &Fault, then: impl FnOnce() -> Reply) -> Reply {
         }),
         FaultKind::IpNotAllowed => Reply::Respond(ip_not_allowed()),
         FaultKind::InvalidScope => Reply::Respond(invalid_scope()),
+        FaultKind::Redirect => Reply::Respond(
+            Response::empty(307).with_header(
+                "Location",
+                fault
+                    .location
+                    .clone()
+                    .unwrap_or_else(|| "http://127.0.0.1:9/oauth/token".into()),
+            ),
+        ),
     }
 }
 

@@ -126,6 +126,8 @@ pub enum FaultKind {
     IpNotAllowed,
     /// 400 `invalid_scope`.
     InvalidScope,
+    /// 307 to `location` (a client must not follow it with the pair).
+    Redirect,
 }
 
 /// Which endpoints a fault applies to.
@@ -155,9 +157,26 @@ pub struct Fault {
     /// Milliseconds, for `slow` (default 1000).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delay_ms: Option<u64>,
+    /// Where a `redirect` points.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
 }
 
 impl Fault {
+    /// A fault of `kind` for every request, forever; narrow it with the fields.
+    pub fn new(kind: FaultKind) -> Self {
+        Fault {
+            kind,
+            client_id: None,
+            environment: None,
+            endpoint: None,
+            times: None,
+            retry_after: None,
+            delay_ms: None,
+            location: None,
+        }
+    }
+
     fn matches(&self, env: &str, target: FaultTarget, client_id: Option<&str>) -> bool {
         self.environment.as_deref().is_none_or(|e| e == env)
             && self.endpoint.is_none_or(|t| t == target)
@@ -259,13 +278,9 @@ mod tests {
 
     fn fault(kind: FaultKind, client_id: Option<&str>, times: Option<u64>) -> Fault {
         Fault {
-            kind,
             client_id: client_id.map(str::to_string),
-            environment: None,
-            endpoint: None,
             times,
-            retry_after: None,
-            delay_ms: None,
+            ..Fault::new(kind)
         }
     }
 

@@ -99,6 +99,30 @@ pub struct Claims {
     pub issuer_environment: Option<String>,
 }
 
+/// An HTTP client fit to carry a credential (also used by revocation):
+/// rustls with certificate verification, no redirects, no proxy unless
+/// `proxy` is given (environment variables are ignored), `timeout` per
+/// request and per connection attempt.
+pub fn safe_http_client(
+    proxy: Option<&str>,
+    timeout: Duration,
+) -> Result<reqwest::blocking::Client, ClientError> {
+    let mut builder = reqwest::blocking::Client::builder()
+        .use_rustls_tls()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(timeout)
+        .timeout(timeout)
+        .user_agent(concat!("cybrid-scan/", env!("CARGO_PKG_VERSION")))
+        .no_proxy();
+    if let Some(p) = proxy {
+        let proxy = reqwest::Proxy::all(p).map_err(|_| ClientError::Proxy(p.to_string()))?;
+        builder = builder.proxy(proxy);
+    }
+    builder
+        .build()
+        .map_err(|e| ClientError::Build(e.to_string()))
+}
+
 /// The HTTPS client that sends pairs to token endpoints.
 #[derive(Debug, Clone)]
 pub struct TokenClient {
@@ -112,22 +136,10 @@ impl TokenClient {
         proxy: Option<&str>,
         timeout: Duration,
     ) -> Result<Self, ClientError> {
-        let mut builder = reqwest::blocking::Client::builder()
-            .use_rustls_tls()
-            .https_only(false)
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(timeout)
-            .timeout(timeout)
-            .user_agent(concat!("cybrid-scan/", env!("CARGO_PKG_VERSION")))
-            .no_proxy();
-        if let Some(p) = proxy {
-            let proxy = reqwest::Proxy::all(p).map_err(|_| ClientError::Proxy(p.to_string()))?;
-            builder = builder.proxy(proxy);
-        }
-        let http = builder
-            .build()
-            .map_err(|e| ClientError::Build(e.to_string()))?;
-        Ok(TokenClient { http, endpoints })
+        Ok(TokenClient {
+            http: safe_http_client(proxy, timeout)?,
+            endpoints,
+        })
     }
 
     pub fn endpoints(&self) -> &Endpoints {

@@ -130,20 +130,22 @@ impl VerifyConfig {
     }
 
     /// Environments a pair is tried in, in order: the one named near the
-    /// finding first, then sandbox and production. When `--endpoint` was
+    /// finding first, then sandbox and production (staging only when named
+    /// near the finding or given with `--endpoint`). When `--endpoint` was
     /// given, only the environments it names are used, so a test or demo
     /// pointed at a simulator never reaches a real Cybrid host.
     pub fn environments(&self, hint: Option<&str>) -> Vec<Environment> {
         let hinted = hint.and_then(|h| h.parse::<Environment>().ok());
-        let mut order: Vec<Environment> = hinted.into_iter().collect();
-        for env in [Environment::Sandbox, Environment::Production] {
-            if !order.contains(&env) {
-                order.push(env);
-            }
-        }
         let any_override = Environment::ALL
             .iter()
             .any(|e| self.endpoints.is_overridden(*e));
+        let mut order: Vec<Environment> = hinted.into_iter().collect();
+        for env in Environment::ALL {
+            let wanted = env != Environment::Staging || self.endpoints.is_overridden(env);
+            if wanted && !order.contains(&env) {
+                order.push(env);
+            }
+        }
         if any_override {
             order.retain(|e| self.endpoints.is_overridden(*e));
         }
@@ -417,5 +419,58 @@ fn settle(answer: Answer, env: Environment) -> EnvResult {
             EnvResult::Final(unknown(answer.reason(), Some(env)))
         }
         other => EnvResult::Unknown(other.reason()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(endpoints: &[&str]) -> VerifyConfig {
+        VerifyConfig::from_settings(&VerifySettings {
+            enabled: true,
+            endpoints: endpoints.iter().map(|s| s.to_string()).collect(),
+            ..VerifySettings::default()
+        })
+        .expect("valid settings")
+    }
+
+    #[test]
+    fn environment_order() {
+        use Environment::*;
+        let real = config(&[]);
+        assert_eq!(real.environments(None), vec![Sandbox, Production]);
+        assert_eq!(
+            real.environments(Some("production")),
+            vec![Production, Sandbox]
+        );
+        assert_eq!(
+            real.environments(Some("staging")),
+            vec![Staging, Sandbox, Production]
+        );
+        assert_eq!(real.environments(Some("demo")), vec![Sandbox, Production]);
+        let sim = config(&["production=http://127.0.0.1:1"]);
+        assert_eq!(sim.environments(None), vec![Production]);
+        let staging = config(&["staging=http://127.0.0.1:1"]);
+        assert_eq!(staging.environments(Some("sandbox")), vec![Staging]);
+    }
+
+    #[test]
+    fn bad_numbers_are_refused() {
+        let bad = VerifySettings {
+            rate: Some(0.0),
+            ..VerifySettings::default()
+        };
+        assert!(VerifyConfig::from_settings(&bad).is_err());
+        let bad = VerifySettings {
+            deadline: Some(f64::NAN),
+            ..VerifySettings::default()
+        };
+        assert!(VerifyConfig::from_settings(&bad).is_err());
+        let bad = VerifySettings {
+            concurrency: Some(0),
+            ..VerifySettings::default()
+        };
+        assert!(VerifyConfig::from_settings(&bad).is_err());
     }
 }
