@@ -22,7 +22,11 @@ trap cleanup EXIT
 python3 - "$work" <<'PY'
 import base64, json, os, secrets, sys
 work = sys.argv[1]
-cred = lambda: base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
+def cred():  # alphanumeric only, so no part of it reads as a placeholder word
+    while True:
+        v = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
+        if v.isalnum():
+            return v
 pairs = [(cred(), cred()) for _ in range(50)]
 os.makedirs(f"{work}/tree")
 body = "".join(f"CYBRID_CLIENT_ID={i}\nCYBRID_CLIENT_SECRET={s}\n\n" for i, s in pairs)

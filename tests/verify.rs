@@ -18,8 +18,16 @@ use serde_json::Value;
 use tempfile::TempDir;
 
 /// A fresh 43-character value shaped like a Cybrid client_id or secret.
+/// Values with `-` or `_` are drawn again: the engine (rightly) drops a value
+/// whose `_`/`-` separated part is a placeholder word such as `id` or `my`,
+/// and these tests are about verification, not about that rule.
 fn credential() -> String {
-    URL_SAFE_NO_PAD.encode(rand::thread_rng().gen::<[u8; 32]>())
+    loop {
+        let v = URL_SAFE_NO_PAD.encode(rand::thread_rng().gen::<[u8; 32]>());
+        if v.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return v;
+        }
+    }
 }
 
 struct Pair {
@@ -435,9 +443,11 @@ fn a_thousand_findings_of_fifty_pairs_make_fifty_requests() {
     assert_eq!(scan.status, 3, "{}", scan.stderr);
     let findings = scan.findings();
     assert_eq!(findings.len(), 1000);
-    assert!(findings
+    let not_live: Vec<&Value> = findings
         .iter()
-        .all(|f| f["verification"]["status"] == "live"));
+        .filter(|f| f["verification"]["status"] != "live")
+        .collect();
+    assert!(not_live.is_empty(), "{:?}", not_live.first());
     assert_eq!(sim.stats().token_requests, 50);
     let secrets: Vec<&str> = pairs.iter().map(|p| p.secret.as_str()).collect();
     scan.assert_no_leak(&secrets);
