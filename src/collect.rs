@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-use crate::detect::lines::LineMap;
+use crate::detect::lines::{position_after, LineMap};
 use crate::detect::{Detection, Engine};
 use crate::finding::{Finding, Fingerprint, Location, Verification};
 
@@ -124,7 +124,9 @@ pub fn to_findings(
         .into_iter()
         .map(|d| {
             let start = map.position(d.start);
-            let end = map.position(d.end);
+            // The end is found from the start, not through the map: detections of
+            // different rules may overlap, and a map sent backwards rescans from the top.
+            let end = position_after(start, &bytes[d.start..d.end.min(bytes.len()).max(d.start)]);
             let rule_id = engine.rules()[d.rule].id.clone();
             let mut location = base.clone();
             location.line = start.line;

@@ -45,6 +45,20 @@ impl<'a> LineMap<'a> {
     }
 }
 
+/// The position just past `span`, which starts at `from`.
+pub fn position_after(from: Position, span: &[u8]) -> Position {
+    match memchr::memrchr(b'\n', span) {
+        None => Position {
+            line: from.line,
+            column: from.column + span.len() as u64,
+        },
+        Some(last) => Position {
+            line: from.line + memchr::memchr_iter(b'\n', span).count() as u64,
+            column: (span.len() - last) as u64,
+        },
+    }
+}
+
 /// Number of newlines between two offsets (in either order).
 pub fn lines_between(bytes: &[u8], a: usize, b: usize) -> usize {
     let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
@@ -64,5 +78,14 @@ mod tests {
         assert_eq!(m.position(8), Position { line: 3, column: 2 });
         assert_eq!(m.position(1), Position { line: 1, column: 2 });
         assert_eq!(lines_between(text, 8, 0), 2);
+        let from = m.position(1);
+        assert_eq!(
+            position_after(from, &text[1..5]),
+            Position { line: 2, column: 2 }
+        );
+        assert_eq!(
+            position_after(from, &text[1..2]),
+            Position { line: 1, column: 3 }
+        );
     }
 }

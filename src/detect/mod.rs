@@ -3,6 +3,8 @@
 //! logs: it takes bytes and returns byte spans; sources add provenance.
 
 pub mod check;
+#[cfg(feature = "fault-injection")]
+pub mod fault;
 pub mod jwt;
 pub mod lines;
 pub mod pairing;
@@ -45,6 +47,12 @@ pub struct Detection {
 #[derive(Default)]
 pub struct Scratch {
     hits: Vec<Hit>,
+    /// The hits that give Cybrid context, and those that name an environment,
+    /// in offset order: candidates look up their neighbours by binary search,
+    /// so a chunk with a million keywords and a million candidates stays
+    /// O(n log n) rather than O(n²).
+    context: Vec<Hit>,
+    environments: Vec<Hit>,
 }
 
 /// Compiled rules plus their prefilter; built once, shared by all workers.
@@ -82,6 +90,19 @@ impl Engine {
             return Vec::new();
         }
         let hits = &scratch.hits;
+        scratch.context.clear();
+        scratch
+            .context
+            .extend(hits.iter().filter(|h| self.prefilter.is_context(h)));
+        scratch.environments.clear();
+        scratch.environments.extend(
+            hits.iter()
+                .filter(|h| self.prefilter.environment(h).is_some()),
+        );
+        let near = Neighbours {
+            context: &scratch.context,
+            environments: &scratch.environments,
+        };
         let now = now_unix();
         let mut found = Vec::new();
         for (ri, rule) in self.rules.iter().enumerate() {
@@ -98,7 +119,7 @@ impl Engine {
                             .map(|c| (lo + c.start(), lo + c.end()));
                         let span = (lo + m.start(), lo + m.end());
                         if let Some(d) =
-                            self.candidate(ri, pattern, bytes, span, id_span, hits, now)
+                            self.candidate(ri, pattern, bytes, span, id_span, &near, now)
                         {
                             found.push(d);
                         }
@@ -110,6 +131,8 @@ impl Engine {
             (a.start, a.rule, b.client_id.is_some()).cmp(&(b.start, b.rule, a.client_id.is_some()))
         });
         found.dedup_by(|b, a| a.rule == b.rule && a.start == b.start);
+        #[cfg(feature = "fault-injection")]
+        fault::after_scan(&found);
         self.pair_halves(bytes, found)
     }
 
@@ -121,7 +144,7 @@ impl Engine {
         bytes: &[u8],
         (start, end): (usize, usize),
         id_span: Option<(usize, usize)>,
-        hits: &[Hit],
+        near: &Neighbours<'_>,
         now: i64,
     ) -> Option<Detection> {
         let rule = &self.rules[ri];
@@ -176,7 +199,7 @@ impl Engine {
             confidence = Confidence::Low;
         }
         if rule.requires_context {
-            match self.context_distance(bytes, hits, start, end) {
+            match self.context_distance(bytes, near.context, start, end) {
                 None => return None,
                 Some(Proximity::Near) => {}
                 Some(Proximity::Far) => confidence = confidence.lowered(),
@@ -191,7 +214,7 @@ impl Engine {
                     .map(|(_, env)| *env)
                     .find(|env| *env == e)
             })
-            .or_else(|| self.nearest_environment(hits, start));
+            .or_else(|| self.nearest_environment(near.environments, start));
         Some(Detection {
             rule: ri,
             secret: Secret::new(secret),
@@ -204,20 +227,25 @@ impl Engine {
         })
     }
 
+    /// How close the nearest Cybrid context is to `start..end`. `context`
+    /// holds non-overlapping hits in offset order, so the nearest one on each
+    /// side is the closest in bytes and in lines: only those two are looked at.
     fn context_distance(
         &self,
         bytes: &[u8],
-        hits: &[Hit],
+        context: &[Hit],
         start: usize,
         end: usize,
     ) -> Option<Proximity> {
+        let split = context.partition_point(|h| h.end <= start);
+        let before = split
+            .checked_sub(1)
+            .map(|i| (context[i], start - context[i].end));
+        let after = context
+            .get(split)
+            .map(|h| (*h, h.start.saturating_sub(end)));
         let mut best: Option<Proximity> = None;
-        for h in hits.iter().filter(|h| self.prefilter.is_context(h)) {
-            let gap = if h.end <= start {
-                start - h.end
-            } else {
-                h.start.saturating_sub(end)
-            };
+        for (h, gap) in before.into_iter().chain(after) {
             if gap > self.radius {
                 continue;
             }
@@ -229,8 +257,14 @@ impl Engine {
         best
     }
 
-    fn nearest_environment(&self, hits: &[Hit], at: usize) -> Option<&'static str> {
-        hits.iter()
+    /// The environment named by the host hit nearest to `at` (the earlier one on a tie).
+    fn nearest_environment(&self, environments: &[Hit], at: usize) -> Option<&'static str> {
+        let split = environments.partition_point(|h| h.start < at);
+        let before = split.checked_sub(1).map(|i| &environments[i]);
+        let after = environments.get(split);
+        before
+            .into_iter()
+            .chain(after)
             .filter_map(|h| {
                 self.prefilter
                     .environment(h)
@@ -276,6 +310,12 @@ impl Engine {
         });
         found
     }
+}
+
+/// The hits a candidate looks around for: Cybrid context and environment hosts.
+struct Neighbours<'a> {
+    context: &'a [Hit],
+    environments: &'a [Hit],
 }
 
 enum Proximity {

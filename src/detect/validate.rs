@@ -118,7 +118,15 @@ pub fn is_placeholder(value: &str) -> bool {
     }
     let lower = value.to_ascii_lowercase();
     let words: Vec<&str> = lower.split(['_', '-']).filter(|w| !w.is_empty()).collect();
-    if words.len() > 1 && words.iter().any(|w| PLACEHOLDER_WORDS.contains(w)) {
+    // Two placeholder words, not one: a random 43-character value has a
+    // segment such as `_id` or `-my-` about once in 5,000 (seen by the
+    // property tests), and a real secret must not be dropped for it.
+    if words
+        .iter()
+        .filter(|w| PLACEHOLDER_WORDS.contains(w))
+        .count()
+        >= 2
+    {
         return true;
     }
     // Random base64url of 32 bytes has both cases with overwhelming probability.
@@ -154,6 +162,13 @@ mod tests {
         ));
         assert!(!is_placeholder(
             "xTEcwWW0c7oq-mtwsSqt5NOwNQ3MzgsJk2DMs1JNy4w"
+        ));
+        // Random values that happen to have one word-like segment.
+        assert!(!is_placeholder(
+            "Vb8kQ2mZr5Tn0Lc7Xw4Hs9Jd1Fg6Pq3Ye8Ua5Ko2_id"
+        ));
+        assert!(!is_placeholder(
+            "Vb8kQ2mZr5Tn0Lc7-my-Xw4Hs9Jd1Fg6Pq3Ye8Ua5Ko"
         ));
         assert!(!is_placeholder(
             "594eb51fb0359279e8ac00ab4521896294bea05d25a49e50b79a2cefe4a35e06"
