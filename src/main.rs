@@ -11,12 +11,16 @@ use cybrid_scan::exit::Outcome;
 fn main() -> ExitCode {
     cmd::install_panic_hook();
     let cli = Cli::parse();
-    let outcome = match cmd::run(cli) {
-        Ok(outcome) => outcome,
-        Err(err) => {
+    // A panic has already been reported by the hook (without its payload);
+    // the run then ends as "could not run" (2), not with Rust's 101.
+    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cmd::run(cli)));
+    let outcome = match run {
+        Ok(Ok(outcome)) => outcome,
+        Ok(Err(err)) => {
             eprintln!("cybrid-scan: error: {err:#}");
             Outcome::Failed
         }
+        Err(_) => Outcome::Failed,
     };
     ExitCode::from(outcome.code())
 }

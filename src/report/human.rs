@@ -32,7 +32,8 @@ fn where_of(f: &Finding) -> String {
         s.push_str(&escape_for_terminal(entry));
     }
     if let Some(commit) = &f.location.commit {
-        s.push_str(&format!(" @ {}", &commit[..commit.len().min(12)]));
+        let short: String = commit.chars().take(12).collect();
+        s.push_str(&format!(" @ {}", escape_for_terminal(&short)));
     }
     s
 }
@@ -74,11 +75,14 @@ pub fn write(report: &Report, opts: &OutputOptions, out: &mut dyn Write) -> io::
             f.location.line,
             f.location.column,
             conf,
-            f.rule_id,
-            opts.reveal.secret(&f.secret)
+            escape_for_terminal(&f.rule_id),
+            escape_for_terminal(&opts.reveal.secret(&f.secret))
         );
         if let Some(id) = &f.client_id {
-            line.push_str(&format!("  client_id {}", opts.reveal.secret(id)));
+            line.push_str(&format!(
+                "  client_id {}",
+                escape_for_terminal(&opts.reveal.secret(id))
+            ));
         }
         writeln!(out, "{line}")?;
         let mut details = Vec::new();
@@ -88,11 +92,11 @@ pub fn write(report: &Report, opts: &OutputOptions, out: &mut dyn Write) -> io::
                 "1;31",
                 &format!(
                     "LIVE in {}{}",
-                    f.verification.environment.as_deref().unwrap_or("?"),
+                    escape_for_terminal(f.verification.environment.as_deref().unwrap_or("?")),
                     f.verification
                         .sub_type
                         .as_deref()
-                        .map(|s| format!(" ({s} credential)"))
+                        .map(|s| format!(" ({} credential)", escape_for_terminal(s)))
                         .unwrap_or_default()
                 ),
             )),
@@ -102,18 +106,19 @@ pub fn write(report: &Report, opts: &OutputOptions, out: &mut dyn Write) -> io::
                 f.verification
                     .reason
                     .as_deref()
-                    .map(|r| format!(" ({r})"))
+                    .map(|r| format!(" ({})", escape_for_terminal(r)))
                     .unwrap_or_default()
             )),
         }
+        // Token fields come from the scanned token's payload: escaped like paths.
         if let Some(t) = &f.token {
             details.push(format!(
                 "token for {} {}, {}",
-                t.environment.as_deref().unwrap_or("?"),
-                t.sub_type.as_deref().unwrap_or("subject"),
+                escape_for_terminal(t.environment.as_deref().unwrap_or("?")),
+                escape_for_terminal(t.sub_type.as_deref().unwrap_or("subject")),
                 match (&t.expires_at, t.expired) {
-                    (Some(at), true) => format!("expired {at}"),
-                    (Some(at), false) => format!("expires {at}"),
+                    (Some(at), true) => format!("expired {}", escape_for_terminal(at)),
+                    (Some(at), false) => format!("expires {}", escape_for_terminal(at)),
                     (None, _) => "no expiry".to_string(),
                 }
             ));
@@ -122,7 +127,7 @@ pub fn write(report: &Report, opts: &OutputOptions, out: &mut dyn Write) -> io::
             details.push(format!(
                 "by {} on {}",
                 escape_for_terminal(a),
-                f.location.date.as_deref().unwrap_or("?")
+                escape_for_terminal(f.location.date.as_deref().unwrap_or("?"))
             ));
         }
         if f.location.at_head == Some(false) {

@@ -129,7 +129,8 @@ pub fn write_report(
 }
 
 /// Make a path or name safe to print on a terminal: control characters and
-/// escapes are shown as `\x..`, so a hostile file name cannot move the cursor.
+/// escapes are shown as `\x..`, so a hostile file name cannot move the cursor,
+/// and bidirectional overrides as `\u{..}`, so it cannot reorder what is shown.
 pub fn escape_for_terminal(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -138,8 +139,26 @@ pub fn escape_for_terminal(s: &str) -> String {
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
             c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if is_bidi_control(c) => out.push_str(&format!("\\u{{{:04x}}}", c as u32)),
             c => out.push(c),
         }
     }
     out
+}
+
+/// Unicode's explicit directional formatting characters (UAX #9).
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape_for_terminal;
+
+    #[test]
+    fn terminal_escapes_newlines_and_bidi_overrides_are_neutralised() {
+        let shown = escape_for_terminal("a\x1b[2Jb\nc\u{9b}d\u{202e}txt.exe");
+        assert_eq!(shown, "a\\x1b[2Jb\\nc\\x9bd\\u{202e}txt.exe");
+        assert!(!shown.chars().any(|c| c.is_control()));
+    }
 }

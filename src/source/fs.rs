@@ -105,7 +105,14 @@ fn scan_file(
     scratch: &mut Scratch,
     buf: &mut Vec<u8>,
 ) {
-    let file = match std::fs::File::open(path) {
+    // Look before opening: opening a FIFO for reading blocks until a writer
+    // comes, and a device such as /dev/zero never ends.
+    match std::fs::metadata(path) {
+        Ok(md) if !md.is_file() => return out.skip(shown, "not a regular file"),
+        Ok(_) => {}
+        Err(e) => return out.error(shown, format!("cannot open: {e}")),
+    }
+    let file = match open_no_block(path) {
         Ok(f) => f,
         Err(e) => return out.error(shown, format!("cannot open: {e}")),
     };
@@ -144,6 +151,20 @@ fn scan_file(
     if buf.capacity() > 64 << 20 {
         *buf = Vec::new();
     }
+}
+
+/// Open for reading without ever blocking in `open`: should the path be
+/// swapped for a FIFO after it was looked at, the open still returns and the
+/// `fstat` that follows skips it. Reads from a regular file ignore the flag.
+fn open_no_block(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.custom_flags(libc::O_NONBLOCK);
+    }
+    opts.open(path)
 }
 
 /// The path shown for a file: relative to the walked root.
