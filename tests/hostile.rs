@@ -25,6 +25,12 @@ fn bin() -> Command {
 
 /// Run the binary in `dir`; fail (and kill it) if it outlives the watchdog.
 fn run_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    run_measured(dir, args, env).0
+}
+
+/// As `run_in`, also returning the child's peak resident memory in bytes
+/// (its own `ru_maxrss`, from `wait4`, so tests running in parallel do not mix).
+fn run_measured(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (Output, u64) {
     let mut cmd = bin();
     cmd.args(args)
         .current_dir(dir)
@@ -47,9 +53,20 @@ fn run_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
         stderr.read_to_end(&mut b).map(|_| b)
     });
     let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
+    let pid = child.id() as libc::pid_t;
+    let (status, peak) = loop {
+        let mut raw = 0;
+        // SAFETY: wait4 on our own child with valid out-pointers; rusage is plain data.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        let r = unsafe { libc::wait4(pid, &mut raw, libc::WNOHANG, &mut usage) };
+        assert!(r >= 0, "wait4 failed");
+        if r == pid {
+            use std::os::unix::process::ExitStatusExt;
+            // ru_maxrss is in KiB on Linux.
+            break (
+                std::process::ExitStatus::from_raw(raw),
+                usage.ru_maxrss as u64 * 1024,
+            );
         }
         if started.elapsed() > WATCHDOG {
             let _ = child.kill();
@@ -58,11 +75,12 @@ fn run_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    Output {
+    let out = Output {
         status,
         stdout: out_reader.join().expect("join").expect("read stdout"),
         stderr: err_reader.join().expect("join").expect("read stderr"),
-    }
+    };
+    (out, peak)
 }
 
 fn json_of(out: &Output) -> Value {
@@ -536,4 +554,134 @@ fn a_panic_in_the_engine_prints_no_secret() {
         assert!(!text.contains(CLIENT_ID), "{text}");
         assert_eq!(out.status.code(), Some(2));
     }
+}
+
+/// The log source reads a 2 GB file that is one line (sparse zeros, the
+/// secret at the very end) as a stream: found at line 1, column ~2^31, in
+/// bounded memory (windows of 1 MiB plus lookback, not the line).
+#[cfg(target_os = "linux")]
+#[test]
+fn a_two_gigabyte_single_line_streams_through_the_log_source() {
+    use std::io::{Seek, SeekFrom, Write};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    let tail = format!(" cybrid client_secret={SECRET}");
+    let size: u64 = 2 << 30;
+    let mut big = std::fs::File::create(root.join("one-line.log")).expect("create");
+    big.set_len(size).expect("sparse 2 GB");
+    big.seek(SeekFrom::Start(size - tail.len() as u64))
+        .expect("seek");
+    big.write_all(tail.as_bytes()).expect("write tail");
+    drop(big);
+    let (out, peak) = run_measured(
+        root,
+        &["logs", "one-line.log", "-f", "json", "--threads", "2"],
+        &[],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = json_of(&out);
+    let f = &report["findings"][0]["location"];
+    assert_eq!(f["line"], 1);
+    assert_eq!(f["column"], size - SECRET.len() as u64 + 1);
+    assert!(
+        peak < 256 << 20,
+        "peak RSS {} MiB for a 2 GB line",
+        peak >> 20
+    );
+}
+
+/// In a directory of logs, a link to /dev/zero and a FIFO are skipped and
+/// listed (only a path named on the command line is read as a stream).
+#[cfg(unix)]
+#[test]
+fn the_log_source_skips_dev_zero_and_fifos_met_in_a_walk() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    write(&root.join("logs/job.log"), secret_file());
+    std::os::unix::fs::symlink("/dev/zero", root.join("logs/zero.log")).expect("symlink");
+    let c =
+        std::ffi::CString::new(root.join("logs/pipe.log").to_str().expect("utf8")).expect("path");
+    // SAFETY: mkfifo on a NUL-terminated path this test owns.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    let out = run_in(root, &["logs", "logs", "-f", "json"], &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = json_of(&out);
+    assert_eq!(report["findings"].as_array().map(Vec::len), Some(1));
+    for p in ["logs/zero.log", "logs/pipe.log"] {
+        assert!(
+            listed(&report, "skipped", p).is_some(),
+            "{p}: {}",
+            report["skipped"]
+        );
+    }
+}
+
+/// A zip of logs whose entries inflate to 8 × 64 MiB (a zip bomb of 600 KB).
+/// The first entry is a real, repetitive log (compression over 1000:1) with a
+/// secret on its last line: it is scanned whole and the secret found; the
+/// decompression cap then stops the rest, says so in `errors`, and memory
+/// stays bounded whatever the ratio.
+#[cfg(target_os = "linux")]
+#[test]
+fn zip_bomb_is_capped_and_a_repetitive_real_log_is_not() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    let file = std::fs::File::create(root.join("logs.zip")).expect("create");
+    let mut zip = zip::ZipWriter::new(file);
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .large_file(true);
+    let line = b"2024-05-01T10:00:00.0000000Z npm WARN deprecated inflight@1.0.6: leaks memory\n";
+    let block: Vec<u8> = line.iter().copied().cycle().take(1 << 20).collect();
+    zip.start_file("1_build.txt", opts).expect("entry");
+    for _ in 0..40 {
+        zip.write_all(&block).expect("write");
+    }
+    zip.write_all(secret_file().as_bytes()).expect("write");
+    let zeros = vec![0u8; 1 << 20];
+    for i in 0..8 {
+        zip.start_file(format!("{}_bomb.txt", i + 2), opts)
+            .expect("entry");
+        for _ in 0..64 {
+            zip.write_all(&zeros).expect("write");
+        }
+    }
+    zip.finish().expect("finish");
+    let (out, peak) = run_measured(
+        root,
+        &[
+            "logs",
+            "logs.zip",
+            "-f",
+            "json",
+            "--max-decompressed-size",
+            "100M",
+        ],
+        &[],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = json_of(&out);
+    let findings = report["findings"].as_array().expect("findings");
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    let newlines = 40 * block.iter().filter(|b| **b == b'\n').count() as u64;
+    assert_eq!(findings[0]["location"]["line"], newlines + 2);
+    let errors = report["errors"].to_string();
+    assert!(errors.contains("max-decompressed-size"), "{errors}");
+    assert!(peak < 256 << 20, "peak RSS {} MiB", peak >> 20);
 }
