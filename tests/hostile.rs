@@ -30,6 +30,8 @@ fn run_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
 
 /// As `run_in`, also returning the child's peak resident memory in bytes
 /// (its own `ru_maxrss`, from `wait4`, so tests running in parallel do not mix).
+// The child is reaped by `wait4`, which clippy cannot see.
+#[allow(clippy::zombie_processes)]
 fn run_measured(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (Output, u64) {
     let mut cmd = bin();
     cmd.args(args)
