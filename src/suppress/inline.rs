@@ -1,5 +1,5 @@
-//! Inline allow comments: `cybrid-scan:allow` on a finding's line, or alone on
-//! the line before it, marks a deliberate test value. The marker is matched as
+//! Inline allow comments: `cybrid-scan:allow` on a finding's line, or on a
+//! comment line just before it, marks a deliberate test value. The marker is matched as
 //! plain text, so it works in every comment style (`#`, `//`, `/* */`,
 //! `<!-- -->`, `--`, `;`, `REM`, …) without knowing the file's language.
 
@@ -12,23 +12,40 @@ pub const MARKER: &str = "cybrid-scan:allow";
 /// (minified bundles, one-line JSON): keeps lookups bounded per finding.
 const MAX_REACH: usize = 4096;
 
-/// Whether the secret at `start..end` in `bytes` is allowed by a marker on its
-/// own line(s) or on the line before.
+/// Whether the secret at `start..end` in `bytes` is allowed: by a marker
+/// anywhere on its own line(s), or by a comment line just before it that
+/// carries the marker (a trailing marker after code on the line before
+/// belongs to that line's value, not to this one).
 pub fn allows(bytes: &[u8], start: usize, end: usize) -> bool {
     let start = start.min(bytes.len());
     let end = end.clamp(start, bytes.len());
     let line_start = memrchr(b'\n', &bytes[..start]).map_or(0, |i| i + 1);
-    let from = if line_start == 0 {
-        0
-    } else {
-        // The line before: from the newline ending it back to the one before that.
-        memrchr(b'\n', &bytes[..line_start - 1]).map_or(0, |i| i + 1)
-    };
     let line_end = memchr(b'\n', &bytes[end..]).map_or(bytes.len(), |i| end + i);
     // Bound the window on very long lines; a marker that far away is not about this value.
-    let lo = from.max(start.saturating_sub(MAX_REACH));
+    let lo = line_start.max(start.saturating_sub(MAX_REACH));
     let hi = line_end.min(end.saturating_add(MAX_REACH));
-    memmem::find(&bytes[lo..hi], MARKER.as_bytes()).is_some()
+    if memmem::find(&bytes[lo..hi], MARKER.as_bytes()).is_some() {
+        return true;
+    }
+    if line_start == 0 {
+        return false;
+    }
+    let prev_start = memrchr(b'\n', &bytes[..line_start - 1]).map_or(0, |i| i + 1);
+    let prev = &bytes[prev_start.max((line_start - 1).saturating_sub(MAX_REACH))..line_start - 1];
+    memmem::find(prev, MARKER.as_bytes()).is_some_and(|at| is_comment_opener(&prev[..at]))
+}
+
+/// Whether the text before a marker is only a comment opener (`#`, `//`,
+/// `/*`, `*`, `<!--`, `--`, `;`, `%`, `'`, `REM`) and blanks.
+fn is_comment_opener(prefix: &[u8]) -> bool {
+    let trimmed = prefix.trim_ascii();
+    trimmed.eq_ignore_ascii_case(b"rem")
+        || trimmed.iter().all(|b| {
+            matches!(
+                b,
+                b'#' | b'/' | b'*' | b'<' | b'!' | b'-' | b';' | b'%' | b'\'' | b' ' | b'\t'
+            )
+        })
 }
 
 #[cfg(test)]
@@ -51,6 +68,10 @@ mod tests {
         assert!(!at("-- cybrid-scan:allow\n\nKEY=SECRET\n", "SECRET"));
         assert!(!at("KEY=SECRET\n# cybrid-scan:allow\n", "SECRET"));
         assert!(!at("KEY=SECRET # cybrid-scan:deny\n", "SECRET"));
+        // A trailing marker after code covers its own line only.
+        assert!(!at("A=1 # cybrid-scan:allow\nKEY=SECRET\n", "SECRET"));
+        assert!(at("  REM cybrid-scan:allow\r\nKEY=SECRET\n", "SECRET"));
+        assert!(at("    /* cybrid-scan:allow */\nKEY=SECRET\n", "SECRET"));
         assert!(!at("SECRET", "SECRET"));
     }
 
