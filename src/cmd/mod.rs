@@ -4,6 +4,7 @@
 mod baseline;
 mod dir;
 mod finish;
+mod git;
 mod logs;
 mod rules;
 
@@ -19,7 +20,8 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Rules(args) => rules::run(args),
         Command::Logs(args) => logs::run(args),
         Command::Baseline(args) => baseline::run(args),
-        Command::Git(_) | Command::Sweep(_) | Command::Revoke(_) | Command::Merge(_) => {
+        Command::Git(args) => git::run(args),
+        Command::Sweep(_) | Command::Revoke(_) | Command::Merge(_) => {
             anyhow::bail!("this subcommand is not available in this build yet")
         }
     }

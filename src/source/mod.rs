@@ -2,4 +2,5 @@
 //! bytes for the engine and findings with provenance for the collector.
 
 pub mod fs;
+pub mod git;
 pub mod log;

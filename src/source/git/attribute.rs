@@ -1,0 +1,236 @@
+//! Attribution: for each blob that had findings (and only those), the commit
+//! that first introduced it, its author and date, the path there, whether the
+//! blob is still at HEAD, and which refs reach that commit.
+//!
+//! Commits are visited oldest first in topological order (parents before
+//! children), each tree at most once: the first commit whose tree holds a
+//! blob is then the one that introduced it, and a tree met before cannot hold
+//! anything not already placed. The walk stops as soon as every blob is placed.
+
+use std::collections::HashMap;
+
+use git2::{ObjectType, Odb, Oid, Repository, Sort};
+use time::format_description::well_known::Rfc3339;
+use time::{OffsetDateTime, UtcOffset};
+
+use super::commit::{self, Tip};
+use super::oidset::{LocalOidSet, OidBuild};
+use super::scan::{join, Scan};
+use super::tree::{self, Kind};
+
+/// Where a blob with findings came from.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Origin {
+    pub path: String,
+    pub commit: Option<String>,
+    pub author: Option<String>,
+    pub date: Option<String>,
+    pub at_head: Option<bool>,
+    pub refs: Vec<String>,
+}
+
+pub(crate) type Attribution = HashMap<Oid, Origin, OidBuild>;
+
+/// A blob's first appearance: the commit (none for a tree or blob a ref names
+/// directly) and its path there.
+pub(crate) type FirstSeen = HashMap<Oid, (Option<Oid>, String), OidBuild>;
+
+/// Attribute `targets` over the whole history reachable from `tips`.
+pub(crate) fn full_history(
+    repo: &Repository,
+    tips: &[Tip],
+    targets: &LocalOidSet,
+    ctx: &Scan<'_>,
+) -> Attribution {
+    let Ok(odb) = repo.odb() else {
+        return Attribution::default();
+    };
+    let mut first = FirstSeen::default();
+    let mut seen = LocalOidSet::default();
+    match oldest_first(repo, tips) {
+        Err(e) => ctx.error(
+            "history",
+            format!(
+                "cannot order commits to attribute findings: {}",
+                e.message()
+            ),
+        ),
+        Ok(walk) => {
+            for c in walk {
+                let c = match c {
+                    Ok(c) => c,
+                    Err(e) => {
+                        ctx.error(
+                            "history",
+                            format!("attribution stopped early: {}", e.message()),
+                        );
+                        break;
+                    }
+                };
+                let Ok(info) = commit::read(&odb, c) else {
+                    continue;
+                };
+                if seen.insert(info.tree) {
+                    locate(
+                        &odb,
+                        info.tree,
+                        "",
+                        targets,
+                        &mut seen,
+                        &mut |blob, path| {
+                            first.entry(blob).or_insert((Some(c), path));
+                        },
+                    );
+                }
+                if first.len() == targets.len() {
+                    break;
+                }
+            }
+        }
+    }
+    // Trees and blobs that a ref names directly, outside any commit.
+    for tip in tips {
+        match tip.kind {
+            ObjectType::Tree if seen.insert(tip.oid) => {
+                locate(&odb, tip.oid, "", targets, &mut seen, &mut |blob, path| {
+                    first.entry(blob).or_insert((None, path));
+                });
+            }
+            ObjectType::Blob if targets.contains(&tip.oid) => {
+                first.entry(tip.oid).or_insert((None, tip.name.clone()));
+            }
+            _ => {}
+        }
+    }
+    let head = repo
+        .head()
+        .ok()
+        .and_then(|h| h.peel(ObjectType::Commit).ok())
+        .map(|c| c.id());
+    describe(repo, tips, &first, head)
+}
+
+fn oldest_first<'r>(repo: &'r Repository, tips: &[Tip]) -> Result<git2::Revwalk<'r>, git2::Error> {
+    let mut walk = repo.revwalk()?;
+    walk.set_sorting(Sort::TOPOLOGICAL | Sort::REVERSE)?;
+    for tip in tips.iter().filter(|t| t.kind == ObjectType::Commit) {
+        // A tip that cannot be walked was already reported when listing refs.
+        let _ = walk.push(tip.oid);
+    }
+    Ok(walk)
+}
+
+/// Call `found` for each target blob under tree `oid`, skipping trees in `seen`.
+fn locate(
+    odb: &Odb<'_>,
+    oid: Oid,
+    prefix: &str,
+    targets: &LocalOidSet,
+    seen: &mut LocalOidSet,
+    found: &mut dyn FnMut(Oid, String),
+) {
+    let Ok(object) = odb.read(oid) else {
+        return; // unreadable trees were reported by the scan
+    };
+    for entry in tree::entries(object.data()).map_while(Result::ok) {
+        match entry.kind {
+            Kind::Tree => {
+                if seen.insert(entry.oid) {
+                    let mut path = join(prefix, entry.name);
+                    path.push('/');
+                    locate(odb, entry.oid, &path, targets, seen, found);
+                }
+            }
+            Kind::Blob | Kind::Symlink => {
+                if targets.contains(&entry.oid) {
+                    found(entry.oid, join(prefix, entry.name));
+                }
+            }
+            Kind::Gitlink => {}
+        }
+    }
+}
+
+/// Turn first appearances into full origins: author, date, refs, at_head.
+/// `head` is the commit "still present" is judged against.
+pub(crate) fn describe(
+    repo: &Repository,
+    tips: &[Tip],
+    first: &FirstSeen,
+    head: Option<Oid>,
+) -> Attribution {
+    let targets: LocalOidSet = first.keys().copied().collect();
+    let mut at_head = LocalOidSet::default();
+    if let (Some(head), Ok(odb)) = (head, repo.odb()) {
+        if let Ok(info) = commit::read(&odb, head) {
+            let mut seen = LocalOidSet::default();
+            locate(&odb, info.tree, "", &targets, &mut seen, &mut |blob, _| {
+                at_head.insert(blob);
+            });
+        }
+    }
+    let mut commits: HashMap<Oid, Origin, OidBuild> = HashMap::default();
+    let mut out = Attribution::default();
+    for (blob, (commit, path)) in first {
+        let mut origin = match commit {
+            Some(c) => commits
+                .entry(*c)
+                .or_insert_with(|| commit_origin(repo, tips, *c))
+                .clone(),
+            None => Origin::default(),
+        };
+        origin.path = path.clone();
+        origin.at_head = Some(at_head.contains(blob));
+        out.insert(*blob, origin);
+    }
+    out
+}
+
+fn commit_origin(repo: &Repository, tips: &[Tip], c: Oid) -> Origin {
+    let mut origin = Origin {
+        commit: Some(c.to_string()),
+        ..Origin::default()
+    };
+    if let Ok(commit) = repo.find_commit(c) {
+        let author = commit.author();
+        origin.author = Some(format!(
+            "{} <{}>",
+            String::from_utf8_lossy(author.name_bytes()),
+            String::from_utf8_lossy(author.email_bytes())
+        ));
+        origin.date = rfc3339(author.when());
+    }
+    let mut refs: Vec<String> = tips
+        .iter()
+        .filter(|t| t.kind == ObjectType::Commit)
+        .filter(|t| t.oid == c || repo.graph_descendant_of(t.oid, c).unwrap_or(false))
+        .map(|t| t.name.clone())
+        .collect();
+    refs.sort();
+    refs.dedup();
+    origin.refs = refs;
+    origin
+}
+
+/// A git timestamp as RFC 3339, in the author's own offset.
+pub(crate) fn rfc3339(when: git2::Time) -> Option<String> {
+    let offset = UtcOffset::from_whole_seconds(when.offset_minutes().checked_mul(60)?).ok()?;
+    OffsetDateTime::from_unix_timestamp(when.seconds())
+        .ok()?
+        .to_offset(offset)
+        .format(&Rfc3339)
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_keep_the_author_offset() {
+        let t = git2::Time::new(1_700_000_000, 120);
+        assert_eq!(rfc3339(t).unwrap(), "2023-11-15T00:13:20+02:00");
+        let t = git2::Time::new(0, -300);
+        assert_eq!(rfc3339(t).unwrap(), "1969-12-31T19:00:00-05:00");
+    }
+}

@@ -1,0 +1,55 @@
+//! The progress line on standard error: blobs and bytes scanned, findings so
+//! far. Drawn only when the caller asked (a terminal, no `--quiet`), from its
+//! own thread, so workers only bump counters.
+
+use std::sync::atomic::Ordering;
+use std::thread::{Scope, ScopedJoinHandle};
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::scan::Scan;
+
+pub(crate) struct Progress<'scope> {
+    handle: Option<ScopedJoinHandle<'scope, ()>>,
+    ctx: &'scope Scan<'scope>,
+}
+
+impl<'scope> Progress<'scope> {
+    pub fn start<'env>(
+        s: &'scope Scope<'scope, 'env>,
+        enabled: bool,
+        ctx: &'scope Scan<'scope>,
+    ) -> Self {
+        let handle = enabled.then(|| {
+            s.spawn(move || {
+                let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+                bar.set_style(
+                    ProgressStyle::with_template("{spinner} {msg}")
+                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                );
+                while !ctx.done.load(Ordering::Relaxed) {
+                    bar.set_message(format!(
+                        "{}: {} blobs, {:.1} MB, {} finding(s)",
+                        ctx.shown,
+                        ctx.blobs_scanned(),
+                        ctx.bytes_scanned() as f64 / 1e6,
+                        ctx.findings_so_far()
+                    ));
+                    bar.tick();
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                bar.finish_and_clear();
+            })
+        });
+        Progress { handle, ctx }
+    }
+
+    /// Stop drawing and clear the line.
+    pub fn finish(mut self) {
+        self.ctx.done.store(true, Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! The state one repository's scan shares between workers: the engine and
+//! collector, the "seen" sets that make each tree and blob read once, the
+//! blobs that had findings (kept until they are attributed) and counters for
+//! the progress line.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use git2::{ObjectType, Oid};
+
+use super::attribute::Attribution;
+use super::oidset::{LocalOidSet, OidSet};
+use super::workers::Slot;
+use super::GitOptions;
+use crate::collect::{to_findings, Collector};
+use crate::detect::Engine;
+use crate::finding::{Finding, Location, SourceKind};
+
+/// A blob with findings, waiting for attribution.
+pub(crate) struct Hit {
+    pub oid: Oid,
+    /// Where the walk met the blob (used if attribution finds nothing better).
+    pub path: String,
+    pub findings: Vec<Finding>,
+}
+
+pub(crate) struct Scan<'a> {
+    engine: &'a Engine,
+    out: &'a Collector,
+    max_size: u64,
+    /// Repository name stamped on findings (sweeps, several repositories).
+    label: Option<String>,
+    /// How the repository is named in progress output.
+    pub shown: String,
+    pub trees: OidSet,
+    pub blobs: OidSet,
+    hits: Mutex<Vec<Hit>>,
+    submodules: Mutex<BTreeSet<String>>,
+    blobs_scanned: AtomicU64,
+    bytes_scanned: AtomicU64,
+    findings: AtomicU64,
+    pub done: AtomicBool,
+}
+
+impl<'a> Scan<'a> {
+    pub fn new(engine: &'a Engine, out: &'a Collector, opts: &GitOptions, shown: &str) -> Self {
+        Scan {
+            engine,
+            out,
+            max_size: opts.max_file_size,
+            label: opts.label.clone(),
+            shown: shown.to_string(),
+            trees: OidSet::default(),
+            blobs: OidSet::default(),
+            hits: Mutex::default(),
+            submodules: Mutex::default(),
+            blobs_scanned: AtomicU64::new(0),
+            bytes_scanned: AtomicU64::new(0),
+            findings: AtomicU64::new(0),
+            done: AtomicBool::new(false),
+        }
+    }
+
+    /// The path as reported: prefixed with the repository when several are scanned.
+    fn place(&self, path: &str) -> String {
+        match &self.label {
+            Some(label) => format!("{label}: {path}"),
+            None => path.to_string(),
+        }
+    }
+
+    pub fn error(&self, path: &str, message: impl std::fmt::Display) {
+        self.out.error(self.place(path), message);
+    }
+
+    pub fn skip(&self, path: &str, reason: impl Into<String>) {
+        self.out.skip(self.place(path), reason);
+    }
+
+    /// A submodule is another repository: say so once per path.
+    pub fn submodule(&self, path: &str, commit: Oid) {
+        let new = lock(&self.submodules).insert(path.to_string());
+        if new {
+            self.skip(
+                path,
+                format!("submodule (commit {commit}) not followed: scan its repository separately"),
+            );
+        }
+    }
+
+    /// Read blob `oid` (met at `path`) and scan it.
+    pub fn scan_blob(&self, slot: &mut Slot, oid: Oid, path: &str) {
+        let odb = match slot.repo.odb() {
+            Ok(o) => o,
+            Err(e) => {
+                return self.error(
+                    path,
+                    format!("cannot open object database: {}", e.message()),
+                )
+            }
+        };
+        match odb.read_header(oid) {
+            Err(e) => {
+                return self.error(path, format!("cannot read blob {oid}: {}", e.message()));
+            }
+            Ok((size, _)) if size as u64 > self.max_size => {
+                return self.skip(
+                    path,
+                    format!(
+                        "blob {oid} larger than --max-file-size ({size} > {} bytes)",
+                        self.max_size
+                    ),
+                );
+            }
+            Ok(_) => {}
+        }
+        let object = match odb.read(oid) {
+            Ok(o) => o,
+            Err(e) => {
+                return self.error(path, format!("cannot read blob {oid}: {}", e.message()));
+            }
+        };
+        if object.kind() != ObjectType::Blob {
+            return self.error(
+                path,
+                format!("object {oid} is a {}, not a blob", object.kind()),
+            );
+        }
+        let data = object.data();
+        self.out.scanned(data.len() as u64);
+        self.blobs_scanned.fetch_add(1, Ordering::Relaxed);
+        self.bytes_scanned
+            .fetch_add(data.len() as u64, Ordering::Relaxed);
+        let detections = self.engine.scan(data, &mut slot.scratch);
+        if detections.is_empty() {
+            return;
+        }
+        let base = Location {
+            source: SourceKind::Git,
+            path: path.to_string(),
+            ..Location::default()
+        };
+        let findings = to_findings(self.engine, data, detections, &base);
+        self.findings
+            .fetch_add(findings.len() as u64, Ordering::Relaxed);
+        lock(&self.hits).push(Hit {
+            oid,
+            path: path.to_string(),
+            findings,
+        });
+    }
+
+    /// The blobs that had findings: what attribution has to place.
+    pub fn hit_oids(&self) -> LocalOidSet {
+        lock(&self.hits).iter().map(|h| h.oid).collect()
+    }
+
+    pub fn blobs_scanned(&self) -> u64 {
+        self.blobs_scanned.load(Ordering::Relaxed)
+    }
+
+    pub fn bytes_scanned(&self) -> u64 {
+        self.bytes_scanned.load(Ordering::Relaxed)
+    }
+
+    pub fn findings_so_far(&self) -> u64 {
+        self.findings.load(Ordering::Relaxed)
+    }
+
+    /// Give each finding its provenance and hand them to the collector.
+    /// Returns how many there were.
+    pub fn finish(&self, attribution: Attribution) -> u64 {
+        let hits = std::mem::take(&mut *lock(&self.hits));
+        let mut count = 0;
+        for hit in hits {
+            let origin = attribution.get(&hit.oid);
+            let findings = hit.findings.into_iter().map(|mut f| {
+                let loc = &mut f.location;
+                match origin {
+                    Some(o) => {
+                        loc.path = o.path.clone();
+                        loc.commit = o.commit.clone();
+                        loc.author = o.author.clone();
+                        loc.date = o.date.clone();
+                        loc.at_head = o.at_head;
+                        loc.refs = o.refs.clone();
+                    }
+                    None => loc.path = hit.path.clone(),
+                }
+                f.repository = self.label.clone();
+                f
+            });
+            let findings: Vec<Finding> = findings.collect();
+            count += findings.len() as u64;
+            self.out.findings(findings);
+        }
+        count
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// `dir/name` from a tree walk's prefix (`""` or `"dir/"`) and an entry name.
+pub(crate) fn join(prefix: &str, name: &[u8]) -> String {
+    let name = String::from_utf8_lossy(name);
+    let mut s = String::with_capacity(prefix.len() + name.len());
+    s.push_str(prefix);
+    s.push_str(&name);
+    s
+}
