@@ -392,6 +392,37 @@ fn redirects_are_not_followed_and_environment_proxies_are_ignored() {
 }
 
 #[test]
+fn slow_answers_within_the_timeout_count_and_slower_ones_are_unknown() {
+    let sim = simulator();
+    let (quick, slow) = (pair(), pair());
+    sim.add_application(app(&quick, "sandbox", AppKind::Bank));
+    sim.add_application(app(&slow, "sandbox", AppKind::Bank));
+    let mut f = fault(FaultKind::Slow);
+    f.client_id = Some(quick.id.clone());
+    f.delay_ms = Some(100);
+    sim.add_fault(f);
+    let mut f = fault(FaultKind::Slow);
+    f.client_id = Some(slow.id.clone());
+    f.delay_ms = Some(2_000);
+    f.environment = Some("sandbox".into());
+    sim.add_fault(f);
+    let dir = TempDir::new().expect("tempdir");
+    write_env(dir.path(), "a-quick.env", &quick, "");
+    write_env(dir.path(), "b-slow.env", &slow, "");
+    let scan = scan(dir.path(), &sim.url(), &["--verify-timeout", "0.5"]);
+    let findings = scan.findings();
+    assert_eq!(findings.len(), 2);
+    assert_eq!(findings[0]["verification"]["status"], "live");
+    assert_eq!(findings[1]["verification"]["status"], "unknown");
+    assert_eq!(findings[1]["verification"]["reason"], "timeout");
+    let by_client = sim.stats().token_requests_by_client;
+    assert_eq!(by_client.get(&quick.id), Some(&1));
+    // Four timed-out attempts in sandbox; production then answers 401, which
+    // cannot make it invalid since sandbox never answered.
+    assert_eq!(by_client.get(&slow.id), Some(&5));
+}
+
+#[test]
 fn a_hanging_server_cannot_hang_the_scan() {
     // Accepts connections and never answers.
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
