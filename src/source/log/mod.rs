@@ -5,7 +5,6 @@
 //! normalised only around keyword hits (`normalize`), and can be rewritten
 //! with its findings redacted (`redact`).
 
-mod gate;
 pub mod input;
 pub mod normalize;
 pub mod redact;

@@ -15,11 +15,10 @@
 use std::io::{self, Read};
 use std::ops::Range;
 
-use crate::detect::prefilter::Prefilter;
+use crate::detect::prefilter::{Hit, Prefilter};
 use crate::detect::{Detection, Engine, Scratch, DEFAULT_RADIUS};
 use crate::secret::redact;
 
-use super::gate::Gate;
 use super::normalize::{normalize, Normalized};
 
 /// New bytes read per window by default.
@@ -97,7 +96,7 @@ pub struct Scanner<'e> {
     lookback: usize,
     patches: bool,
     scratch: Scratch,
-    gate: Gate,
+    keyword_hits: Vec<Hit>,
     hits: Vec<(usize, usize)>,
     norm: Normalized,
     buf: Vec<u8>,
@@ -115,7 +114,7 @@ impl<'e> Scanner<'e> {
             lookback: DEFAULT_RADIUS,
             patches,
             scratch: Scratch::default(),
-            gate: Gate::new(engine.rules()),
+            keyword_hits: Vec::new(),
             hits: Vec::new(),
             norm: Normalized::default(),
             buf: Vec::new(),
@@ -200,7 +199,10 @@ impl<'e> Scanner<'e> {
 
     /// Scan one window whose owned bytes are `own` (indices into `win`).
     fn window(&mut self, win: &[u8], win_abs: u64, own: Range<usize>, out: &mut SegmentScan) {
-        self.gate.hits(self.prefilter, win, &mut self.hits);
+        self.prefilter.hits(win, &mut self.keyword_hits);
+        self.hits.clear();
+        self.hits
+            .extend(self.keyword_hits.iter().map(|h| (h.start, h.end)));
         if !self.hits.is_empty() {
             let regions = regions(win, &self.hits, self.lookback);
             for (lo, hi) in regions {
