@@ -74,6 +74,9 @@ pub struct CommonArgs {
     /// Skip files larger than this (bytes; suffixes K, M, G) [default: 50M]
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub max_file_size: Option<u64>,
+    /// Keep at most N findings in memory and in the report; the rest are counted in `errors` [default: no limit]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_findings: Option<u64>,
     /// No progress or notes on standard error
     #[arg(long, short = 'q')]
     pub quiet: bool,

@@ -28,6 +28,9 @@ pub struct Skipped {
 #[derive(Default)]
 pub struct Collector {
     findings: Mutex<Vec<Finding>>,
+    /// `--max-findings`: findings past it are counted in `dropped`, not kept.
+    max_findings: Option<u64>,
+    dropped: AtomicU64,
     errors: Mutex<Vec<ScanError>>,
     skipped: Mutex<Vec<Skipped>>,
     files: AtomicU64,
@@ -44,15 +47,41 @@ pub struct Gathered {
     pub bytes: u64,
 }
 
+/// Where the error about findings past `--max-findings` is filed.
+pub const ALL_INPUTS: &str = "(all inputs)";
+
 impl Collector {
+    /// A collector that keeps at most `max` findings (memory grows with
+    /// findings, about 2 KB each, so a hostile input full of credentials
+    /// could otherwise take any amount); `None` keeps all.
+    pub fn with_max_findings(max: Option<u64>) -> Self {
+        Collector {
+            max_findings: max,
+            ..Collector::default()
+        }
+    }
+
     pub fn finding(&self, f: Finding) {
-        lock(&self.findings).push(f);
+        self.findings(std::iter::once(f));
     }
 
     pub fn findings(&self, fs: impl IntoIterator<Item = Finding>) {
         let mut fs = fs.into_iter().peekable();
-        if fs.peek().is_some() {
-            lock(&self.findings).extend(fs);
+        if fs.peek().is_none() {
+            return;
+        }
+        let mut kept = lock(&self.findings);
+        match self.max_findings {
+            None => kept.extend(fs),
+            Some(max) => {
+                for f in fs {
+                    if (kept.len() as u64) < max {
+                        kept.push(f);
+                    } else {
+                        self.dropped.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
         }
     }
 
@@ -88,6 +117,15 @@ impl Collector {
         let mut findings = into_inner(self.findings);
         findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
         let mut errors = into_inner(self.errors);
+        let dropped = self.dropped.into_inner();
+        if let (Some(max), true) = (self.max_findings, dropped > 0) {
+            errors.push(ScanError {
+                path: ALL_INPUTS.to_string(),
+                message: format!(
+                    "--max-findings {max} reached: {dropped} more finding(s) not kept (which ones depends on thread timing)"
+                ),
+            });
+        }
         errors.sort();
         let mut skipped = into_inner(self.skipped);
         skipped.sort();

@@ -23,6 +23,8 @@ pub struct Settings {
     pub output_path: Option<PathBuf>,
     pub threads: usize,
     pub max_file_size: u64,
+    /// Findings kept at most (memory grows with findings; see README "Hardening").
+    pub max_findings: Option<u64>,
     pub rules_dirs: Vec<PathBuf>,
     pub findings_status: u8,
     pub quiet: bool,
@@ -101,6 +103,7 @@ impl Settings {
                 .max_file_size
                 .or(cfg.max_file_size)
                 .unwrap_or(DEFAULT_MAX_FILE_SIZE),
+            max_findings: args.max_findings,
             rules_dirs,
             findings_status: args.exit_code.unwrap_or(DEFAULT_FINDINGS_STATUS),
             quiet: args.quiet,

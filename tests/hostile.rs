@@ -687,3 +687,46 @@ fn zip_bomb_is_capped_and_a_repetitive_real_log_is_not() {
     assert!(errors.contains("max-decompressed-size"), "{errors}");
     assert!(peak < 256 << 20, "peak RSS {} MiB", peak >> 20);
 }
+
+/// Memory grows with findings (about 2 KB each), so `--max-findings` caps
+/// them: the report keeps that many, and says in `errors` how many more
+/// there were; the exit status still says findings remain.
+#[test]
+fn max_findings_caps_what_is_kept_and_says_so() {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine as _;
+    use sha2::Digest;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut text = String::new();
+    for i in 0..5_000u32 {
+        let v = |salt: u8| {
+            URL_SAFE_NO_PAD.encode(
+                sha2::Sha256::new()
+                    .chain_update([salt])
+                    .chain_update(i.to_le_bytes())
+                    .finalize(),
+            )
+        };
+        text.push_str(&format!(
+            "CYBRID_CLIENT_ID={}\nCYBRID_CLIENT_SECRET={}\n",
+            v(1),
+            v(2)
+        ));
+    }
+    write(&dir.path().join("many.env"), text);
+    for source in ["dir", "logs"] {
+        let out = run_in(
+            dir.path(),
+            &[source, "many.env", "-f", "json", "--max-findings", "100"],
+            &[],
+        );
+        assert_eq!(out.status.code(), Some(1));
+        let report = json_of(&out);
+        assert_eq!(report["findings"].as_array().map(Vec::len), Some(100));
+        let errors = report["errors"].to_string();
+        assert!(
+            errors.contains("--max-findings 100 reached: 4900 more"),
+            "{source}: {errors}"
+        );
+    }
+}

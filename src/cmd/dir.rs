@@ -35,7 +35,7 @@ pub fn run(args: DirArgs) -> Result<Outcome> {
         max_file_size: settings.max_file_size,
         threads: settings.threads,
     };
-    let collector = Collector::default();
+    let collector = Collector::with_max_findings(settings.max_findings);
     scan_paths(&roots, &opts, &engine, &collector);
     finish_scan(
         collector.into_gathered(),

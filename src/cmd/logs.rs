@@ -51,7 +51,7 @@ pub fn run(args: LogsArgs) -> Result<Outcome> {
         .num_threads(settings.threads)
         .build()
         .context("cannot start worker threads")?;
-    let collector = Collector::default();
+    let collector = Collector::with_max_findings(settings.max_findings);
     let notes = pool.install(|| scan_logs(&inputs, &opts, &engine, &collector));
     finish_scan(
         collector.into_gathered(),
