@@ -133,19 +133,29 @@ pub fn read_report(path: &std::path::Path) -> Result<ReportRecord, ReadError> {
         path: shown.clone(),
         source,
     })?;
-    let value: serde_json::Value =
-        serde_json::from_slice(&text).map_err(|e| ReadError::NotAReport {
-            path: shown.clone(),
-            message: e.to_string(),
-        })?;
-    let found = value
-        .pointer("/tool/report_version")
-        .and_then(|v| v.as_u64())
-        .unwrap_or(REPORT_SCHEMA_VERSION as u64) as u32;
+    // Check the version first with a probe that skips everything else, so a
+    // newer report gets the right error; then parse straight into records
+    // (no intermediate `Value`: large baselines would cost several times their size).
+    #[derive(Deserialize)]
+    struct Probe {
+        tool: Option<ProbeTool>,
+    }
+    #[derive(Deserialize)]
+    struct ProbeTool {
+        report_version: Option<u32>,
+    }
+    let probe: Probe = serde_json::from_slice(&text).map_err(|e| ReadError::NotAReport {
+        path: shown.clone(),
+        message: e.to_string(),
+    })?;
+    let found = probe
+        .tool
+        .and_then(|t| t.report_version)
+        .unwrap_or(REPORT_SCHEMA_VERSION);
     if found > REPORT_SCHEMA_VERSION {
         return Err(ReadError::TooNew { path: shown, found });
     }
-    serde_json::from_value(value).map_err(|e| ReadError::NotAReport {
+    serde_json::from_slice(&text).map_err(|e| ReadError::NotAReport {
         path: shown,
         message: e.to_string(),
     })

@@ -61,10 +61,77 @@ pub fn write(
     out: &mut dyn Write,
 ) -> io::Result<Vec<String>> {
     let log = build(report, opts, rules);
-    let bytes = serde_json::to_vec_pretty(&log)?;
-    out.write_all(&bytes)?;
-    writeln!(out)?;
-    limit_warnings(report.findings.len(), &bytes)
+    // Streamed, not built in memory: a sweep's SARIF can be hundreds of MB.
+    let mut probe = SizeProbe::new(out);
+    // serde_json writes in tiny pieces; feed the probe (and gzip) in large ones.
+    let mut buffered = io::BufWriter::with_capacity(1 << 16, &mut probe);
+    serde_json::to_writer_pretty(&mut buffered, &log)?;
+    writeln!(buffered)?;
+    buffered.flush()?;
+    drop(buffered);
+    let gzipped = probe.finish()?;
+    Ok(limit_warnings(report.findings.len(), gzipped))
+}
+
+/// Passes bytes through and measures their gzipped size, gzipping only once
+/// they pass GitHub's limit (gzip can only shrink them, so smaller logs are
+/// under it): memory stays bounded by that limit, small logs cost nothing.
+struct SizeProbe<'a> {
+    out: &'a mut dyn Write,
+    head: Vec<u8>,
+    gz: Option<flate2::write::GzEncoder<Count>>,
+}
+
+/// A sink that only counts.
+struct Count(u64);
+
+impl Write for Count {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0 += buf.len() as u64;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> SizeProbe<'a> {
+    fn new(out: &'a mut dyn Write) -> Self {
+        SizeProbe {
+            out,
+            head: Vec::new(),
+            gz: None,
+        }
+    }
+
+    /// The gzipped size, when the raw size passed the limit.
+    fn finish(self) -> io::Result<Option<u64>> {
+        self.gz.map(|gz| gz.finish().map(|c| c.0)).transpose()
+    }
+}
+
+impl Write for SizeProbe<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.out.write_all(buf)?;
+        match &mut self.gz {
+            Some(gz) => gz.write_all(buf)?,
+            None => {
+                self.head.extend_from_slice(buf);
+                if self.head.len() as u64 > GITHUB_MAX_GZIP_BYTES {
+                    let mut gz =
+                        flate2::write::GzEncoder::new(Count(0), flate2::Compression::default());
+                    gz.write_all(&self.head)?;
+                    self.head = Vec::new();
+                    self.gz = Some(gz);
+                }
+            }
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
 }
 
 /// The whole SARIF log as a value.
@@ -475,40 +542,20 @@ fn notification(text: &str, level: &str) -> sarif::Notification {
 }
 
 /// GitHub refuses (or truncates) runs beyond its limits: say so plainly.
-fn limit_warnings(results: usize, bytes: &[u8]) -> io::Result<Vec<String>> {
+fn limit_warnings(results: usize, gzipped: Option<u64>) -> Vec<String> {
     let mut warnings = Vec::new();
     if results > GITHUB_MAX_RESULTS {
         warnings.push(format!(
             "SARIF has {results} results; GitHub code scanning accepts at most {GITHUB_MAX_RESULTS} per run (and shows only the top 5,000): narrow the scan, add a baseline, or split it with --sarif-category"
         ));
     }
-    // Gzip can only shrink what it is given so far, so small logs need no measuring.
-    if bytes.len() as u64 > GITHUB_MAX_GZIP_BYTES {
-        let gz = gzipped_len(bytes)?;
-        if gz > GITHUB_MAX_GZIP_BYTES {
-            warnings.push(format!(
-                "SARIF is {:.1} MB gzipped; GitHub code scanning refuses uploads above 10 MB gzipped: narrow the scan or add a baseline",
-                gz as f64 / (1024.0 * 1024.0)
-            ));
-        }
+    if let Some(gz) = gzipped.filter(|gz| *gz > GITHUB_MAX_GZIP_BYTES) {
+        warnings.push(format!(
+            "SARIF is {:.1} MB gzipped; GitHub code scanning refuses uploads above 10 MB gzipped: narrow the scan or add a baseline",
+            gz as f64 / (1024.0 * 1024.0)
+        ));
     }
-    Ok(warnings)
-}
-
-fn gzipped_len(bytes: &[u8]) -> io::Result<u64> {
-    struct Count(u64);
-    impl Write for Count {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            self.0 += buf.len() as u64;
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut gz = flate2::write::GzEncoder::new(Count(0), flate2::Compression::default());
-    gz.write_all(bytes)?;
-    Ok(gz.finish()?.0)
+    warnings
 }
 
 fn message_string(text: &str) -> sarif::MultiformatMessageString {
@@ -597,24 +644,31 @@ mod tests {
     #[test]
     fn size_limit_is_measured_gzipped() {
         use rand::RngCore;
-        // Eleven megabytes of zeros gzip to almost nothing: no warning.
+        let gzipped = |bytes: &[u8]| {
+            let mut out = Vec::new();
+            let mut probe = SizeProbe::new(&mut out);
+            for piece in bytes.chunks(4096) {
+                probe.write_all(piece).expect("write");
+            }
+            let gz = probe.finish().expect("gzip");
+            assert_eq!(out, bytes, "passed through unchanged");
+            gz
+        };
+        // Small logs are not measured at all.
+        assert_eq!(gzipped(b"{}"), None);
+        // Eleven megabytes of zeros gzip to almost nothing: measured, no warning.
         let zeros = vec![0u8; 11 << 20];
-        assert!(limit_warnings(1, &zeros).expect("gzip").is_empty());
+        let gz = gzipped(&zeros);
+        assert!(gz.is_some_and(|n| n < 1 << 20), "{gz:?}");
+        assert!(limit_warnings(1, gz).is_empty());
         // The same size of random bytes does not shrink: warned.
         let mut noise = vec![0u8; 11 << 20];
         rand::thread_rng().fill_bytes(&mut noise);
-        let w = limit_warnings(1, &noise).expect("gzip");
+        let w = limit_warnings(1, gzipped(&noise));
         assert_eq!(w.len(), 1);
         assert!(w[0].contains("10 MB gzipped"), "{}", w[0]);
-        assert_eq!(
-            limit_warnings(GITHUB_MAX_RESULTS + 1, b"{}")
-                .expect("ok")
-                .len(),
-            1
-        );
-        assert!(limit_warnings(GITHUB_MAX_RESULTS, b"{}")
-            .expect("ok")
-            .is_empty());
+        assert_eq!(limit_warnings(GITHUB_MAX_RESULTS + 1, None).len(), 1);
+        assert!(limit_warnings(GITHUB_MAX_RESULTS, None).is_empty());
     }
 
     #[test]
