@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Fuzz every cargo-fuzz target in fuzz/ for SECONDS each (default 60), one
+# after another, with seed corpora built from fixtures/.
+#
+#   scripts/fuzz.sh SECONDS [TARGET...]
+#
+# Only the stable toolchain is needed: cargo-fuzz passes a few -Z flags to
+# rustc, and RUSTC_BOOTSTRAP=1 lets stable accept them. The targets are built
+# optimised with debug assertions (overflow checks) and without a sanitizer:
+# the scanner is safe Rust, and what fuzzing looks for here is panics,
+# overflows, hangs and runaway memory, which libFuzzer reports by itself.
+# Crashes land in fuzz/artifacts/TARGET/; the corpus grows in fuzz/corpus/TARGET/.
+# Exit status: 0 when no target crashed, 1 otherwise.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-60}
+shift || true
+export RUSTC_BOOTSTRAP=1
+export CARGO_TERM_COLOR=never
+
+if ! cargo fuzz --version >/dev/null 2>&1; then
+  cargo install cargo-fuzz --locked
+fi
+# libFuzzer is C++: cargo-fuzz builds it with the system compiler.
+if ! command -v c++ >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq g++ >/dev/null
+fi
+
+flags=(--release --debug-assertions --sanitizer none)
+targets=("$@")
+if [ ${#targets[@]} -eq 0 ]; then
+  mapfile -t targets < <(cargo fuzz list --fuzz-dir fuzz)
+fi
+
+seed() { # seed TARGET: fill fuzz/corpus/TARGET from fixtures/ (idempotent)
+  local t=$1 dir=fuzz/corpus/$1 f i=0
+  mkdir -p "$dir"
+  case $t in
+    engine)
+      find fixtures -type f ! -name '*.md' -print0 | while IFS= read -r -d '' f; do
+        cp "$f" "$dir/seed-$(printf '%s' "$f" | sha1sum | cut -c1-16)"
+      done ;;
+    jwt)
+      grep -rhoE 'eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+' fixtures | sort -u |
+        while IFS= read -r f; do
+          printf '%s' "$f" > "$dir/seed-$(printf '%s' "$f" | sha1sum | cut -c1-16)"
+        done ;;
+    rules)
+      cp rules/*.toml "$dir/" ;;
+    config)
+      # The documented example config, and each value shape the parser takes.
+      printf 'format = "sarif"\nmax_file_size = "10M"\nexit_code = 3\n[allow]\npaths = ["docs/**"]\nfingerprints = ["abc"]\n[verify]\nconcurrency = 4\nrate = 2.5\ntimeout = 10\nendpoints = { sandbox = "http://127.0.0.1:8080" }\n' > "$dir/seed-full"
+      find fixtures -name '*.toml' -exec cp {} "$dir/" \; ;;
+    normalize)
+      for f in fixtures/logs/*.log fixtures/samples/ci/*.log; do
+        [ -f "$f" ] || continue
+        i=$((i + 1))
+        { printf '\001'; head -c 65536 "$f"; } > "$dir/seed-$i"
+      done ;;
+    log_readers)
+      for f in fixtures/logs/*.log fixtures/samples/ci/*.log; do
+        [ -f "$f" ] || continue
+        i=$((i + 1))
+        { printf '\000'; head -c 65536 "$f"; } > "$dir/seed-plain-$i"
+        { printf '\001'; head -c 65536 "$f" | gzip -c; } > "$dir/seed-gzip-$i"
+      done
+      if command -v zip >/dev/null; then
+        local tmp
+        tmp=$(mktemp -d)
+        cp fixtures/logs/*.log "$tmp/" 2>/dev/null || true
+        (cd "$tmp" && zip -q -r logs.zip . -i '*.log') || true
+        [ -f "$tmp/logs.zip" ] && { printf '\000'; cat "$tmp/logs.zip"; } > "$dir/seed-zip"
+        rm -rf "$tmp"
+      fi ;;
+  esac
+}
+
+echo "== building fuzz targets (${targets[*]})"
+for t in "${targets[@]}"; do cargo fuzz build --fuzz-dir fuzz "${flags[@]}" "$t"; done
+
+failed=()
+for t in "${targets[@]}"; do
+  seed "$t"
+  mkdir -p "fuzz/artifacts/$t"
+  echo "== fuzzing $t for ${secs}s ($(find "fuzz/corpus/$t" -type f | wc -l) inputs in corpus)"
+  start=$(date +%s)
+  if cargo fuzz run --fuzz-dir fuzz "${flags[@]}" "$t" "fuzz/corpus/$t" -- \
+      -max_total_time="$secs" -timeout=30 -rss_limit_mb=2048 -max_len=65536 \
+      -print_final_stats=1 2> "fuzz/artifacts/$t/last-run.log"; then
+    status=ok
+  else
+    status=CRASH
+    failed+=("$t")
+    grep -E 'panicked|ERROR|Test unit written' "fuzz/artifacts/$t/last-run.log" | head -5 || true
+  fi
+  runs=$(grep -oE 'stat::number_of_executed_units: *[0-9]+' "fuzz/artifacts/$t/last-run.log" | grep -oE '[0-9]+$' || echo '?')
+  echo "$t: $status after $(( $(date +%s) - start ))s, $runs runs"
+  echo "$(date -u +%FT%TZ) $t $status $(( $(date +%s) - start ))s $runs runs" >> fuzz/artifacts/history.txt
+done
+
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "fuzz: crashes in: ${failed[*]} (inputs in fuzz/artifacts/)" >&2
+  exit 1
+fi
+echo "fuzz: no crashes"
