@@ -101,14 +101,14 @@ pub struct CommonArgs {
     /// After --verify, revoke live credentials (needs CYBRID_ADMIN_CLIENT_ID/SECRET; --yes when not interactive)
     #[arg(long, requires = "verify")]
     pub revoke: bool,
-    /// Do not ask before revoking
-    #[arg(long)]
+    /// Do not ask before revoking (required with --revoke when standard input is not a terminal)
+    #[arg(long, requires = "revoke")]
     pub yes: bool,
-    /// Append each revocation step to this JSON-lines audit log (with --revoke)
-    #[arg(long, value_name = "FILE")]
+    /// Append each revocation step to this JSON-lines audit log (with --revoke) [default: cybrid-scan-audit.jsonl]
+    #[arg(long, value_name = "FILE", requires = "revoke")]
     pub audit_log: Option<PathBuf>,
-    /// POST a redacted JSON summary of live findings and revocations to this URL
-    #[arg(long, value_name = "URL")]
+    /// POST a redacted JSON summary of live findings and revocations to this URL (with --verify)
+    #[arg(long, value_name = "URL", requires = "verify")]
     pub notify_webhook: Option<String>,
     /// SARIF runAutomationDetails.id (e.g. cybrid-scan/pr)
     #[arg(long, value_name = "ID")]
@@ -211,6 +211,9 @@ pub struct RevokeArgs {
     /// Per-request timeout in seconds
     #[arg(long, value_name = "SECS", default_value_t = 10.0)]
     pub timeout: f64,
+    /// Send the identity-service and webhook requests through this proxy (environment proxies are never used)
+    #[arg(long, value_name = "URL")]
+    pub proxy: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use crate::cli::CommonArgs;
 use crate::exit::DEFAULT_FINDINGS_STATUS;
 use crate::report::{Format, OutputOptions, Reveal};
+use crate::revoke::RevokeSettings;
 use crate::source::fs::DEFAULT_MAX_FILE_SIZE;
 use crate::suppress::{AllowList, Suppressor};
 use crate::verify::VerifySettings;
@@ -37,6 +38,7 @@ pub struct Settings {
     pub suppress: Suppressor,
     /// Verification options: flags over the config file's `[verify]`.
     pub verify: VerifySettings,
+    pub revoke: RevokeSettings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -112,6 +114,12 @@ impl Settings {
             config_file: None,
             suppress: Suppressor::new(allow),
             verify: verify_settings(args, &cfg.verify),
+            revoke: RevokeSettings {
+                enabled: args.revoke,
+                yes: args.yes,
+                audit_log: args.audit_log.clone(),
+                notify_webhook: args.notify_webhook.clone(),
+            },
         })
     }
 }

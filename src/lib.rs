@@ -12,6 +12,7 @@ pub mod exit;
 pub mod finding;
 pub mod idsim;
 pub mod report;
+pub mod revoke;
 pub mod rules;
 pub mod secret;
 pub mod source;

@@ -1,5 +1,6 @@
 //! What every scanning subcommand does after its source has run: build the
-//! report, apply suppressions and verification, write it, pick the exit status.
+//! report, apply suppressions, verification and revocation, write it, pick
+//! the exit status.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -19,6 +20,7 @@ use cybrid_scan::verify::{verify_findings, VerifyConfig};
 /// `--endpoint`) are checked here, before any work is done.
 pub fn load_engine(settings: &Settings) -> Result<Engine> {
     VerifyConfig::from_settings(&settings.verify)?;
+    super::revoke::preflight(settings)?;
     let rules = load_rules(&settings.rules_dirs)?;
     Ok(Engine::new(rules))
 }
@@ -63,6 +65,12 @@ pub fn finish_scan(
         }
         report.notes.push(summary.note());
     }
+    let mut revocation_failed = false;
+    if settings.revoke.enabled || settings.revoke.notify_webhook.is_some() {
+        let done = super::revoke::after_scan(&report.findings, settings, "this scan")?;
+        revocation_failed = done.failed;
+        report.notes.extend(done.notes);
+    }
 
     report.stats.duration_ms = started.elapsed().as_millis() as u64;
     if settings.deterministic {
@@ -79,6 +87,9 @@ pub fn finish_scan(
         }
     }
     write_output(&report, settings, engine)?;
+    if revocation_failed {
+        return Ok(Outcome::Failed);
+    }
     Ok(Outcome::of_scan(
         report.findings.len(),
         report.live_count(),

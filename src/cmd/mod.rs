@@ -6,6 +6,7 @@ mod dir;
 mod finish;
 mod git;
 mod logs;
+mod revoke;
 mod rules;
 
 use anyhow::Result;
@@ -21,7 +22,8 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Logs(args) => logs::run(args),
         Command::Baseline(args) => baseline::run(args),
         Command::Git(args) => git::run(args),
-        Command::Sweep(_) | Command::Revoke(_) | Command::Merge(_) => {
+        Command::Revoke(args) => revoke::run(args),
+        Command::Sweep(_) | Command::Merge(_) => {
             anyhow::bail!("this subcommand is not available in this build yet")
         }
     }

@@ -121,6 +121,16 @@ fn fault_reply(fault: &Fault, then: impl FnOnce() -> Reply) -> Reply {
                     .unwrap_or_else(|| "http://127.0.0.1:9/oauth/token".into()),
             ),
         ),
+        FaultKind::InvalidScopes => Reply::Respond(api_error(
+            403,
+            "invalid_scopes",
+            "Invalid scopes. Required: bank_applications:execute",
+        )),
+        FaultKind::Unauthenticated => Reply::Respond(api_error(
+            401,
+            "authentication_malformed",
+            "Authentication token is missing, malformed or expired",
+        )),
     }
 }
 
@@ -335,6 +345,13 @@ fn applications_endpoint(
 ) -> Reply {
     let mut world = shared.lock();
     world.stats.application_requests += 1;
+    if request.method == "DELETE" {
+        *world
+            .stats
+            .delete_requests_by_client
+            .entry(client_id.to_string())
+            .or_default() += 1;
+    }
     if let Some(fault) = world.take_fault(env, FaultTarget::Applications, Some(client_id)) {
         drop(world);
         return fault_reply(&fault, || {

@@ -128,6 +128,11 @@ pub enum FaultKind {
     InvalidScope,
     /// 307 to `location` (a client must not follow it with the pair).
     Redirect,
+    /// 403 `invalid_scopes` from the application endpoints: the caller's
+    /// token lacks the scope (a responder credential short of a permission).
+    InvalidScopes,
+    /// 401 `authentication_malformed` from the application endpoints.
+    Unauthenticated,
 }
 
 /// Which endpoints a fault applies to.
@@ -213,6 +218,10 @@ pub struct Stats {
     pub token_request_scopes: BTreeMap<String, u64>,
     pub application_requests: u64,
     pub applications_deleted: u64,
+    /// `DELETE` requests on the application endpoints by client_id, whatever
+    /// the answer (a revocation retried or repeated shows up here).
+    #[serde(default)]
+    pub delete_requests_by_client: BTreeMap<String, u64>,
     pub faults_served: u64,
     /// Every request by `METHOD /path` (the path as received).
     #[serde(default)]

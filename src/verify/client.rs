@@ -123,6 +123,45 @@ pub fn safe_http_client(
         .map_err(|e| ClientError::Build(e.to_string()))
 }
 
+/// An answer read in full (up to a bound): status, `Retry-After`, body.
+pub struct RawAnswer {
+    pub status: u16,
+    pub retry_after: Option<Duration>,
+    pub body: Vec<u8>,
+    /// Set when the body broke off (timeout or reset) before its end; the
+    /// body is then empty.
+    pub broken: Option<Answer>,
+}
+
+impl RawAnswer {
+    /// Read `response`'s status, `Retry-After` and at most 64 KiB of body.
+    pub fn read(response: reqwest::blocking::Response) -> Self {
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, time::OffsetDateTime::now_utc()));
+        let mut body = Vec::new();
+        let mut broken = None;
+        if let Err(e) = response.take(MAX_BODY).read_to_end(&mut body) {
+            broken = Some(if is_timeout_io(&e) {
+                Answer::Timeout
+            } else {
+                Answer::Network
+            });
+            body.fill(0);
+            body.clear();
+        }
+        RawAnswer {
+            status,
+            retry_after,
+            body,
+            broken,
+        }
+    }
+}
+
 /// The HTTPS client that sends pairs to token endpoints.
 #[derive(Debug, Clone)]
 pub struct TokenClient {
@@ -172,28 +211,20 @@ impl TokenClient {
             Ok(r) => r,
             Err(e) => return transport_answer(&e),
         };
-        let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| parse_retry_after(v, time::OffsetDateTime::now_utc()));
-        let mut bytes = Vec::new();
-        if let Err(e) = response.take(MAX_BODY).read_to_end(&mut bytes) {
-            // A status that already decides (401, 403, 429, 5xx) stands even
-            // if the body broke off; a 200 without its body does not.
-            if status == 200 {
-                return if is_timeout_io(&e) {
-                    Answer::Timeout
-                } else {
-                    Answer::Network
-                };
-            }
-            bytes.clear();
+        let RawAnswer {
+            status,
+            retry_after,
+            mut body,
+            broken,
+        } = RawAnswer::read(response);
+        // A status that already decides (401, 403, 429, 5xx) stands even
+        // if the body broke off; a 200 without its body does not.
+        if let (200, Some(broken)) = (status, broken) {
+            return broken;
         }
-        let answer = classify(status, retry_after, &bytes);
-        // The token, if any, lives only in `bytes`: gone when this returns.
-        bytes.fill(0);
+        let answer = classify(status, retry_after, &body);
+        // The token, if any, lives only in `body`: gone when this returns.
+        body.fill(0);
         answer
     }
 }
@@ -205,7 +236,8 @@ fn is_timeout_io(e: &std::io::Error) -> bool {
             .is_some_and(|r| r.is_timeout())
 }
 
-fn transport_answer(e: &reqwest::Error) -> Answer {
+/// What a request that got no answer at all means.
+pub fn transport_answer(e: &reqwest::Error) -> Answer {
     if e.is_timeout() {
         Answer::Timeout
     } else {

@@ -1,0 +1,270 @@
+//! The revocation audit log: one JSON object per line, appended, each line
+//! written whole, flushed and fsynced before the next step runs, so a crash
+//! or Ctrl-C loses nothing that happened. A rerun reads it back to skip the
+//! applications already confirmed gone. It never holds a secret, a token or
+//! a full client_id: a finding is named by its fingerprint.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+/// One line of the log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// RFC 3339, UTC.
+    pub time: String,
+    /// Lines of one run share this id.
+    pub run: String,
+    /// Who ran it (the operating-system user), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application_type: Option<String>,
+    /// `run`, `load_report`, `credentials`, `plan`, `token`, `lookup`,
+    /// `delete`, `confirm`, `revoke` (a target's final line), `notify`.
+    pub action: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_status: Option<u16>,
+    /// `start`, `finish`, `planned`, `sent`, `ok`, `not_found`, `gone`,
+    /// `revoked`, `already_revoked`, `skipped`, `failed`, `error`, …
+    pub outcome: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// A line being built: what varies between steps.
+#[derive(Debug, Clone, Default)]
+pub struct Step {
+    pub fingerprint: Option<String>,
+    pub environment: Option<String>,
+    pub application_type: Option<String>,
+    pub action: &'static str,
+    pub http_status: Option<u16>,
+    pub outcome: String,
+    pub message: Option<String>,
+}
+
+impl Step {
+    /// A step with no target (the run, the report, the credentials).
+    pub fn run(action: &'static str, outcome: &str, message: impl Into<String>) -> Self {
+        Step {
+            action,
+            outcome: outcome.to_string(),
+            message: Some(message.into()),
+            ..Step::default()
+        }
+    }
+}
+
+/// Why the audit log cannot be used. Revocation does not start (or stops)
+/// when it cannot write its log.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error("cannot open the audit log {path}: {source}")]
+    Open { path: String, source: io::Error },
+    #[error("cannot write the audit log {path}: {source} (stopped before the next step)")]
+    Write { path: String, source: io::Error },
+}
+
+/// What earlier runs recorded.
+#[derive(Debug, Clone, Default)]
+pub struct History {
+    /// (fingerprint, environment) of targets whose final line says revoked
+    /// or already revoked, with that line's time and outcome.
+    pub finished: HashMap<(String, String), (String, String)>,
+    /// (fingerprint, environment) of targets with a DELETE sent but no final
+    /// line: a run was interrupted there.
+    pub interrupted: Vec<(String, String)>,
+    pub lines: usize,
+    /// Lines that are not entries (a torn last line after a crash): counted
+    /// and reported, never fatal.
+    pub unreadable: usize,
+}
+
+impl History {
+    pub fn finished(&self, fingerprint: &str, environment: &str) -> Option<&(String, String)> {
+        self.finished
+            .get(&(fingerprint.to_string(), environment.to_string()))
+    }
+
+    fn read(text: &str) -> Self {
+        let mut h = History::default();
+        let mut sent: Vec<(String, String)> = Vec::new();
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            h.lines += 1;
+            let Ok(e) = serde_json::from_str::<Entry>(line) else {
+                h.unreadable += 1;
+                continue;
+            };
+            let (Some(fp), Some(env)) = (e.fingerprint.clone(), e.environment.clone()) else {
+                continue;
+            };
+            let key = (fp, env);
+            match (e.action.as_str(), e.outcome.as_str()) {
+                ("delete", "sent") => sent.push(key),
+                ("revoke", "revoked" | "already_revoked") => {
+                    sent.retain(|k| k != &key);
+                    h.finished.insert(key, (e.time, e.outcome));
+                }
+                ("revoke", _) => sent.retain(|k| k != &key),
+                _ => {}
+            }
+        }
+        sent.dedup();
+        h.interrupted = sent;
+        h
+    }
+}
+
+/// The open log of one run.
+#[derive(Debug)]
+pub struct AuditLog {
+    file: File,
+    path: PathBuf,
+    run: String,
+    user: Option<String>,
+}
+
+/// Now, as RFC 3339 UTC with milliseconds (fixed width, so lines sort).
+pub fn now_rfc3339() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    let format = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    now.format(&format)
+        .unwrap_or_else(|_| now.unix_timestamp().to_string())
+}
+
+impl AuditLog {
+    /// Open (creating) `path` for appending and read what earlier runs wrote.
+    /// A last line cut off by a crash is left as is (and counted); the next
+    /// line starts on a fresh line.
+    pub fn open(path: &Path) -> Result<(AuditLog, History), AuditError> {
+        let shown = path.display().to_string();
+        let open_err = |source| AuditError::Open {
+            path: shown.clone(),
+            source,
+        };
+        let mut file = OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(path)
+            .map_err(open_err)?;
+        let mut text = Vec::new();
+        file.seek(SeekFrom::Start(0)).map_err(open_err)?;
+        file.read_to_end(&mut text).map_err(open_err)?;
+        let history = History::read(&String::from_utf8_lossy(&text));
+        let mut log = AuditLog {
+            file,
+            path: path.to_path_buf(),
+            run: hex::encode(rand::thread_rng().gen::<[u8; 8]>()),
+            user: std::env::var("USER")
+                .or_else(|_| std::env::var("USERNAME"))
+                .ok()
+                .filter(|u| !u.is_empty()),
+        };
+        if text.last().is_some_and(|b| *b != b'\n') {
+            log.write_synced(b"\n")?;
+        }
+        Ok((log, history))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn run_id(&self) -> &str {
+        &self.run
+    }
+
+    /// Append one line and make it durable before returning.
+    pub fn append(&mut self, step: Step) -> Result<Entry, AuditError> {
+        let entry = Entry {
+            time: now_rfc3339(),
+            run: self.run.clone(),
+            user: self.user.clone(),
+            fingerprint: step.fingerprint,
+            environment: step.environment,
+            application_type: step.application_type,
+            action: step.action.to_string(),
+            http_status: step.http_status,
+            outcome: step.outcome,
+            message: step.message,
+        };
+        let mut line = serde_json::to_vec(&entry).map_err(|e| AuditError::Write {
+            path: self.path.display().to_string(),
+            source: io::Error::other(e),
+        })?;
+        line.push(b'\n');
+        self.write_synced(&line)?;
+        Ok(entry)
+    }
+
+    /// One `write` of the whole line (O_APPEND), then flush and fsync.
+    fn write_synced(&mut self, bytes: &[u8]) -> Result<(), AuditError> {
+        let path = &self.path;
+        let err = |source| AuditError::Write {
+            path: path.display().to_string(),
+            source,
+        };
+        self.file.write_all(bytes).map_err(err)?;
+        self.file.flush().map_err(err)?;
+        self.file.sync_data().map_err(err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target_step(fp: &str, action: &'static str, outcome: &str) -> Step {
+        Step {
+            fingerprint: Some(fp.into()),
+            environment: Some("sandbox".into()),
+            application_type: Some("bank".into()),
+            action,
+            outcome: outcome.into(),
+            ..Step::default()
+        }
+    }
+
+    #[test]
+    fn lines_survive_a_torn_tail_and_finished_work_is_remembered() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("audit.jsonl");
+        {
+            let (mut log, h) = AuditLog::open(&path).expect("open");
+            assert_eq!(h.lines, 0);
+            log.append(target_step("aa", "delete", "sent")).expect("w");
+            log.append(target_step("aa", "revoke", "revoked"))
+                .expect("w");
+            log.append(target_step("bb", "delete", "sent")).expect("w");
+        }
+        // A crash in the middle of a line.
+        let mut f = OpenOptions::new().append(true).open(&path).expect("o");
+        f.write_all(b"{\"time\":\"2026").expect("torn");
+        drop(f);
+        let (mut log, h) = AuditLog::open(&path).expect("reopen");
+        assert_eq!((h.lines, h.unreadable), (4, 1));
+        assert!(h.finished("aa", "sandbox").is_some());
+        assert!(h.finished("bb", "sandbox").is_none());
+        assert_eq!(h.interrupted, vec![("bb".into(), "sandbox".into())]);
+        log.append(target_step("bb", "revoke", "already_revoked"))
+            .expect("w");
+        let text = std::fs::read_to_string(&path).expect("read");
+        let last = text.lines().last().expect("last line");
+        let e: Entry = serde_json::from_str(last).expect("a whole line after the torn one");
+        assert_eq!(e.outcome, "already_revoked");
+        let (_, h) = AuditLog::open(&path).expect("reopen");
+        assert!(h.finished("bb", "sandbox").is_some() && h.interrupted.is_empty());
+    }
+}

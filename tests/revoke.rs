@@ -1,0 +1,746 @@
+//! Revocation against the identity-service simulator, over real HTTP on
+//! loopback: a `--verify` scan writes a JSON report, `cybrid-scan revoke`
+//! deletes the live applications with a responder credential, and the
+//! simulator, the audit log and a second scan show what happened.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Command as StdCommand, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use cybrid_scan::idsim::{AppKind, Application, Fault, FaultKind, FaultTarget, Seed, Simulator};
+use rand::Rng;
+use serde_json::Value;
+use tempfile::TempDir;
+
+fn credential() -> String {
+    URL_SAFE_NO_PAD.encode(rand::thread_rng().gen::<[u8; 32]>())
+}
+
+fn guid() -> String {
+    hex::encode(rand::thread_rng().gen::<[u8; 16]>())
+}
+
+#[derive(Clone)]
+struct Pair {
+    id: String,
+    secret: String,
+}
+
+fn pair() -> Pair {
+    Pair {
+        id: credential(),
+        secret: credential(),
+    }
+}
+
+fn app(p: &Pair, env: &str, kind: AppKind, org: &str) -> Application {
+    Application {
+        client_id: p.id.clone(),
+        client_secret: p.secret.clone(),
+        environment: env.into(),
+        kind,
+        guid: String::new(),
+        organization_guid: org.into(),
+        scopes: Vec::new(),
+        ip_allowlist: Vec::new(),
+        name: String::new(),
+    }
+}
+
+fn fault(kind: FaultKind) -> Fault {
+    Fault::new(kind)
+}
+
+/// A simulator with an organization, its responder (admin) credential in
+/// sandbox and production, and a place for fixtures and reports.
+struct World {
+    sim: Simulator,
+    org: String,
+    admin: Pair,
+    dir: TempDir,
+}
+
+impl World {
+    fn new() -> World {
+        let sim = Simulator::start("127.0.0.1:0", "sandbox", Seed::default()).expect("simulator");
+        let org = guid();
+        let admin = pair();
+        for env in ["sandbox", "production"] {
+            sim.add_application(app(&admin, env, AppKind::Organization, &org));
+        }
+        World {
+            sim,
+            org,
+            admin,
+            dir: TempDir::new().expect("tempdir"),
+        }
+    }
+
+    fn src(&self) -> PathBuf {
+        let p = self.dir.path().join("src");
+        fs::create_dir_all(&p).expect("mkdir");
+        p
+    }
+
+    /// A leaked pair of this organization, live in `env`, written to `file`.
+    fn leak(&self, file: &str, env: &str, kind: AppKind) -> Pair {
+        let p = pair();
+        self.sim.add_application(app(&p, env, kind, &self.org));
+        fs::write(
+            self.src().join(file),
+            format!(
+                "CYBRID_CLIENT_ID={}\nCYBRID_CLIENT_SECRET={}\n",
+                p.id, p.secret
+            ),
+        )
+        .expect("write fixture");
+        p
+    }
+
+    fn endpoints(&self) -> Vec<String> {
+        let url = self.sim.url();
+        vec![
+            "--endpoint".into(),
+            format!("sandbox={url}/sandbox"),
+            "--endpoint".into(),
+            format!("production={url}/production"),
+        ]
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// `dir src --verify -f json -o report.json` (plus `extra`).
+    fn scan(&self, extra: &[&str]) -> Run {
+        let mut cmd = Command::cargo_bin("cybrid-scan").expect("binary");
+        cmd.arg("dir")
+            .arg(self.src())
+            .args(["--verify", "-f", "json", "-o"])
+            .arg(self.path("report.json"))
+            .args(self.endpoints())
+            .args(extra)
+            .env("CYBRID_ADMIN_CLIENT_ID", &self.admin.id)
+            .env("CYBRID_ADMIN_CLIENT_SECRET", &self.admin.secret)
+            .current_dir(self.dir.path())
+            .timeout(Duration::from_secs(120));
+        Run::of(cmd.output().expect("run scan"))
+    }
+
+    fn report(&self) -> Value {
+        serde_json::from_str(&fs::read_to_string(self.path("report.json")).expect("report"))
+            .expect("JSON report")
+    }
+
+    fn revoke_cmd(&self, extra: &[&str]) -> Command {
+        let mut cmd = Command::cargo_bin("cybrid-scan").expect("binary");
+        cmd.args(["revoke", "--report"])
+            .arg(self.path("report.json"))
+            .arg("--audit-log")
+            .arg(self.path("audit.jsonl"))
+            .args(self.endpoints())
+            .args(extra)
+            .env("CYBRID_ADMIN_CLIENT_ID", &self.admin.id)
+            .env("CYBRID_ADMIN_CLIENT_SECRET", &self.admin.secret)
+            .timeout(Duration::from_secs(120));
+        cmd
+    }
+
+    fn revoke(&self, extra: &[&str]) -> Run {
+        Run::of(self.revoke_cmd(extra).output().expect("run revoke"))
+    }
+
+    fn audit(&self) -> Vec<Value> {
+        let text = fs::read_to_string(self.path("audit.jsonl")).unwrap_or_default();
+        text.lines()
+            .map(|l| serde_json::from_str(l).expect("every audit line is whole JSON"))
+            .collect()
+    }
+
+    fn alive(&self, p: &Pair) -> bool {
+        self.sim.applications().iter().any(|a| a.client_id == p.id)
+    }
+
+    fn deletes(&self, p: &Pair) -> u64 {
+        self.sim
+            .stats()
+            .delete_requests_by_client
+            .get(&p.id)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// No secret, admin secret, leaked client_id in full, or token anywhere.
+    fn assert_no_leak(&self, run: &Run, leaked: &[&Pair]) {
+        let audit = fs::read_to_string(self.path("audit.jsonl")).unwrap_or_default();
+        for (what, text) in [
+            ("stdout", &run.stdout),
+            ("stderr", &run.stderr),
+            ("audit log", &audit),
+        ] {
+            for p in leaked {
+                assert!(!text.contains(&p.secret), "secret in {what}:\n{text}");
+                assert!(!text.contains(&p.id), "full client_id in {what}:\n{text}");
+            }
+            assert!(!text.contains(&self.admin.secret), "admin secret in {what}");
+            assert!(!text.contains(&self.admin.id), "admin id in {what}");
+            assert!(!text.contains("eyJ"), "a token in {what}:\n{text}");
+        }
+    }
+}
+
+struct Run {
+    status: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn of(out: std::process::Output) -> Run {
+        Run {
+            status: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+/// The audit lines of `action` with `outcome`.
+fn lines<'a>(audit: &'a [Value], action: &str, outcome: &str) -> Vec<&'a Value> {
+    audit
+        .iter()
+        .filter(|l| l["action"] == action && l["outcome"] == outcome)
+        .collect()
+}
+
+fn fingerprint_of(report: &Value, p: &Pair) -> String {
+    report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["revocation"]["client_id"] == p.id.as_str())
+        .and_then(|f| f["fingerprint"].as_str())
+        .expect("a live finding for the pair")
+        .to_string()
+}
+
+#[test]
+fn revokes_bank_and_organization_credentials_and_a_rerun_does_no_work_twice() {
+    let w = World::new();
+    let bank = w.leak("bank.env", "sandbox", AppKind::Bank);
+    let org = w.leak("org.env", "production", AppKind::Organization);
+    let scan = w.scan(&[]);
+    assert_eq!(scan.status, 3, "{}", scan.stderr);
+
+    let run = w.revoke(&["--yes"]);
+    assert_eq!(
+        run.status, 0,
+        "stdout:\n{}\nstderr:\n{}",
+        run.stdout, run.stderr
+    );
+    assert!(
+        !w.alive(&bank) && !w.alive(&org),
+        "both applications deleted"
+    );
+    assert_eq!(w.sim.stats().applications_deleted, 2);
+    assert_eq!((w.deletes(&bank), w.deletes(&org)), (1, 1));
+    assert_eq!(run.stdout.matches("REVOKED ").count(), 2, "{}", run.stdout);
+    assert!(run.stdout.contains("bank application in sandbox"));
+    assert!(run
+        .stdout
+        .contains("organization application in production"));
+    assert!(run.stdout.contains("confirmed gone (GET 404)"));
+    assert!(run
+        .stdout
+        .contains("stay valid until they expire (up to 8 h"));
+    w.assert_no_leak(&run, &[&bank, &org]);
+    // The admin token was minted once per environment, with both scopes.
+    let stats = w.sim.stats();
+    assert_eq!(
+        stats
+            .token_request_scopes
+            .get("bank_applications:execute organization_applications:execute"),
+        Some(&2)
+    );
+
+    let report = w.report();
+    let audit = w.audit();
+    for (p, env, kind) in [
+        (&bank, "sandbox", "bank"),
+        (&org, "production", "organization"),
+    ] {
+        let fp = fingerprint_of(&report, p);
+        let done: Vec<_> = lines(&audit, "revoke", "revoked")
+            .into_iter()
+            .filter(|l| l["fingerprint"] == fp.as_str())
+            .collect();
+        assert_eq!(done.len(), 1, "one final line for {kind}");
+        assert_eq!(done[0]["environment"], env);
+        assert_eq!(done[0]["application_type"], kind);
+        assert_eq!(done[0]["http_status"], 204);
+        assert!(done[0]["time"].as_str().is_some_and(|t| t.contains('T')));
+        assert!(audit.iter().any(|l| l["fingerprint"] == fp.as_str()
+            && l["action"] == "confirm"
+            && l["outcome"] == "gone"
+            && l["http_status"] == 404));
+    }
+
+    // A new --verify scan of the same source: both invalid now.
+    let again = w.scan(&[]);
+    assert_eq!(again.status, 1, "{}", again.stderr);
+    let statuses: Vec<Value> = w.report()["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["rule_id"] == "cybrid-client-secret")
+        .map(|f| f["verification"]["status"].clone())
+        .collect();
+    assert_eq!(statuses, vec!["invalid", "invalid"]);
+
+    // Rerun the same command (same report, same audit log): nothing sent.
+    fs::write(
+        w.path("report.json"),
+        serde_json::to_string(&report).expect("json"),
+    )
+    .expect("restore the first report");
+    let before = w.sim.stats();
+    let rerun = w.revoke(&["--yes"]);
+    assert_eq!(rerun.status, 0, "{}", rerun.stderr);
+    assert_eq!(
+        rerun.stdout.matches("DONE EARLIER").count(),
+        2,
+        "{}",
+        rerun.stdout
+    );
+    let after = w.sim.stats();
+    assert_eq!(after.application_requests, before.application_requests);
+    assert_eq!(after.token_requests, before.token_requests);
+
+    // With a fresh audit log the DELETEs answer 404: already revoked, success.
+    fs::remove_file(w.path("audit.jsonl")).expect("rm audit");
+    let fresh = w.revoke(&["--yes"]);
+    assert_eq!(fresh.status, 0, "{}", fresh.stderr);
+    assert_eq!(
+        fresh.stdout.matches("ALREADY REVOKED").count(),
+        2,
+        "{}",
+        fresh.stdout
+    );
+    assert_eq!((w.deletes(&bank), w.deletes(&org)), (2, 2));
+    assert_eq!(
+        w.sim.stats().applications_deleted,
+        2,
+        "nothing deleted twice"
+    );
+    assert_eq!(lines(&w.audit(), "revoke", "already_revoked").len(), 2);
+}
+
+#[test]
+fn a_run_killed_between_two_revocations_is_finished_by_a_rerun() {
+    let w = World::new();
+    let a = w.leak("a.env", "sandbox", AppKind::Bank);
+    let b = w.leak("b.env", "sandbox", AppKind::Bank);
+    assert_eq!(w.scan(&[]).status, 3);
+    let report = w.report();
+    // Targets run in fingerprint order: slow down the second one's DELETE.
+    let (fa, fb) = (fingerprint_of(&report, &a), fingerprint_of(&report, &b));
+    let (first, second) = if fa < fb { (&a, &b) } else { (&b, &a) };
+    let (f_first, f_second) = if fa < fb { (fa, fb) } else { (fb, fa) };
+    let mut slow = fault(FaultKind::Slow);
+    slow.client_id = Some(second.id.clone());
+    slow.endpoint = Some(FaultTarget::Applications);
+    slow.delay_ms = Some(120_000);
+    slow.times = Some(1);
+    w.sim.add_fault(slow);
+
+    let mut child = StdCommand::new(env!("CARGO_BIN_EXE_cybrid-scan"))
+        .args(["revoke", "--yes", "--report"])
+        .arg(w.path("report.json"))
+        .arg("--audit-log")
+        .arg(w.path("audit.jsonl"))
+        .args(w.endpoints())
+        .args(["--timeout", "300"])
+        .env("CYBRID_ADMIN_CLIENT_ID", &w.admin.id)
+        .env("CYBRID_ADMIN_CLIENT_SECRET", &w.admin.secret)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start revoke");
+    // Wait until the first is confirmed and the second DELETE is on the wire.
+    let give_up = Instant::now() + Duration::from_secs(90);
+    loop {
+        let audit = w.audit();
+        let first_done = lines(&audit, "revoke", "revoked")
+            .iter()
+            .any(|l| l["fingerprint"] == f_first.as_str());
+        let second_sent = lines(&audit, "delete", "sent")
+            .iter()
+            .any(|l| l["fingerprint"] == f_second.as_str());
+        if first_done && second_sent && w.deletes(second) == 1 {
+            break;
+        }
+        assert!(
+            Instant::now() < give_up,
+            "revoke never reached the second DELETE"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().expect("kill");
+    let _ = child.wait();
+    w.sim.clear_faults();
+
+    // The server acted on the second DELETE, the client died before the answer.
+    assert!(!w.alive(first) && !w.alive(second));
+    let killed = w.audit();
+    assert!(lines(&killed, "revoke", "revoked").len() == 1);
+
+    let rerun = w.revoke(&["--yes"]);
+    assert_eq!(rerun.status, 0, "{}\n{}", rerun.stdout, rerun.stderr);
+    assert!(rerun.stdout.contains("DONE EARLIER"), "{}", rerun.stdout);
+    assert!(rerun.stdout.contains("ALREADY REVOKED"), "{}", rerun.stdout);
+    assert_eq!(w.deletes(first), 1, "the finished one is not sent again");
+    assert_eq!(w.deletes(second), 2, "the interrupted one is retried once");
+    assert_eq!(
+        w.sim.stats().applications_deleted,
+        2,
+        "nothing revoked twice"
+    );
+    // The log is complete: every line whole, the interrupted DELETE is
+    // there, and each target has exactly one finishing line.
+    let audit = w.audit();
+    assert!(audit.len() > killed.len());
+    let finishing = |fp: &str| {
+        audit
+            .iter()
+            .filter(|l| {
+                l["action"] == "revoke"
+                    && l["fingerprint"] == fp
+                    && (l["outcome"] == "revoked" || l["outcome"] == "already_revoked")
+            })
+            .count()
+    };
+    assert_eq!((finishing(&f_first), finishing(&f_second)), (1, 1));
+    assert_eq!(
+        lines(&audit, "delete", "sent")
+            .iter()
+            .filter(|l| l["fingerprint"] == f_second.as_str())
+            .count(),
+        2
+    );
+    let runs: BTreeMap<String, usize> = audit.iter().fold(BTreeMap::new(), |mut m, l| {
+        *m.entry(l["run"].as_str().unwrap_or_default().to_string())
+            .or_default() += 1;
+        m
+    });
+    assert_eq!(runs.len(), 2, "two runs recorded");
+    w.assert_no_leak(&rerun, &[&a, &b]);
+}
+
+#[test]
+fn an_admin_credential_lacking_the_scope_is_a_clear_failure() {
+    // At the token endpoint: the admin application may not ask for the scope.
+    let w = World::new();
+    let weak = pair();
+    let mut weak_app = app(&weak, "sandbox", AppKind::Organization, &w.org);
+    weak_app.scopes = vec!["banks:read".into(), "bank_applications:execute".into()];
+    w.sim.add_application(weak_app);
+    let leaked = w.leak("a.env", "sandbox", AppKind::Bank);
+    assert_eq!(w.scan(&[]).status, 3);
+    let run = Run::of(
+        w.revoke_cmd(&["--yes"])
+            .env("CYBRID_ADMIN_CLIENT_ID", &weak.id)
+            .env("CYBRID_ADMIN_CLIENT_SECRET", &weak.secret)
+            .output()
+            .expect("run"),
+    );
+    assert_eq!(run.status, 2, "{}", run.stdout);
+    assert!(run.stdout.contains("FAILED"), "{}", run.stdout);
+    assert!(run.stdout.contains("lacks the scope"), "{}", run.stdout);
+    assert!(w.alive(&leaked));
+    let audit = w.audit();
+    let token = lines(&audit, "token", "error");
+    assert_eq!(token.len(), 1);
+    assert_eq!(token[0]["http_status"], 400);
+    assert_eq!(lines(&audit, "revoke", "failed").len(), 1);
+    assert!(!run.stdout.contains(&weak.secret) && !run.stderr.contains(&weak.secret));
+
+    // At the application endpoint: 403 invalid_scopes.
+    let mut forbidden = fault(FaultKind::InvalidScopes);
+    forbidden.endpoint = Some(FaultTarget::Applications);
+    w.sim.add_fault(forbidden);
+    let run = w.revoke(&["--yes"]);
+    assert_eq!(run.status, 2);
+    assert!(
+        run.stdout.contains("(403 invalid_scopes)"),
+        "{}",
+        run.stdout
+    );
+    assert!(w.alive(&leaked));
+    let audit = w.audit();
+    assert!(lines(&audit, "delete", "error")
+        .iter()
+        .any(|l| l["http_status"] == 403));
+    w.assert_no_leak(&run, &[&leaked]);
+}
+
+#[test]
+fn dry_run_and_no_consent_change_nothing() {
+    let w = World::new();
+    let leaked = w.leak("a.env", "sandbox", AppKind::Bank);
+    assert_eq!(w.scan(&[]).status, 3);
+    let before = w.sim.stats();
+    let dry = w.revoke(&["--dry-run", "--yes"]);
+    assert_eq!(dry.status, 0, "{}", dry.stderr);
+    assert!(dry.stdout.contains("Revocation plan"), "{}", dry.stdout);
+    assert!(dry.stdout.contains("bank application in sandbox"));
+    assert!(dry.stdout.contains("Dry run: nothing was changed."));
+    // No TTY and no --yes: the plan only, and a status that says so.
+    let plan_only = w.revoke(&[]);
+    assert_eq!(plan_only.status, 1);
+    assert!(plan_only.stdout.contains("--yes was not given"));
+    let after = w.sim.stats();
+    assert_eq!(after.token_requests, before.token_requests);
+    assert_eq!(after.application_requests, 0);
+    assert!(w.alive(&leaked));
+    assert!(lines(&w.audit(), "plan", "planned").len() == 2);
+    w.assert_no_leak(&dry, &[&leaked]);
+}
+
+#[test]
+fn bad_input_is_refused_with_a_message_a_status_and_an_audit_line() {
+    let w = World::new();
+    let leaked = w.leak("a.env", "sandbox", AppKind::Bank);
+    let cases: Vec<(&str, String, &str)> = vec![
+        ("not json", "this is { not json".into(), "is not a cybrid-scan JSON report"),
+        (
+            "newer",
+            r#"{"tool":{"name":"cybrid-scan","version":"9.0.0","report_version":99},"findings":[],"stats":{"files":0,"bytes":0,"duration_ms":0}}"#.into(),
+            "newer cybrid-scan",
+        ),
+    ];
+    for (what, text, expected) in cases {
+        fs::write(w.path("report.json"), text).expect("write");
+        let run = w.revoke(&["--yes"]);
+        assert_eq!(run.status, 2, "{what}");
+        assert!(run.stderr.contains(expected), "{what}: {}", run.stderr);
+        let audit = w.audit();
+        assert_eq!(
+            audit.last().expect("line")["action"],
+            "load_report",
+            "{what}"
+        );
+    }
+    // A scan without --verify has no verification data.
+    let mut cmd = Command::cargo_bin("cybrid-scan").expect("binary");
+    cmd.arg("dir")
+        .arg(w.src())
+        .args(["-f", "json", "-o"])
+        .arg(w.path("report.json"))
+        .timeout(Duration::from_secs(60));
+    assert_eq!(cmd.output().expect("scan").status.code(), Some(1));
+    let run = w.revoke(&["--yes"]);
+    assert_eq!(run.status, 2);
+    assert!(
+        run.stderr.contains("no verification data"),
+        "{}",
+        run.stderr
+    );
+
+    // Missing admin credentials.
+    assert_eq!(w.scan(&[]).status, 3);
+    let run = Run::of(
+        w.revoke_cmd(&["--yes"])
+            .env_remove("CYBRID_ADMIN_CLIENT_ID")
+            .env_remove("CYBRID_ADMIN_CLIENT_SECRET")
+            .output()
+            .expect("run"),
+    );
+    assert_eq!(run.status, 2);
+    assert!(
+        run.stderr
+            .contains("CYBRID_ADMIN_CLIENT_ID and CYBRID_ADMIN_CLIENT_SECRET not set"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(w.audit().last().expect("line")["action"], "credentials");
+
+    // A 429 storm on the application endpoints: retried, then a failure.
+    let mut storm = fault(FaultKind::RateLimit);
+    storm.endpoint = Some(FaultTarget::Applications);
+    storm.retry_after = Some(0);
+    w.sim.add_fault(storm);
+    let run = w.revoke(&["--yes"]);
+    assert_eq!(run.status, 2);
+    assert!(
+        run.stdout
+            .contains("gave up after 4 attempt(s), the last answer being HTTP 429"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(w.deletes(&leaked), 4, "one attempt and three retries");
+    assert!(lines(&w.audit(), "delete", "error")
+        .iter()
+        .any(|l| l["http_status"] == 429));
+    assert!(w.alive(&leaked));
+    // The storm passes; the same command finishes the job.
+    w.sim.clear_faults();
+    let run = w.revoke(&["--yes"]);
+    assert_eq!(run.status, 0, "{}", run.stdout);
+    assert!(!w.alive(&leaked));
+}
+
+#[test]
+fn an_unknown_application_type_is_looked_up_first() {
+    let w = World::new();
+    // Without banks:read the probe is refused after authentication: live,
+    // but with no sub_type, so the type is unknown in the report.
+    let p = pair();
+    let mut a = app(&p, "sandbox", AppKind::Organization, &w.org);
+    a.scopes = vec!["customers:read".into()];
+    w.sim.add_application(a);
+    fs::write(
+        w.src().join(".env"),
+        format!(
+            "CYBRID_CLIENT_ID={}\nCYBRID_CLIENT_SECRET={}\n",
+            p.id, p.secret
+        ),
+    )
+    .expect("write");
+    assert_eq!(w.scan(&[]).status, 3);
+    let run = w.revoke(&["--yes"]);
+    assert_eq!(run.status, 0, "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("REVOKED          organization application"),
+        "{}",
+        run.stdout
+    );
+    assert!(!w.alive(&p));
+    let audit = w.audit();
+    assert_eq!(
+        lines(&audit, "lookup", "not_found")[0]["application_type"],
+        "bank"
+    );
+    assert_eq!(
+        lines(&audit, "lookup", "found")[0]["application_type"],
+        "organization"
+    );
+}
+
+/// A loopback webhook receiver: answers 500 to the first POST, then 200,
+/// and keeps every body.
+fn webhook_receiver() -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+    let bodies = Arc::new(Mutex::new(Vec::new()));
+    let keep = Arc::clone(&bodies);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+            let mut length = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; length];
+            if reader.read_exact(&mut body).is_err() {
+                continue;
+            }
+            let n = {
+                let mut b = keep.lock().expect("lock");
+                b.push(String::from_utf8_lossy(&body).into_owned());
+                b.len()
+            };
+            let status = if n == 1 {
+                "500 Internal Server Error"
+            } else {
+                "200 OK"
+            };
+            let _ = stream.write_all(
+                format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                    .as_bytes(),
+            );
+        }
+    });
+    (url, bodies)
+}
+
+#[test]
+fn the_webhook_gets_a_redacted_summary_with_retries() {
+    let w = World::new();
+    let leaked = w.leak("a.env", "sandbox", AppKind::Bank);
+    assert_eq!(w.scan(&[]).status, 3);
+    let (url, bodies) = webhook_receiver();
+    let run = w.revoke(&["--yes", "--notify-webhook", &url]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    let bodies = bodies.lock().expect("lock").clone();
+    assert_eq!(bodies.len(), 2, "500 first, then retried");
+    let body: Value = serde_json::from_str(&bodies[1]).expect("JSON summary");
+    assert!(body["text"]
+        .as_str()
+        .is_some_and(|t| t.contains("1 revoked")));
+    assert_eq!(body["revocations"][0]["outcome"], "revoked");
+    assert_eq!(body["revocations"][0]["application_type"], "bank");
+    assert_eq!(body["live_findings"][0]["environment"], "sandbox");
+    for b in &bodies {
+        assert!(!b.contains(&leaked.secret) && !b.contains(&leaked.id) && !b.contains("eyJ"));
+        assert!(!b.contains(&w.admin.secret) && !b.contains(&w.admin.id));
+    }
+    let audit = w.audit();
+    assert_eq!(lines(&audit, "notify", "ok")[0]["http_status"], 200);
+}
+
+#[test]
+fn scan_verify_revoke_in_one_go_and_refused_without_yes_when_not_interactive() {
+    let w = World::new();
+    let leaked = w.leak("a.env", "sandbox", AppKind::Bank);
+    // Not interactive and no --yes: refused before anything is scanned or sent.
+    let refused = w.scan(&["--revoke"]);
+    assert_eq!(refused.status, 2);
+    assert!(
+        refused.stderr.contains("--revoke needs --yes"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(w.sim.stats().token_requests, 0);
+    assert!(w.alive(&leaked));
+
+    let (url, bodies) = webhook_receiver();
+    let audit_log = w.path("scan-audit.jsonl");
+    let audit_arg = audit_log.display().to_string();
+    let run = w.scan(&[
+        "--revoke",
+        "--yes",
+        "--audit-log",
+        &audit_arg,
+        "--notify-webhook",
+        &url,
+    ]);
+    assert_eq!(run.status, 3, "live at scan time: {}", run.stderr);
+    assert!(!w.alive(&leaked));
+    assert!(run.stderr.contains("REVOKED"), "{}", run.stderr);
+    assert!(run.stderr.contains("up to 8 h"));
+    let report = w.report();
+    assert!(report["notes"].as_array().expect("notes").iter().any(|n| n
+        .as_str()
+        .is_some_and(|n| n.starts_with("revocation: 1 revoked"))));
+    let audit = fs::read_to_string(&audit_log).expect("audit log");
+    assert!(audit.contains("\"outcome\":\"revoked\""));
+    assert!(!audit.contains(&leaked.id) && !audit.contains(&leaked.secret));
+    assert_eq!(bodies.lock().expect("lock").len(), 2);
+    assert!(!run.stderr.contains(&leaked.secret) && !run.stderr.contains(&leaked.id));
+}
