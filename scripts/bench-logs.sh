@@ -73,26 +73,28 @@ plain_mb=$(( $(stat -c %s "$log") / 1048576 ))
 # Warm the page cache.
 cat "$log" > /dev/null; cat "$gz" > /dev/null
 
-# run LABEL MB CMD... : prints seconds, MB/s, peak RSS
+# run LABEL MB CMD... : prints wall seconds, MB/s, CPU seconds (user+sys), peak RSS.
+# On a shared machine wall time swings with the load; CPU time does not.
 run() {
   local label=$1 mb=$2; shift 2
-  local out
-  out=$( { /usr/bin/time -f '%e %M' "$@" > /dev/null 2>/dev/null || true; } 2>&1 | tail -1 )
-  local secs=${out% *} rss_kb=${out#* }
-  awk -v l="$label" -v s="$secs" -v mb="$mb" -v r="$rss_kb" \
-    'BEGIN { printf "%-34s %7.2f s %9.0f MB/s %8.1f MB peak RSS\n", l, s, (s > 0 ? mb / s : 0), r / 1024 }'
-  echo "$secs" > "$work/.last"
+  /usr/bin/time -o "$work/.time" -f '%e %U %S %M' "$@" > /dev/null 2>&1 || true
+  read -r secs user sys rss_kb < <(tail -1 "$work/.time")
+  awk -v l="$label" -v s="$secs" -v mb="$mb" -v u="$user" -v y="$sys" -v r="$rss_kb" \
+    'BEGIN { printf "%-30s %6.2f s wall %7.0f MB/s %6.2f s cpu %7.1f MB peak RSS\n", l, s, (s > 0 ? mb / s : 0), u + y, r / 1024 }'
+  echo "$secs $(awk -v u="$user" -v y="$sys" 'BEGIN { print u + y }')" > "$work/.last"
 }
 
 echo "log: $plain_mb MB plain, $(( $(stat -c %s "$gz") / 1048576 )) MB gzip; $(nproc) cores"
-run "cat FILE > /dev/null" "$plain_mb" cat "$log"; cat_s=$(cat "$work/.last")
-run "cybrid-scan logs FILE" "$plain_mb" "$bin" logs -q -f json "$log"; scan_s=$(cat "$work/.last")
-run "gzip -dc FILE.gz > /dev/null" "$plain_mb" gzip -dc "$gz"; gz_s=$(cat "$work/.last")
-run "cybrid-scan logs FILE.gz" "$plain_mb" "$bin" logs -q -f json "$gz"; scangz_s=$(cat "$work/.last")
+run "cat FILE > /dev/null" "$plain_mb" cat "$log"; read -r cat_s cat_c < "$work/.last"
+run "cybrid-scan logs FILE" "$plain_mb" "$bin" logs -q -f json "$log"; read -r scan_s scan_c < "$work/.last"
+run "gzip -dc FILE.gz > /dev/null" "$plain_mb" gzip -dc "$gz"; read -r gz_s gz_c < "$work/.last"
+run "cybrid-scan logs FILE.gz" "$plain_mb" "$bin" logs -q -f json "$gz"; read -r scangz_s scangz_c < "$work/.last"
 run "cybrid-scan logs - < FILE" "$plain_mb" sh -c "\"$bin\" logs -q -f json - < \"$log\""
-awk -v a="$scan_s" -v c="$cat_s" -v g="$scangz_s" -v z="$gz_s" 'BEGIN {
-  printf "plain: %.2fx the time of cat (target <= 1.5x)\n", (c > 0 ? a / c : 0)
-  printf "gzip:  %.2fx the time of gzip -dc (target <= 0.35x)\n", (z > 0 ? g / z : 0)
+awk -v a="$scan_s" -v c="$cat_s" -v g="$scangz_s" -v z="$gz_s" \
+    -v ac="$scan_c" -v cc="$cat_c" -v gc="$scangz_c" -v zc="$gz_c" 'BEGIN {
+  printf "plain: %.2fx the wall time of cat (target <= 1.5x); cpu %.2fx\n", (c > 0 ? a / c : 0), (cc > 0 ? ac / cc : 0)
+  printf "gzip:  %.2fx the wall time of gzip -dc (target <= 0.35x); cpu %.2fx\n", (z > 0 ? g / z : 0), (zc > 0 ? gc / zc : 0)
 }'
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 findings=$("$bin" logs -q -f json "$log" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["findings"]))' || true)
 echo "findings in the plain log: $findings"

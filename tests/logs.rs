@@ -347,6 +347,7 @@ fn truncated_gzip_keeps_findings_before_the_damage() {
         .expect("path")
         .ends_with("cut.log.gz"));
     let msg = errors[0]["message"].as_str().expect("message");
+    assert!(msg.contains("damaged or truncated after"), "{msg}");
     assert!(msg.contains("findings before that point"), "{msg}");
     assert!(!msg.contains(&early), "error leaks a secret");
 }

@@ -138,9 +138,12 @@ fn walk(
 
 /// Why decompression stopped early.
 pub fn cap_error(cap: u64) -> io::Error {
-    io::Error::other(format!(
+    io::Error::new(
+        io::ErrorKind::FileTooLarge,
+        format!(
         "stopped after {cap} decompressed bytes (--max-decompressed-size); the rest was not scanned"
-    ))
+    ),
+    )
 }
 
 /// A reader that fails once more than `cap` bytes have been read through it.

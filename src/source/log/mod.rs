@@ -141,6 +141,7 @@ impl Job<'_> {
                 path: shown,
                 entry: None,
             },
+            kind == Kind::Gzip,
             scans,
         );
         if let (Some(redact), Input::Path { path, .. }) = (&self.opts.redact, input) {
@@ -365,6 +366,7 @@ impl Job<'_> {
                     path: shown,
                     entry: Some(&name),
                 },
+                true,
                 vec![scan],
             );
         }
@@ -372,7 +374,7 @@ impl Job<'_> {
 
     /// Place the segments' detections on lines, hand findings and errors to
     /// the collector, and return the redaction patches in input order.
-    fn finish(&self, origin: Origin<'_>, scans: Vec<SegmentScan>) -> Vec<Patch> {
+    fn finish(&self, origin: Origin<'_>, compressed: bool, scans: Vec<SegmentScan>) -> Vec<Patch> {
         let mut newlines = 0u64;
         let mut last_newline: Option<u64> = None;
         let mut bytes = 0u64;
@@ -388,12 +390,14 @@ impl Job<'_> {
                 patches.extend(p.patches);
             }
             if let Some((at, e)) = scan.failure {
-                self.out.error(
-                    shown.clone(),
-                    format!(
-                        "read failed at byte {at} ({e}); findings before that point are reported"
-                    ),
-                );
+                let message = if e.kind() == io::ErrorKind::FileTooLarge {
+                    e.to_string()
+                } else if compressed {
+                    format!("compressed data damaged or truncated after {at} decompressed bytes ({e}); findings before that point are reported")
+                } else {
+                    format!("read failed after {at} bytes ({e}); findings before that point are reported")
+                };
+                self.out.error(shown.clone(), message);
             }
             newlines += scan.newlines;
             last_newline = scan.last_newline.or(last_newline);
