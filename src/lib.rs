@@ -17,4 +17,5 @@ pub mod rules;
 pub mod secret;
 pub mod source;
 pub mod suppress;
+pub mod sweep;
 pub mod verify;

@@ -13,7 +13,8 @@ use cybrid_scan::detect::Engine;
 use cybrid_scan::exit::Outcome;
 use cybrid_scan::report::{self, Report};
 use cybrid_scan::rules::load_rules;
-use cybrid_scan::verify::{verify_findings, VerifyConfig};
+use cybrid_scan::verify::cache::VerdictMemory;
+use cybrid_scan::verify::{verify_findings_remembering, VerifyConfig};
 
 /// Compile the built-in rules plus the user's. Every scanning command calls
 /// this first, so settings that would fail after the scan (a refused
@@ -42,6 +43,18 @@ pub fn finish_scan(
     };
     report.stats.files = gathered.files;
     report.stats.bytes = gathered.bytes;
+    finish_report(report, started, settings, engine, None)
+}
+
+/// [`finish_scan`] for a report already built (a sweep's), with `memory`
+/// holding verification verdicts of earlier runs.
+pub fn finish_report(
+    mut report: Report,
+    started: Instant,
+    settings: &Settings,
+    engine: &Engine,
+    memory: Option<&mut dyn VerdictMemory>,
+) -> Result<Outcome> {
     // Post-scan pipeline, in order: suppression (baseline, allow-lists) →
     // verification → revocation. Each step is a call into its own module.
     report.findings = settings.suppress.apply(
@@ -56,7 +69,8 @@ pub fn finish_scan(
                 config.deadline.as_secs_f64()
             );
         }
-        let summary = verify_findings(&mut report.findings, engine.rules(), &config)?;
+        let summary =
+            verify_findings_remembering(&mut report.findings, engine.rules(), &config, memory)?;
         // The human report prints the note itself; other formats get it on stderr too.
         let human_on_stdout = settings.output.format == cybrid_scan::report::Format::Human
             && settings.output_path.is_none();

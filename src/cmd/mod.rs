@@ -6,6 +6,7 @@ mod dir;
 mod finish;
 mod git;
 mod logs;
+mod merge;
 mod revoke;
 mod rules;
 
@@ -23,7 +24,8 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Baseline(args) => baseline::run(args),
         Command::Git(args) => git::run(args),
         Command::Revoke(args) => revoke::run(args),
-        Command::Sweep(_) | Command::Merge(_) => {
+        Command::Merge(args) => merge::run(args),
+        Command::Sweep(_) => {
             anyhow::bail!("this subcommand is not available in this build yet")
         }
     }

@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use super::{escape_for_terminal, OutputOptions, Report};
+use super::{escape_for_terminal, OutputOptions, Report, RepositoryStatus};
 use crate::finding::{Confidence, Finding, VerificationStatus};
 
 struct Paint {
@@ -143,7 +143,66 @@ pub fn write(report: &Report, opts: &OutputOptions, out: &mut dyn Write) -> io::
     for note in &report.notes {
         writeln!(out, "note: {}", escape_for_terminal(note))?;
     }
+    write_repositories(report, &paint, out)?;
     writeln!(out, "{}", summary(report))
+}
+
+/// A sweep's repositories, one line each: failed ones first (with why),
+/// then those with findings, then the clean ones.
+fn write_repositories(report: &Report, paint: &Paint, out: &mut dyn Write) -> io::Result<()> {
+    if report.repositories.is_empty() {
+        return Ok(());
+    }
+    let failed = report
+        .repositories
+        .iter()
+        .filter(|r| r.status == RepositoryStatus::Failed)
+        .count();
+    writeln!(
+        out,
+        "repositories: {} scanned, {} failed",
+        report.repositories.len() - failed,
+        failed
+    )?;
+    let mut ordered: Vec<_> = report.repositories.iter().collect();
+    ordered.sort_by_key(|r| (r.status != RepositoryStatus::Failed, r.findings == 0));
+    for r in ordered {
+        let name = escape_for_terminal(&r.repository);
+        let secs = r.duration_ms as f64 / 1000.0;
+        match r.status {
+            RepositoryStatus::Failed => writeln!(
+                out,
+                "  {}  {name}: {}",
+                paint.wrap("1;31", "FAILED"),
+                escape_for_terminal(r.error.as_deref().unwrap_or("unknown error"))
+            )?,
+            RepositoryStatus::Scanned => {
+                let mut line = format!(
+                    "  {}  {name}: {} finding(s)",
+                    if r.findings > 0 {
+                        paint.wrap("1;33", "leaks ")
+                    } else {
+                        "clean ".to_string()
+                    },
+                    r.findings
+                );
+                if r.live > 0 {
+                    line.push_str(&paint.wrap("1;31", &format!(", {} LIVE", r.live)));
+                }
+                line.push_str(&format!(
+                    "; {} blob(s), {:.1} MB, {} commit(s), {secs:.2} s",
+                    r.blobs,
+                    r.bytes as f64 / 1e6,
+                    r.commits
+                ));
+                if r.errors > 0 {
+                    line.push_str(&format!("; {} unreadable object(s)", r.errors));
+                }
+                writeln!(out, "{line}")?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// One-line summary of a report.

@@ -5,9 +5,12 @@ use std::io::{self, Write};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Report, Reveal, Stats};
+use super::{Report, RepositorySummary, Reveal, Stats};
 use crate::collect::{ScanError, Skipped};
-use crate::finding::{Confidence, Finding, Location, RevocationTarget, TokenInfo, Verification};
+use crate::finding::{
+    Confidence, Finding, Fingerprint, Location, RevocationTarget, TokenInfo, Verification,
+};
+use crate::secret::Secret;
 
 pub const TOOL_NAME: &str = "cybrid-scan";
 pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -61,6 +64,9 @@ pub struct ReportRecord {
     pub skipped: Vec<Skipped>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// Sweeps: one summary per repository of the manifest (or shard).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub repositories: Vec<RepositorySummary>,
 }
 
 impl FindingRecord {
@@ -77,6 +83,28 @@ impl FindingRecord {
             token: f.token.clone(),
             environment_hint: f.environment_hint.clone(),
             repository: f.repository.clone(),
+        }
+    }
+}
+
+impl FindingRecord {
+    /// Back to a finding. Its secret and client_id are the strings as
+    /// written: exact only in a record written with secrets shown (a sweep's
+    /// state files), redacted text otherwise. A report does not record inline
+    /// allow comments (those findings were dropped before it was written).
+    pub fn into_finding(self) -> Finding {
+        Finding {
+            rule_id: self.rule_id,
+            fingerprint: Fingerprint(self.fingerprint),
+            secret: Secret::new(self.secret),
+            client_id: self.client_id.map(Secret::new),
+            confidence: self.confidence,
+            location: self.location,
+            verification: self.verification,
+            token: self.token,
+            environment_hint: self.environment_hint,
+            repository: self.repository,
+            allowed_inline: false,
         }
     }
 }
@@ -98,6 +126,7 @@ impl ReportRecord {
             errors: report.errors.clone(),
             skipped: report.skipped.clone(),
             notes: report.notes.clone(),
+            repositories: report.repositories.clone(),
         }
     }
 }

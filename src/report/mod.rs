@@ -5,6 +5,7 @@ pub mod gitlab;
 pub mod hook;
 pub mod human;
 pub mod json;
+pub mod merge;
 pub mod sarif;
 
 use std::collections::BTreeMap;
@@ -62,6 +63,43 @@ pub struct Stats {
     pub suppressed: BTreeMap<String, u64>,
 }
 
+/// Whether a sweep could scan a repository.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RepositoryStatus {
+    Scanned,
+    Failed,
+}
+
+/// One repository of a sweep, as the report summarises it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepositorySummary {
+    /// The normalised, credential-free name from the manifest.
+    pub repository: String,
+    pub status: RepositoryStatus,
+    /// Why it could not be scanned (when `failed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default)]
+    pub findings: u64,
+    #[serde(default)]
+    pub live: u64,
+    #[serde(default)]
+    pub commits: u64,
+    /// Unique blobs (or files) scanned.
+    #[serde(default)]
+    pub blobs: u64,
+    #[serde(default)]
+    pub bytes: u64,
+    /// Objects that could not be read (listed in the report's `errors`).
+    #[serde(default)]
+    pub errors: u64,
+    #[serde(default)]
+    pub duration_ms: u64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
 /// The whole result of a run, ready for any sink.
 #[derive(Debug, Default)]
 pub struct Report {
@@ -71,6 +109,8 @@ pub struct Report {
     pub stats: Stats,
     /// Notes about the scan as a whole (shallow history, range used, …).
     pub notes: Vec<String>,
+    /// Sweeps only: one summary per repository, sorted by name.
+    pub repositories: Vec<RepositorySummary>,
 }
 
 impl Report {
@@ -89,11 +129,33 @@ impl Report {
         self.stats.bytes = 0;
     }
 
-    /// Fill the derived counters from the lists.
+    /// Fill the derived counters from the lists (and each repository's
+    /// findings and live counts from the findings that name it).
     pub fn finish_stats(&mut self) {
         self.stats.findings = self.findings.len() as u64;
         self.stats.errors = self.errors.len() as u64;
         self.stats.skipped = self.skipped.len() as u64;
+        if self.repositories.is_empty() {
+            return;
+        }
+        let mut counts: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
+        for f in &self.findings {
+            if let Some(repo) = &f.repository {
+                let c = counts.entry(repo.as_str()).or_default();
+                c.0 += 1;
+                if f.verification.status == VerificationStatus::Live {
+                    c.1 += 1;
+                }
+            }
+        }
+        for r in &mut self.repositories {
+            let (findings, live) = counts
+                .get(r.repository.as_str())
+                .copied()
+                .unwrap_or_default();
+            r.findings = findings;
+            r.live = live;
+        }
     }
 }
 

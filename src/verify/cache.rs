@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use sha2::{Digest, Sha256};
 
+use crate::finding::Verification;
 use crate::secret::Secret;
 
 /// The one-way identity of a pair.
@@ -23,6 +24,20 @@ impl PairKey {
         h.update(secret.expose().as_bytes());
         PairKey(h.finalize().into())
     }
+
+    /// Lowercase hex, for keys in files (a sweep's persistent cache).
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+}
+
+/// Verdicts kept beyond one run (a sweep's state directory), keyed by
+/// [`PairKey`]: a pair recalled here costs no request.
+pub trait VerdictMemory {
+    /// The remembered verdict of a pair, if still fresh.
+    fn recall(&self, key: &PairKey) -> Option<Verification>;
+    /// Remember a verdict reached in this run (the memory picks which to keep).
+    fn remember(&mut self, key: &PairKey, verdict: &Verification);
 }
 
 /// Distinct pairs in first-seen order, and which job each finding maps to.
@@ -34,8 +49,12 @@ pub struct PairCache {
 impl PairCache {
     /// The job index of this pair, and whether it is new.
     pub fn slot(&mut self, client_id: &Secret, secret: &Secret) -> (usize, bool) {
+        self.slot_of(PairKey::of(client_id, secret))
+    }
+
+    /// [`Self::slot`] for a key already computed.
+    pub fn slot_of(&mut self, key: PairKey) -> (usize, bool) {
         let next = self.index.len();
-        let key = PairKey::of(client_id, secret);
         match self.index.get(&key) {
             Some(i) => (*i, false),
             None => {

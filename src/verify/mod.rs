@@ -20,7 +20,7 @@ use crate::cli::CommonArgs;
 use crate::finding::{Finding, Verification, VerificationStatus};
 use crate::rules::{Rule, RuleKind};
 use crate::secret::Secret;
-use cache::PairCache;
+use cache::{PairCache, PairKey, VerdictMemory};
 use client::{Answer, ClientError, TokenClient};
 use endpoint::{EndpointError, Endpoints, Environment};
 use ratelimit::RateLimiter;
@@ -162,6 +162,8 @@ pub struct Summary {
     pub invalid: usize,
     pub unknown: usize,
     pub unverifiable: usize,
+    /// Distinct pairs whose verdict came from an earlier run's memory.
+    pub recalled: usize,
     pub deadline_reached: bool,
     pub elapsed: Duration,
 }
@@ -178,6 +180,12 @@ impl Summary {
             self.unverifiable,
             self.elapsed.as_secs_f64()
         );
+        if self.recalled > 0 {
+            s.push_str(&format!(
+                "; {} pair(s) answered from the verification cache",
+                self.recalled
+            ));
+        }
         if self.deadline_reached {
             s.push_str("; the verification deadline was reached (unfinished checks are unknown)");
         }
@@ -190,6 +198,9 @@ struct Job {
     client_id: Secret,
     secret: Secret,
     environments: Vec<Environment>,
+    /// Which distinct pair (slot of the [`PairCache`]) this is.
+    slot: usize,
+    key: PairKey,
 }
 
 /// Shared state of the workers.
@@ -208,23 +219,45 @@ pub fn verify_findings(
     rules: &[Rule],
     config: &VerifyConfig,
 ) -> Result<Summary, ConfigError> {
+    verify_findings_remembering(findings, rules, config, None)
+}
+
+/// [`verify_findings`], first asking `memory` (verdicts of earlier runs) and
+/// telling it the verdicts reached now.
+pub fn verify_findings_remembering(
+    findings: &mut [Finding],
+    rules: &[Rule],
+    config: &VerifyConfig,
+    mut memory: Option<&mut dyn VerdictMemory>,
+) -> Result<Summary, ConfigError> {
     let started = Instant::now();
     let kind_of = |id: &str| rules.iter().find(|r| r.id == id).map(|r| r.kind);
     let mut cache = PairCache::default();
     let mut jobs: Vec<Job> = Vec::new();
-    let mut job_of: Vec<Option<usize>> = Vec::with_capacity(findings.len());
+    // One verdict per distinct pair, filled from memory or by the jobs.
+    let mut verdicts: Vec<Option<Verification>> = Vec::new();
+    let mut slot_of: Vec<Option<usize>> = Vec::with_capacity(findings.len());
     let mut summary = Summary::default();
     for f in findings.iter_mut() {
         let kind = kind_of(&f.rule_id);
         let slot = match (kind, &f.client_id) {
             (Some(RuleKind::ClientSecret), Some(id)) => {
-                let (slot, new) = cache.slot(id, &f.secret);
+                let key = PairKey::of(id, &f.secret);
+                let (slot, new) = cache.slot_of(key);
                 if new {
-                    jobs.push(Job {
-                        client_id: id.clone(),
-                        secret: f.secret.clone(),
-                        environments: config.environments(f.environment_hint.as_deref()),
-                    });
+                    let recalled = memory.as_ref().and_then(|m| m.recall(&key));
+                    if recalled.is_some() {
+                        summary.recalled += 1;
+                    } else {
+                        jobs.push(Job {
+                            client_id: id.clone(),
+                            secret: f.secret.clone(),
+                            environments: config.environments(f.environment_hint.as_deref()),
+                            slot,
+                            key,
+                        });
+                    }
+                    verdicts.push(recalled);
                 }
                 Some(slot)
             }
@@ -241,12 +274,10 @@ pub fn verify_findings(
             }
             _ => None,
         };
-        job_of.push(slot);
+        slot_of.push(slot);
     }
-    summary.pairs = jobs.len();
-    let verdicts = if jobs.is_empty() {
-        Vec::new()
-    } else {
+    summary.pairs = verdicts.len();
+    if !jobs.is_empty() {
         let run = Run {
             client: TokenClient::new(
                 config.endpoints.clone(),
@@ -259,20 +290,24 @@ pub fn verify_findings(
             requests: AtomicU64::new(0),
             deadline_reached: Default::default(),
         };
-        let verdicts = run.all(&jobs);
+        for (job, verdict) in jobs.iter().zip(run.all(&jobs)) {
+            if let Some(m) = memory.as_mut() {
+                m.remember(&job.key, &verdict);
+            }
+            verdicts[job.slot] = Some(verdict);
+        }
         summary.requests = run.requests.load(Ordering::Relaxed);
         summary.deadline_reached = run.deadline_reached.load(Ordering::Relaxed);
-        verdicts
-    };
-    for v in &verdicts {
+    }
+    for v in verdicts.iter().flatten() {
         match v.status {
             VerificationStatus::Live => summary.live += 1,
             VerificationStatus::Invalid => summary.invalid += 1,
             _ => summary.unknown += 1,
         }
     }
-    for (f, slot) in findings.iter_mut().zip(job_of) {
-        if let Some(v) = slot.and_then(|i| verdicts.get(i)) {
+    for (f, slot) in findings.iter_mut().zip(slot_of) {
+        if let Some(Some(v)) = slot.and_then(|i| verdicts.get(i)) {
             f.verification = v.clone();
         }
     }
