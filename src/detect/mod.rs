@@ -249,7 +249,7 @@ impl Engine {
             if gap > self.radius {
                 continue;
             }
-            if gap <= NEAR_BYTES && pairing_lines(bytes, h.start, start) <= NEAR_LINES {
+            if gap <= NEAR_BYTES && lines::lines_between(bytes, h.start, start) <= NEAR_LINES {
                 return Some(Proximity::Near);
             }
             best = Some(Proximity::Far);
@@ -321,10 +321,6 @@ struct Neighbours<'a> {
 enum Proximity {
     Near,
     Far,
-}
-
-fn pairing_lines(bytes: &[u8], a: usize, b: usize) -> usize {
-    lines::lines_between(bytes, a, b)
 }
 
 fn plausible_credential(rule: &Rule, value: &str) -> bool {

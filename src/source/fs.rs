@@ -65,7 +65,7 @@ fn walk(root: &Path, opts: &FsOptions, engine: &Engine, out: &Collector) {
                 Ok(e) => e,
                 Err(err) => {
                     let path = error_path(&err).unwrap_or_else(|| root.display().to_string());
-                    out.error(path, strip_path_prefix(&err.to_string()));
+                    out.error(path, err);
                     return WalkState::Continue;
                 }
             };
@@ -185,9 +185,4 @@ fn error_path(err: &ignore::Error) -> Option<String> {
         ignore::Error::Loop { child, .. } => Some(child.display().to_string()),
         _ => None,
     }
-}
-
-/// `ignore` prefixes messages with the path; the report carries it separately.
-fn strip_path_prefix(message: &str) -> String {
-    message.to_string()
 }
