@@ -184,6 +184,12 @@ pub struct SweepArgs {
     /// Record each finished repository here; a rerun skips them
     #[arg(long, value_name = "DIR")]
     pub state: Option<PathBuf>,
+    /// Repositories opened, cloned and walked at once [default: --threads, at least 2]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub concurrent_repos: Option<u64>,
+    /// With --state and --verify: trust remembered verdicts this long (seconds)
+    #[arg(long, value_name = "SECS", default_value_t = 86400.0)]
+    pub verify_cache_ttl: f64,
     #[command(flatten)]
     pub common: CommonArgs,
 }

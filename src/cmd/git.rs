@@ -55,6 +55,7 @@ pub fn run(args: GitArgs) -> Result<Outcome> {
             mode: mode.clone(),
             max_file_size: settings.max_file_size,
             threads: settings.threads,
+            pool: None,
             progress: !settings.quiet && std::io::stderr().is_terminal(),
             keep_clone: args.keep_clone.clone(),
             label: several.then(|| redact_url(spec)),

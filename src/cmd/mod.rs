@@ -9,12 +9,13 @@ mod logs;
 mod merge;
 mod revoke;
 mod rules;
+mod sweep;
 
 use anyhow::Result;
 use cybrid_scan::cli::{Cli, Command};
 use cybrid_scan::exit::Outcome;
 
-pub use finish::{finish_scan, load_engine};
+pub use finish::{finish_report, finish_scan, load_engine};
 
 pub fn run(cli: Cli) -> Result<Outcome> {
     match cli.command {
@@ -25,9 +26,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Git(args) => git::run(args),
         Command::Revoke(args) => revoke::run(args),
         Command::Merge(args) => merge::run(args),
-        Command::Sweep(_) => {
-            anyhow::bail!("this subcommand is not available in this build yet")
-        }
+        Command::Sweep(args) => sweep::run(args),
     }
 }
 

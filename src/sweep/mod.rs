@@ -12,6 +12,7 @@
 //! (with the [`verdicts`] cache), so a pair leaked in many repositories costs
 //! one request and the rate limit holds across the sweep.
 
+pub mod git;
 pub mod manifest;
 pub mod progress;
 pub mod state;

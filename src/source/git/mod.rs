@@ -57,6 +57,10 @@ pub struct GitOptions {
     pub max_file_size: u64,
     /// Worker threads reading and scanning blobs.
     pub threads: usize,
+    /// Scan blobs on this pool instead of one of `threads` threads: a sweep
+    /// shares one pool between the repositories it scans at once. The
+    /// calling thread must not be one of its threads.
+    pub pool: Option<std::sync::Arc<rayon::ThreadPool>>,
     /// Draw a progress line on standard error (the caller checks it is a terminal).
     pub progress: bool,
     /// Clone URLs into this directory and keep them, instead of a temporary one.
@@ -112,8 +116,8 @@ pub fn scan_repository(
         ));
     }
     let ctx = scan::Scan::new(engine, out, opts, &opened.shown);
-    let workers =
-        workers::Workers::new(opened.git_dir.clone(), opts.threads).map_err(|e| GitError::Git {
+    let workers = workers::Workers::new(opened.git_dir.clone(), opts.threads, opts.pool.clone())
+        .map_err(|e| GitError::Git {
             repo: opened.shown.clone(),
             message: e.to_string(),
         })?;

@@ -5,7 +5,7 @@
 //! contended on the hot path.
 
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use git2::Repository;
 
@@ -21,16 +21,27 @@ pub(crate) struct Workers {
     git_dir: PathBuf,
     /// One per pool thread, plus one (the last) for the calling thread.
     slots: Vec<Mutex<Option<Slot>>>,
-    pub pool: rayon::ThreadPool,
+    pub pool: Arc<rayon::ThreadPool>,
 }
 
 impl Workers {
-    pub fn new(git_dir: PathBuf, threads: usize) -> Result<Self, rayon::ThreadPoolBuildError> {
-        let threads = threads.max(1);
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .thread_name(|i| format!("cybrid-git-{i}"))
-            .build()?;
+    /// Workers on `shared` (a sweep's pool, shared by the repositories it
+    /// scans at once), or on a pool of `threads` threads of their own.
+    pub fn new(
+        git_dir: PathBuf,
+        threads: usize,
+        shared: Option<Arc<rayon::ThreadPool>>,
+    ) -> Result<Self, rayon::ThreadPoolBuildError> {
+        let pool = match shared {
+            Some(pool) => pool,
+            None => Arc::new(
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads.max(1))
+                    .thread_name(|i| format!("cybrid-git-{i}"))
+                    .build()?,
+            ),
+        };
+        let threads = pool.current_num_threads();
         Ok(Workers {
             git_dir,
             slots: (0..=threads).map(|_| Mutex::new(None)).collect(),

@@ -1,0 +1,141 @@
+//! `cybrid-scan sweep --manifest FILE`: every repository of a manifest (or of
+//! one shard of it), resumable with `--state DIR`.
+
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use cybrid_scan::cli::SweepArgs;
+use cybrid_scan::config::Settings;
+use cybrid_scan::exit::Outcome;
+use cybrid_scan::report::{escape_for_terminal, Report, RepositoryStatus};
+use cybrid_scan::sweep::git::GitScanner;
+use cybrid_scan::sweep::manifest::{Manifest, Shard};
+use cybrid_scan::sweep::progress::{Display, Progress};
+use cybrid_scan::sweep::state::StateDir;
+use cybrid_scan::sweep::verdicts::VerdictCache;
+use cybrid_scan::sweep::{self, scan_key, SweepOptions};
+use cybrid_scan::verify::cache::VerdictMemory;
+
+use super::{finish_report, load_engine};
+
+/// Plain progress lines (not a terminal) come this often.
+const LINE_EVERY: Duration = Duration::from_secs(10);
+
+pub fn run(args: SweepArgs) -> Result<Outcome> {
+    let started = Instant::now();
+    // No repository of a sweep is trusted for settings: only --config counts.
+    let settings = Settings::load(&args.common, None)?;
+    let shard: Option<Shard> = args.shard.as_deref().map(str::parse).transpose()?;
+    let engine = load_engine(&settings)?;
+    let manifest = Manifest::read(&args.manifest)?;
+    let entries = manifest.shard(shard);
+    let state = args
+        .state
+        .as_deref()
+        .map(StateDir::open)
+        .transpose()
+        .context("cannot use the state directory")?;
+
+    // Notes go into the report: only what every run of this sweep would say.
+    let mut notes = Vec::new();
+    if let Some(s) = shard {
+        notes.push(format!(
+            "sweep: shard {s}: {} of the manifest's {} repositories",
+            entries.len(),
+            manifest.entries.len()
+        ));
+    }
+    for (line, key, first) in &manifest.duplicates {
+        notes.push(format!(
+            "manifest line {line} repeats {key} (line {first}); scanned once"
+        ));
+    }
+    let say = |text: &str| {
+        if !settings.quiet {
+            eprintln!("cybrid-scan: {}", escape_for_terminal(text));
+        }
+    };
+
+    let threads = settings.threads.max(1);
+    let opts = SweepOptions {
+        concurrency: args.concurrent_repos.map_or(threads.max(2), |n| n as usize),
+        scan_key: scan_key(engine.rules(), settings.max_file_size),
+    };
+    let scanner = GitScanner::new(&engine, threads, settings.max_file_size)
+        .context("cannot start the scanning threads")?;
+    let display = if settings.quiet {
+        Display::Quiet
+    } else if std::io::stderr().is_terminal() {
+        Display::Bar
+    } else {
+        Display::Lines { every: LINE_EVERY }
+    };
+    let progress = Progress::new(display, entries.len() as u64);
+    let done = sweep::run(&entries, &scanner, state.as_ref(), &opts, &progress);
+    if done.resumed > 0 {
+        say(&format!(
+            "sweep: {} repositories finished in an earlier run were taken from the state directory; {} scanned now",
+            done.resumed, done.scanned
+        ));
+    }
+    for (key, why) in &done.redone {
+        say(&format!("sweep: {key}: rescanned ({why})"));
+    }
+    for e in &done.state_errors {
+        say(&format!(
+            "sweep: warning: {e} (a rerun will scan that repository again)"
+        ));
+    }
+
+    let assembled = sweep::assemble(done.records);
+    let all_failed = !assembled.repositories.is_empty()
+        && assembled
+            .repositories
+            .iter()
+            .all(|r| r.status == RepositoryStatus::Failed);
+    let mut report = Report {
+        findings: assembled.findings,
+        errors: assembled.errors,
+        skipped: assembled.skipped,
+        notes,
+        repositories: assembled.repositories,
+        ..Report::default()
+    };
+    report.stats.files = assembled.blobs;
+    report.stats.bytes = assembled.bytes;
+
+    // Verdicts of earlier runs live beside the repositories' records.
+    let mut cache = match (&state, settings.verify.enabled) {
+        (Some(state), true) => {
+            let ttl = Duration::from_secs_f64(args.verify_cache_ttl.max(0.0));
+            let cache = VerdictCache::load(state.root(), ttl);
+            if let Some(why) = &cache.discarded {
+                say(&format!(
+                    "sweep: the verification cache was unreadable and is started afresh ({why})"
+                ));
+            }
+            Some(cache)
+        }
+        _ => None,
+    };
+    let outcome = finish_report(
+        report,
+        started,
+        &settings,
+        &engine,
+        cache.as_mut().map(|c| c as &mut dyn VerdictMemory),
+    );
+    if let Some(cache) = cache.as_mut() {
+        if let Err(e) = cache.save() {
+            say(&format!(
+                "sweep: warning: cannot save the verification cache: {e}"
+            ));
+        }
+    }
+    let outcome = outcome?;
+    if all_failed {
+        anyhow::bail!("no repository of the sweep could be scanned (the report lists why)");
+    }
+    Ok(outcome)
+}
