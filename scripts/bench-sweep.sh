@@ -23,7 +23,10 @@ cat "$root"/*/objects/pack/* > /dev/null 2>&1 || true
 measure() { # label, then the command
   local label=$1; shift
   /usr/bin/time -f '%e %M' -o "$state/time" "$@" > "$state/report.json" 2> "$state/stderr" || true
-  read -r secs kb < "$state/time"
+  # GNU time writes "Command exited with non-zero status N" first when findings make it exit 1.
+  read -r secs kb < <(tail -n 1 "$state/time")
+  # GNU time prints centiseconds: a rerun with nothing to do can show 0.00.
+  secs=$(echo "if ($secs < 0.01) 0.01 else $secs" | bc -l)
   local repos bytes findings failed
   repos=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(len(r["repositories"]))' "$state/report.json")
   failed=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(sum(x["status"]=="failed" for x in r["repositories"]))' "$state/report.json")

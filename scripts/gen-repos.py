@@ -62,8 +62,7 @@ def make(path, index, commits, files):
         out.append(b"commit refs/heads/main\n")
         out.append(b"committer Dev <dev@example.com> %d +0000\n" % (when + c * 60))
         out.append(b"data %d\n%s\n" % (len(msg), msg.encode()))
-        if c > 0:
-            out.append(b"from refs/heads/main^0\n")
+        # Later commits continue the branch: fast-import keeps its tip.
         out.append(b"deleteall\n")
         for name, data in sorted(tree.items()):
             out.append(b"M 100644 inline " + name.encode() + b"\n" + blob(data))
