@@ -1,26 +1,41 @@
 //! The full-history mode: every blob reachable from any tip, each read and
-//! scanned once. The calling thread walks commits (cheap: one small object
-//! each) and hands each new root tree to the pool; pool threads walk trees
-//! (each unique tree once, through the shared seen-set) and scan each new
-//! blob as they meet it, so reading commits, trees and blobs all overlap.
+//! scanned once, in three passes that each read objects in pack order
+//! ([`packorder`](super::packorder)), so delta bases are inflated once:
+//!
+//! 1. the calling thread walks commits (one small object each) and collects
+//!    the unique root trees;
+//! 2. trees are read level by level (roots, then their subtrees, …), each
+//!    level sorted by pack position and split across the pool in contiguous
+//!    runs, every unique tree once through the shared seen-set; each new
+//!    blob is claimed with the path it was first met at;
+//! 3. the claimed blobs are sorted by pack position and read and scanned in
+//!    contiguous runs per thread.
+//!
+//! Memory: the seen-sets of trees and blobs, plus the claimed blobs with
+//! their paths until they are scanned: what the repository holds, not how
+//! many commits share it.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 use git2::{ObjectType, Oid};
+use rayon::prelude::*;
 
 use super::commit;
 use super::oidset::LocalOidSet;
 use super::open::Opened;
+use super::packorder::{PackIndex, PackPos};
 use super::scan::{join, Scan};
 use super::tree::{self, Kind};
 use super::workers::{Slot, Workers};
 use super::{attribute, GitError, ModeResult};
 
-/// Blobs of one tree scanned per task: big directories are split across threads.
-const BLOB_BATCH: usize = 32;
-/// Root trees queued ahead of the workers, at most: bounds memory on long histories.
-const MAX_PENDING: usize = 2048;
+/// Objects read per task, in pack order: long enough runs that each thread
+/// reads a stretch of the pack, short enough to balance the threads.
+const BATCH: usize = 64;
+
+/// An object to read, where it sits in the packs, and its path (trees end in `/`).
+type Item = (PackPos, Oid, String);
 
 pub(crate) fn run(opened: &Opened, workers: &Workers, ctx: &Scan) -> Result<ModeResult, GitError> {
     let repo = &opened.repo;
@@ -28,56 +43,91 @@ pub(crate) fn run(opened: &Opened, workers: &Workers, ctx: &Scan) -> Result<Mode
         repo: opened.shown.clone(),
         message: format!("cannot open object database: {}", e.message()),
     })?;
+    let index = PackIndex::load(&opened.git_dir);
+    let place = |i: usize, oid: Oid, path: String| -> Item {
+        (
+            index.position(&oid).unwrap_or((u32::MAX, i as u64)),
+            oid,
+            path,
+        )
+    };
     let tips = commit::tips(repo, &|p, m| ctx.error(p, m));
     let boundary = commit::shallow_boundary(repo);
-    let pending = AtomicUsize::new(0);
+
+    // 1. Commits: the unique root trees (and tips that are trees or blobs).
+    let mut trees: Vec<Item> = Vec::new();
+    let mut blobs: Vec<Item> = Vec::new();
+    let mut seen = LocalOidSet::default();
+    let mut queue = VecDeque::new();
+    for tip in &tips {
+        match tip.kind {
+            ObjectType::Commit if seen.insert(tip.oid) => queue.push_back(tip.oid),
+            ObjectType::Tree if ctx.trees.insert(tip.oid) => {
+                trees.push(place(trees.len(), tip.oid, String::new()));
+            }
+            ObjectType::Blob if ctx.blobs.insert(tip.oid) => {
+                blobs.push(place(blobs.len(), tip.oid, tip.name.clone()));
+            }
+            _ => {}
+        }
+    }
     let mut commits = 0u64;
-    workers.pool.in_place_scope(|s| {
-        let mut seen = LocalOidSet::default();
-        let mut queue = VecDeque::new();
-        for tip in &tips {
-            match tip.kind {
-                ObjectType::Commit if seen.insert(tip.oid) => queue.push_back(tip.oid),
-                ObjectType::Tree if ctx.trees.insert(tip.oid) => {
-                    let oid = tip.oid;
-                    s.spawn(move |s| walk_tree(s, ctx, workers, oid, String::new()));
+    while let Some(oid) = queue.pop_front() {
+        let info = match commit::read(&odb, oid) {
+            Ok(info) => info,
+            Err(message) => {
+                ctx.error(&format!("commit {oid}"), message);
+                continue;
+            }
+        };
+        commits += 1;
+        if ctx.trees.insert(info.tree) {
+            trees.push(place(trees.len(), info.tree, String::new()));
+        }
+        if !boundary.contains(&oid) {
+            for parent in info.parents {
+                if seen.insert(parent) {
+                    queue.push_back(parent);
                 }
-                ObjectType::Blob if ctx.blobs.insert(tip.oid) => {
-                    let (oid, name) = (tip.oid, tip.name.clone());
-                    s.spawn(move |_| scan_blobs(ctx, workers, vec![(oid, name)]));
-                }
-                _ => {}
             }
         }
-        while let Some(oid) = queue.pop_front() {
-            let info = match commit::read(&odb, oid) {
-                Ok(info) => info,
-                Err(message) => {
-                    ctx.error(&format!("commit {oid}"), message);
-                    continue;
-                }
-            };
-            commits += 1;
-            if ctx.trees.insert(info.tree) {
-                pending.fetch_add(1, Ordering::Relaxed);
-                let (tree, pending) = (info.tree, &pending);
-                s.spawn(move |s| {
-                    walk_tree(s, ctx, workers, tree, String::new());
-                    pending.fetch_sub(1, Ordering::Relaxed);
-                });
-            }
-            if !boundary.contains(&oid) {
-                for parent in info.parents {
-                    if seen.insert(parent) {
-                        queue.push_back(parent);
-                    }
-                }
-            }
-            while pending.load(Ordering::Relaxed) > MAX_PENDING {
-                std::thread::sleep(std::time::Duration::from_millis(1));
-            }
-        }
+    }
+    drop(seen);
+
+    // 2. Trees, level by level.
+    while !trees.is_empty() {
+        trees.sort_unstable_by_key(|(at, _, _)| *at);
+        let next: Mutex<Vec<(Oid, String)>> = Mutex::default();
+        let claimed: Mutex<Vec<(Oid, String)>> = Mutex::default();
+        workers.pool.install(|| {
+            trees
+                .par_chunks(BATCH)
+                .for_each(|batch| read_trees(ctx, workers, batch, &next, &claimed));
+        });
+        let base = blobs.len();
+        blobs.extend(
+            into_inner(claimed)
+                .into_iter()
+                .enumerate()
+                .map(|(i, (oid, path))| place(base + i, oid, path)),
+        );
+        trees = into_inner(next)
+            .into_iter()
+            .enumerate()
+            .map(|(i, (oid, path))| place(i, oid, path))
+            .collect();
+    }
+    drop(index);
+
+    // 3. Blobs.
+    blobs.sort_unstable_by_key(|(at, _, _)| *at);
+    workers.pool.install(|| {
+        blobs
+            .par_chunks(BATCH)
+            .for_each(|batch| scan_blobs(ctx, workers, batch));
     });
+    drop(blobs);
+
     let targets = ctx.hit_oids();
     let attribution = if targets.is_empty() {
         attribute::Attribution::default()
@@ -91,40 +141,37 @@ pub(crate) fn run(opened: &Opened, workers: &Workers, ctx: &Scan) -> Result<Mode
     })
 }
 
-/// Read tree `oid` (at `prefix`, `""` or `"dir/"`), queue its new subtrees
-/// and scan its new blobs.
-fn walk_tree<'s>(
-    s: &rayon::Scope<'s>,
-    ctx: &'s Scan<'_>,
-    workers: &'s Workers,
-    oid: Oid,
-    prefix: String,
+/// Read a run of trees, claiming their unseen subtrees into `next` and their
+/// unseen blobs into `claimed`.
+fn read_trees(
+    ctx: &Scan<'_>,
+    workers: &Workers,
+    batch: &[Item],
+    next: &Mutex<Vec<(Oid, String)>>,
+    claimed: &Mutex<Vec<(Oid, String)>>,
 ) {
     let mut subtrees = Vec::new();
     let mut blobs = Vec::new();
     let read = workers.with(|slot| {
-        read_tree(ctx, slot, oid, &prefix, &mut subtrees, &mut blobs)?;
-        if blobs.len() <= BLOB_BATCH {
-            for (blob, path) in blobs.drain(..) {
-                ctx.scan_blob(slot, blob, &path);
+        for (_, oid, prefix) in batch {
+            if let Err(message) = read_tree(ctx, slot, *oid, prefix, &mut subtrees, &mut blobs) {
+                ctx.error(&shown(prefix), message);
             }
         }
-        Ok::<(), String>(())
     });
-    match read {
-        Ok(Ok(())) => {}
-        Ok(Err(message)) => ctx.error(&shown(&prefix), message),
-        Err(e) => ctx.error(
-            &shown(&prefix),
-            format!("cannot open repository: {}", e.message()),
-        ),
+    if let Err(e) = read {
+        for (_, _, prefix) in batch {
+            ctx.error(
+                &shown(prefix),
+                format!("cannot open repository: {}", e.message()),
+            );
+        }
     }
-    while !blobs.is_empty() {
-        let batch: Vec<_> = blobs.drain(..blobs.len().min(BLOB_BATCH)).collect();
-        s.spawn(move |_| scan_blobs(ctx, workers, batch));
+    if !subtrees.is_empty() {
+        lock(next).append(&mut subtrees);
     }
-    for (tree, path) in subtrees {
-        s.spawn(move |s| walk_tree(s, ctx, workers, tree, path));
+    if !blobs.is_empty() {
+        lock(claimed).append(&mut blobs);
     }
 }
 
@@ -174,17 +221,25 @@ fn read_tree(
     Ok(())
 }
 
-fn scan_blobs(ctx: &Scan<'_>, workers: &Workers, blobs: Vec<(Oid, String)>) {
+fn scan_blobs(ctx: &Scan<'_>, workers: &Workers, blobs: &[Item]) {
     let done = workers.with(|slot| {
-        for (blob, path) in &blobs {
+        for (_, blob, path) in blobs {
             ctx.scan_blob(slot, *blob, path);
         }
     });
     if let Err(e) = done {
-        for (_, path) in &blobs {
+        for (_, _, path) in blobs {
             ctx.error(path, format!("cannot open repository: {}", e.message()));
         }
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn into_inner<T>(m: Mutex<T>) -> T {
+    m.into_inner().unwrap_or_else(|e| e.into_inner())
 }
 
 /// A tree's path for messages: the root is shown as `/`.

@@ -16,6 +16,7 @@ mod commit;
 mod history;
 mod oidset;
 pub mod open;
+mod packorder;
 mod progress;
 pub mod range;
 mod scan;
