@@ -11,12 +11,13 @@
 //! 3. the claimed blobs are sorted by pack position and read and scanned in
 //!    contiguous runs per thread.
 //!
-//! Memory: the seen-sets of trees and blobs, plus the claimed blobs with
-//! their paths until they are scanned: what the repository holds, not how
+//! Memory: the seen-sets of trees and blobs, plus the claimed blobs (pack
+//! position, id and an interned path: about 40 bytes each) until they are
+//! scanned, and each distinct path once: what the repository holds, not how
 //! many commits share it.
 
-use std::collections::VecDeque;
-use std::sync::Mutex;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
 
 use git2::{ObjectType, Oid};
 use rayon::prelude::*;
@@ -34,8 +35,34 @@ use super::{attribute, GitError, ModeResult};
 /// reads a stretch of the pack, short enough to balance the threads.
 const BATCH: usize = 64;
 
-/// An object to read, where it sits in the packs, and its path (trees end in `/`).
-type Item = (PackPos, Oid, String);
+/// A tree to read, where it sits in the packs, and its path (`""` or `"dir/"`).
+type TreeItem = (PackPos, Oid, String);
+/// A blob to scan, where it sits in the packs, and its path in [`Paths`].
+type BlobItem = (PackPos, Oid, u32);
+
+/// Each distinct blob path once: a file's thousand versions share one.
+#[derive(Default)]
+struct Paths {
+    ids: HashMap<Arc<str>, u32>,
+    names: Vec<Arc<str>>,
+}
+
+impl Paths {
+    fn intern(&mut self, path: String) -> u32 {
+        if let Some(id) = self.ids.get(path.as_str()) {
+            return *id;
+        }
+        let id = self.names.len() as u32;
+        let name: Arc<str> = Arc::from(path);
+        self.names.push(Arc::clone(&name));
+        self.ids.insert(name, id);
+        id
+    }
+
+    fn name(&self, id: u32) -> &str {
+        self.names.get(id as usize).map_or("", |n| n)
+    }
+}
 
 pub(crate) fn run(opened: &Opened, workers: &Workers, ctx: &Scan) -> Result<ModeResult, GitError> {
     let repo = &opened.repo;
@@ -44,29 +71,25 @@ pub(crate) fn run(opened: &Opened, workers: &Workers, ctx: &Scan) -> Result<Mode
         message: format!("cannot open object database: {}", e.message()),
     })?;
     let index = PackIndex::load(&opened.git_dir);
-    let place = |i: usize, oid: Oid, path: String| -> Item {
-        (
-            index.position(&oid).unwrap_or((u32::MAX, i as u64)),
-            oid,
-            path,
-        )
-    };
+    let at = |i: usize, oid: &Oid| index.position(oid).unwrap_or((u32::MAX, i as u64));
+    let paths = Mutex::new(Paths::default());
     let tips = commit::tips(repo, &|p, m| ctx.error(p, m));
     let boundary = commit::shallow_boundary(repo);
 
     // 1. Commits: the unique root trees (and tips that are trees or blobs).
-    let mut trees: Vec<Item> = Vec::new();
-    let mut blobs: Vec<Item> = Vec::new();
+    let mut trees: Vec<TreeItem> = Vec::new();
+    let mut blobs: Vec<BlobItem> = Vec::new();
     let mut seen = LocalOidSet::default();
     let mut queue = VecDeque::new();
     for tip in &tips {
         match tip.kind {
             ObjectType::Commit if seen.insert(tip.oid) => queue.push_back(tip.oid),
             ObjectType::Tree if ctx.trees.insert(tip.oid) => {
-                trees.push(place(trees.len(), tip.oid, String::new()));
+                trees.push((at(trees.len(), &tip.oid), tip.oid, String::new()));
             }
             ObjectType::Blob if ctx.blobs.insert(tip.oid) => {
-                blobs.push(place(blobs.len(), tip.oid, tip.name.clone()));
+                let path = lock(&paths).intern(tip.name.clone());
+                blobs.push((at(blobs.len(), &tip.oid), tip.oid, path));
             }
             _ => {}
         }
@@ -82,7 +105,7 @@ pub(crate) fn run(opened: &Opened, workers: &Workers, ctx: &Scan) -> Result<Mode
         };
         commits += 1;
         if ctx.trees.insert(info.tree) {
-            trees.push(place(trees.len(), info.tree, String::new()));
+            trees.push((at(trees.len(), &info.tree), info.tree, String::new()));
         }
         if !boundary.contains(&oid) {
             for parent in info.parents {
@@ -98,35 +121,37 @@ pub(crate) fn run(opened: &Opened, workers: &Workers, ctx: &Scan) -> Result<Mode
     while !trees.is_empty() {
         trees.sort_unstable_by_key(|(at, _, _)| *at);
         let next: Mutex<Vec<(Oid, String)>> = Mutex::default();
-        let claimed: Mutex<Vec<(Oid, String)>> = Mutex::default();
+        let claimed: Mutex<Vec<(Oid, u32)>> = Mutex::default();
         workers.pool.install(|| {
-            trees
-                .par_chunks(BATCH)
-                .for_each(|batch| read_trees(ctx, workers, batch, &next, &claimed));
+            trees.par_chunks(BATCH).for_each(|batch| {
+                read_trees(ctx, workers, batch, &next, &claimed, &paths);
+            });
         });
         let base = blobs.len();
         blobs.extend(
             into_inner(claimed)
                 .into_iter()
                 .enumerate()
-                .map(|(i, (oid, path))| place(base + i, oid, path)),
+                .map(|(i, (oid, path))| (at(base + i, &oid), oid, path)),
         );
         trees = into_inner(next)
             .into_iter()
             .enumerate()
-            .map(|(i, (oid, path))| place(i, oid, path))
+            .map(|(i, (oid, path))| (at(i, &oid), oid, path))
             .collect();
     }
     drop(index);
+    let paths = into_inner(paths);
 
     // 3. Blobs.
     blobs.sort_unstable_by_key(|(at, _, _)| *at);
     workers.pool.install(|| {
         blobs
             .par_chunks(BATCH)
-            .for_each(|batch| scan_blobs(ctx, workers, batch));
+            .for_each(|batch| scan_blobs(ctx, workers, batch, &paths));
     });
     drop(blobs);
+    drop(paths);
 
     let targets = ctx.hit_oids();
     let attribution = if targets.is_empty() {
@@ -142,13 +167,14 @@ pub(crate) fn run(opened: &Opened, workers: &Workers, ctx: &Scan) -> Result<Mode
 }
 
 /// Read a run of trees, claiming their unseen subtrees into `next` and their
-/// unseen blobs into `claimed`.
+/// unseen blobs into `claimed` (their paths interned in `paths`).
 fn read_trees(
     ctx: &Scan<'_>,
     workers: &Workers,
-    batch: &[Item],
+    batch: &[TreeItem],
     next: &Mutex<Vec<(Oid, String)>>,
-    claimed: &Mutex<Vec<(Oid, String)>>,
+    claimed: &Mutex<Vec<(Oid, u32)>>,
+    paths: &Mutex<Paths>,
 ) {
     let mut subtrees = Vec::new();
     let mut blobs = Vec::new();
@@ -171,7 +197,14 @@ fn read_trees(
         lock(next).append(&mut subtrees);
     }
     if !blobs.is_empty() {
-        lock(claimed).append(&mut blobs);
+        let mut ids: Vec<(Oid, u32)> = {
+            let mut paths = lock(paths);
+            blobs
+                .into_iter()
+                .map(|(oid, path)| (oid, paths.intern(path)))
+                .collect()
+        };
+        lock(claimed).append(&mut ids);
     }
 }
 
@@ -221,15 +254,18 @@ fn read_tree(
     Ok(())
 }
 
-fn scan_blobs(ctx: &Scan<'_>, workers: &Workers, blobs: &[Item]) {
+fn scan_blobs(ctx: &Scan<'_>, workers: &Workers, blobs: &[BlobItem], paths: &Paths) {
     let done = workers.with(|slot| {
         for (_, blob, path) in blobs {
-            ctx.scan_blob(slot, *blob, path);
+            ctx.scan_blob(slot, *blob, paths.name(*path));
         }
     });
     if let Err(e) = done {
         for (_, _, path) in blobs {
-            ctx.error(path, format!("cannot open repository: {}", e.message()));
+            ctx.error(
+                paths.name(*path),
+                format!("cannot open repository: {}", e.message()),
+            );
         }
     }
 }
