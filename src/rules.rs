@@ -116,6 +116,19 @@ pub struct Pattern {
     pub client_id_group: Option<usize>,
 }
 
+impl Pattern {
+    /// Does the pattern use a Unicode word boundary (`\b` outside `(?-u:…)`)?
+    /// The regex crate's lazy DFA gives up on those at the first non-ASCII
+    /// byte and the search falls back to the PikeVM, many times slower.
+    pub fn has_unicode_word_boundary(&self) -> bool {
+        regex_syntax::ParserBuilder::new()
+            .utf8(false)
+            .build()
+            .parse(self.regex.as_str())
+            .is_ok_and(|hir| hir.properties().look_set().contains_word_unicode())
+    }
+}
+
 /// A compiled rule.
 #[derive(Debug)]
 pub struct Rule {
@@ -245,4 +258,38 @@ fn rule_files(dir: &Path) -> Result<Vec<PathBuf>, RuleError> {
         .collect();
     files.sort();
     Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn built_in_rules_keep_the_fast_matcher_on_non_ascii_input() {
+        for rule in load_rules(&[]).expect("built-in rules") {
+            for p in &rule.patterns {
+                assert!(
+                    !p.has_unicode_word_boundary(),
+                    "{}: {}",
+                    rule.id,
+                    p.regex.as_str()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_unicode_word_boundary_is_flagged_and_an_ascii_one_is_not() {
+        let rule = |regex: &str| {
+            let text = format!(
+                "[[rules]]\nid = \"t\"\nname = \"t\"\ndescription = \"t\"\nkind = \"client-secret\"\nkeywords = [\"k\"]\nconfidence = \"high\"\nmin_len = 4\nexamples = [\"k abcd\"]\n[[rules.patterns]]\nregex = '''{regex}'''\n"
+            );
+            parse_rules("t.toml", &text).expect("parses")
+        };
+        assert!(rule(r"\bk (?P<secret>[a-z]{4})").remove(0).patterns[0].has_unicode_word_boundary());
+        assert!(
+            !rule(r"(?-u:\b)k (?P<secret>[a-z]{4})").remove(0).patterns[0]
+                .has_unicode_word_boundary()
+        );
+    }
 }

@@ -20,6 +20,18 @@ pub fn run(args: RulesArgs) -> Result<Outcome> {
             for f in &failures {
                 eprintln!("FAIL {} ({}): {}", f.rule, f.origin, f.message);
             }
+            for r in engine.rules() {
+                for (n, p) in r.patterns.iter().enumerate() {
+                    if p.has_unicode_word_boundary() {
+                        eprintln!(
+                            "WARN {} ({}): pattern {} uses a Unicode word boundary; write (?-u:\\b) so non-ASCII input keeps the fast matcher",
+                            r.id,
+                            r.origin,
+                            n + 1
+                        );
+                    }
+                }
+            }
             if failures.is_empty() {
                 println!(
                     "{} rules, {} examples: all pass",
