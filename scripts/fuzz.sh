@@ -37,6 +37,8 @@ fi
 seed() { # seed TARGET: fill fuzz/corpus/TARGET from fixtures/ (idempotent)
   local t=$1 dir=fuzz/corpus/$1 f i=0
   mkdir -p "$dir"
+  # Inputs that once crashed or hung a target stay in its corpus for good.
+  if [ -d "fuzz/regressions/$t" ]; then cp fuzz/regressions/"$t"/* "$dir/"; fi
   case $t in
     engine)
       find fixtures -type f ! -name '*.md' -print0 | while IFS= read -r -d '' f; do
