@@ -145,6 +145,8 @@ pub(crate) fn run(opened: &Opened, workers: &Workers, ctx: &Scan) -> Result<Mode
 
     // 3. Blobs.
     blobs.sort_unstable_by_key(|(at, _, _)| *at);
+    ctx.blobs_queued
+        .store(blobs.len() as u64, std::sync::atomic::Ordering::Relaxed);
     workers.pool.install(|| {
         blobs
             .par_chunks(BATCH)
@@ -224,6 +226,8 @@ fn read_tree(
     let object = odb
         .read(oid)
         .map_err(|e| format!("cannot read tree {oid}: {}", e.message()))?;
+    ctx.trees_read
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     if object.kind() != ObjectType::Tree {
         return Err(format!("object {oid} is a {}, not a tree", object.kind()));
     }

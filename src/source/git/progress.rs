@@ -29,10 +29,19 @@ impl<'scope> Progress<'scope> {
                         .unwrap_or_else(|_| ProgressStyle::default_spinner()),
                 );
                 while !ctx.done.load(Ordering::Relaxed) {
+                    let trees = ctx.trees_read.load(Ordering::Relaxed);
+                    let queued = ctx.blobs_queued.load(Ordering::Relaxed);
+                    let blobs = match queued {
+                        0 => format!("{} blobs", ctx.blobs_scanned()),
+                        n => format!("{}/{n} blobs", ctx.blobs_scanned()),
+                    };
+                    let trees = match trees {
+                        0 => String::new(),
+                        n => format!("{n} trees, "),
+                    };
                     bar.set_message(format!(
-                        "{}: {} blobs, {:.1} MB, {} finding(s)",
+                        "{}: {trees}{blobs}, {:.1} MB, {} finding(s)",
                         ctx.shown,
-                        ctx.blobs_scanned(),
                         ctx.bytes_scanned() as f64 / 1e6,
                         ctx.findings_so_far()
                     ));

@@ -38,6 +38,10 @@ pub(crate) struct Scan<'a> {
     hits: Mutex<Vec<Hit>>,
     submodules: Mutex<BTreeSet<String>>,
     blobs_scanned: AtomicU64,
+    /// Trees read so far, and blobs queued for scanning once the trees are
+    /// done (0 until then): the progress line's view of the earlier passes.
+    pub trees_read: AtomicU64,
+    pub blobs_queued: AtomicU64,
     bytes_scanned: AtomicU64,
     findings: AtomicU64,
     pub done: AtomicBool,
@@ -56,6 +60,8 @@ impl<'a> Scan<'a> {
             hits: Mutex::default(),
             submodules: Mutex::default(),
             blobs_scanned: AtomicU64::new(0),
+            trees_read: AtomicU64::new(0),
+            blobs_queued: AtomicU64::new(0),
             bytes_scanned: AtomicU64::new(0),
             findings: AtomicU64::new(0),
             done: AtomicBool::new(false),
