@@ -174,6 +174,12 @@ fn scan_one(
                 .strip_prefix(entry.key.as_str())
                 .and_then(|rest| rest.strip_prefix(": "))
                 .map_or_else(|| e.clone(), str::to_string);
+            // The key is the path as written; say where it was looked for.
+            let e = if !entry.is_url() && entry.target != entry.key {
+                format!("{e} (a relative path: resolved against the manifest's directory)")
+            } else {
+                e
+            };
             (RepositoryStatus::Failed, Some(e), RepoScan::default())
         }
     };
