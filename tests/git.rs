@@ -628,3 +628,107 @@ fn submodules_and_huge_blobs_are_reported_as_skipped() {
     let all = scan(&repo, &[]);
     assert_eq!(all.findings().len(), 2);
 }
+
+/// The full-history scan reads trees and blobs in pack order: a history
+/// spread over a deltified pack, a second (incremental) pack and loose
+/// objects must still give every blob once and every secret its commit.
+#[test]
+fn packed_deltified_and_loose_history_is_scanned_whole() {
+    let repo = Repo::new();
+    let body = |i: usize, extra: &str| -> String {
+        let mut text: String = (0..200)
+            .map(|n| format!("setting_{n} = value {n} in a long configuration file\n"))
+            .collect();
+        text.push_str(&format!("revision = {i}\n{extra}"));
+        text
+    };
+    let (a, b, c) = (fake_secret(), fake_secret(), fake_secret());
+    let mut leak_a = String::new();
+    for i in 0..40 {
+        let extra = if i == 10 { env_line(&a) } else { String::new() };
+        let id = repo.commit_file("config/settings.env", &body(i, &extra), &format!("v{i}"));
+        if i == 10 {
+            leak_a = id;
+        }
+    }
+    repo.git(&["repack", "-a", "-d", "-q", "--window=50", "--depth=50"]);
+    let mut leak_b = String::new();
+    for i in 40..60 {
+        let extra = if i == 50 { env_line(&b) } else { String::new() };
+        let id = repo.commit_file("deploy/values.env", &body(i, &extra), &format!("v{i}"));
+        if i == 50 {
+            leak_b = id;
+        }
+    }
+    repo.git(&["repack", "-d", "-q"]);
+    let leak_c = repo.commit_file("loose.env", &env_line(&c), "loose");
+
+    let pack_dir = repo.path.join(".git/objects/pack");
+    let indexes: Vec<PathBuf> = std::fs::read_dir(&pack_dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "idx"))
+        .collect();
+    assert_eq!(indexes.len(), 2, "{indexes:?}");
+    let first_pack = indexes
+        .iter()
+        .max_by_key(|p| std::fs::metadata(p).unwrap().len())
+        .unwrap();
+    let listing = repo.git(&["verify-pack", "-v", first_pack.to_str().unwrap()]);
+    let deltified_blobs = listing
+        .lines()
+        .filter(|l| l.split_whitespace().nth(1) == Some("blob"))
+        .filter(|l| l.split_whitespace().count() > 5)
+        .count();
+    assert!(
+        deltified_blobs > 10,
+        "the pack has no delta chains to exercise"
+    );
+
+    let s = scan(&repo, &[]);
+    assert_eq!(s.code, 1, "{}", s.stderr);
+    let mut found: Vec<(String, String)> = s
+        .findings()
+        .iter()
+        .map(|f| {
+            (
+                f["location"]["path"].as_str().unwrap().to_string(),
+                f["location"]["commit"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    found.sort();
+    let mut expected = vec![
+        ("config/settings.env".to_string(), leak_a),
+        ("deploy/values.env".to_string(), leak_b),
+        ("loose.env".to_string(), leak_c),
+    ];
+    expected.sort();
+    assert_eq!(found, expected, "{}", s.report);
+
+    // Every reachable blob exactly once.
+    let objects = repo.git(&["rev-list", "--objects", "--all"]);
+    let ids: Vec<&str> = objects
+        .lines()
+        .filter_map(|l| l.split(' ').next())
+        .collect();
+    let mut check = repo.command(&repo.path);
+    check.args(["cat-file", "--batch-check=%(objecttype)"]);
+    check
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped());
+    let mut child = check.spawn().unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(ids.join("\n").as_bytes()).unwrap();
+        stdin.write_all(b"\n").unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    let blobs = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| *l == "blob")
+        .count();
+    assert_eq!(s.report["stats"]["files"], blobs as u64, "{}", s.report);
+}
