@@ -643,23 +643,26 @@ fn packed_deltified_and_loose_history_is_scanned_whole() {
         text
     };
     let (a, b, c) = (fake_secret(), fake_secret(), fake_secret());
-    let mut leak_a = String::new();
-    for i in 0..40 {
-        let extra = if i == 10 { env_line(&a) } else { String::new() };
-        let id = repo.commit_file("config/settings.env", &body(i, &extra), &format!("v{i}"));
-        if i == 10 {
-            leak_a = id;
+    // Versions `range` of `file`, the one at `leak` holding `secret`;
+    // returns the commit that leaked it.
+    let versions = |file: &str, range: std::ops::Range<usize>, leak: usize, secret: &str| {
+        let mut leaked = String::new();
+        for i in range {
+            let extra = if i == leak {
+                env_line(secret)
+            } else {
+                String::new()
+            };
+            let id = repo.commit_file(file, &body(i, &extra), &format!("v{i}"));
+            if i == leak {
+                leaked = id;
+            }
         }
-    }
+        leaked
+    };
+    let leak_a = versions("config/settings.env", 0..40, 10, &a);
     repo.git(&["repack", "-a", "-d", "-q", "--window=50", "--depth=50"]);
-    let mut leak_b = String::new();
-    for i in 40..60 {
-        let extra = if i == 50 { env_line(&b) } else { String::new() };
-        let id = repo.commit_file("deploy/values.env", &body(i, &extra), &format!("v{i}"));
-        if i == 50 {
-            leak_b = id;
-        }
-    }
+    let leak_b = versions("deploy/values.env", 40..60, 50, &b);
     repo.git(&["repack", "-d", "-q"]);
     let leak_c = repo.commit_file("loose.env", &env_line(&c), "loose");
 

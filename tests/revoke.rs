@@ -13,42 +13,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use cybrid_scan::idsim::{AppKind, Application, Fault, FaultKind, FaultTarget, Seed, Simulator};
-use rand::Rng;
 use serde_json::Value;
 use tempfile::TempDir;
 
-/// A fresh 43-character value shaped like a Cybrid client_id or secret:
-/// alphanumeric (a `_`/`-` separated part such as `id` would be dropped as a
-/// placeholder by the engine) and never containing "eyJ" (how a JWT starts,
-/// which the no-leak checks look for).
-fn credential() -> String {
-    loop {
-        let v = URL_SAFE_NO_PAD.encode(rand::thread_rng().gen::<[u8; 32]>());
-        if v.bytes().all(|b| b.is_ascii_alphanumeric()) && !v.contains("eyJ") {
-            return v;
-        }
-    }
-}
-
-fn guid() -> String {
-    hex::encode(rand::thread_rng().gen::<[u8; 16]>())
-}
-
-#[derive(Clone)]
-struct Pair {
-    id: String,
-    secret: String,
-}
-
-fn pair() -> Pair {
-    Pair {
-        id: credential(),
-        secret: credential(),
-    }
-}
+mod common;
+use common::{guid, pair, Pair};
 
 fn app(p: &Pair, env: &str, kind: AppKind, org: &str) -> Application {
     Application {

@@ -12,34 +12,17 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use cybrid_scan::idsim::{AppKind, Application, Seed, Simulator};
-use rand::Rng;
 use serde_json::Value;
 use tempfile::TempDir;
+
+mod common;
+use common::{pair, Pair};
 
 /// Repositories made with `git` (plus the entries that are not repositories).
 const REPOS: usize = 32;
 /// A credential in a URL of the manifest: must never be printed.
 const URL_TOKEN: &str = "tok3nNeverPrinted";
-
-fn credential() -> String {
-    URL_SAFE_NO_PAD.encode(rand::thread_rng().gen::<[u8; 32]>())
-}
-
-#[derive(Clone)]
-struct Pair {
-    id: String,
-    secret: String,
-}
-
-fn pair() -> Pair {
-    Pair {
-        id: credential(),
-        secret: credential(),
-    }
-}
 
 fn git(dir: &Path, args: &[&str]) {
     let out = StdCommand::new("git")

@@ -13,36 +13,11 @@ use assert_cmd::Command;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use cybrid_scan::idsim::{AppKind, Application, Fault, FaultKind, Seed, Simulator};
-use rand::Rng;
 use serde_json::Value;
 use tempfile::TempDir;
 
-/// A fresh 43-character value shaped like a Cybrid client_id or secret.
-/// Values with `-` or `_` are drawn again: the engine (rightly) drops a value
-/// whose `_`/`-` separated part is a placeholder word such as `id` or `my`,
-/// and these tests are about verification, not about that rule.
-fn credential() -> String {
-    // Never one containing "eyJ" either (how a JWT starts), which the
-    // no-leak checks look for: a random value has it about once in 6,000.
-    loop {
-        let v = URL_SAFE_NO_PAD.encode(rand::thread_rng().gen::<[u8; 32]>());
-        if v.bytes().all(|b| b.is_ascii_alphanumeric()) && !v.contains("eyJ") {
-            return v;
-        }
-    }
-}
-
-struct Pair {
-    id: String,
-    secret: String,
-}
-
-fn pair() -> Pair {
-    Pair {
-        id: credential(),
-        secret: credential(),
-    }
-}
+mod common;
+use common::{pair, Pair};
 
 fn app(p: &Pair, env: &str, kind: AppKind) -> Application {
     Application {
