@@ -11,6 +11,9 @@ pub enum Outcome {
     Failed,
     /// At least one finding was verified live.
     Live,
+    /// `revoke`: every deletion was made, but at least one could not be
+    /// confirmed at the token endpoint yet (a rerun retries the confirmation).
+    Unconfirmed,
 }
 
 pub const DEFAULT_FINDINGS_STATUS: u8 = 1;
@@ -22,6 +25,7 @@ impl Outcome {
             Outcome::Findings(n) => n,
             Outcome::Failed => 2,
             Outcome::Live => 3,
+            Outcome::Unconfirmed => 4,
         }
     }
 

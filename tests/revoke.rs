@@ -49,11 +49,20 @@ struct World {
 
 impl World {
     fn new() -> World {
+        World::with_admin_scopes(&[])
+    }
+
+    /// A world whose admin credential may ask for `scopes` only (an empty
+    /// list: an organization application's default scopes, read and execute
+    /// on both application kinds among them).
+    fn with_admin_scopes(scopes: &[&str]) -> World {
         let sim = Simulator::start("127.0.0.1:0", "sandbox", Seed::default()).expect("simulator");
         let org = guid();
         let admin = pair();
         for env in ["sandbox", "production"] {
-            sim.add_application(app(&admin, env, AppKind::Organization, &org));
+            let mut a = app(&admin, env, AppKind::Organization, &org);
+            a.scopes = scopes.iter().map(|s| s.to_string()).collect();
+            sim.add_application(a);
         }
         World {
             sim,
@@ -216,7 +225,7 @@ fn revokes_bank_and_organization_credentials_and_a_rerun_does_no_work_twice() {
     let w = World::new();
     let bank = w.leak("bank.env", "sandbox", AppKind::Bank);
     let org = w.leak("org.env", "production", AppKind::Organization);
-    let scan = w.scan(&[]);
+    let scan = w.scan(&["--show-secrets"]);
     assert_eq!(scan.status, 3, "{}", scan.stderr);
 
     let run = w.revoke(&["--yes"]);
@@ -236,19 +245,33 @@ fn revokes_bank_and_organization_credentials_and_a_rerun_does_no_work_twice() {
     assert!(run
         .stdout
         .contains("organization application in production"));
-    assert!(run.stdout.contains("confirmed gone (GET 404)"));
+    assert_eq!(
+        run.stdout
+            .matches(": the token endpoint refuses the pair")
+            .count(),
+        2,
+        "{}",
+        run.stdout
+    );
     assert!(run
         .stdout
         .contains("stay valid until they expire (up to 8 h"));
     w.assert_no_leak(&run, &[&bank, &org]);
-    // The admin token was minted once per environment, with both scopes.
+    // The admin token was minted once per environment, with exactly the
+    // scope its deletion needs (the types are known: no read scope).
     let stats = w.sim.stats();
+    let scopes = &stats.token_request_scopes;
     assert_eq!(
-        stats
-            .token_request_scopes
-            .get("bank_applications:execute organization_applications:execute"),
-        Some(&2)
+        scopes.get("bank_applications:execute"),
+        Some(&1),
+        "{scopes:?}"
     );
+    assert_eq!(
+        scopes.get("organization_applications:execute"),
+        Some(&1),
+        "{scopes:?}"
+    );
+    assert!(!scopes.keys().any(|k| k.contains("applications:read")));
 
     let report = w.report();
     let audit = w.audit();
@@ -268,8 +291,8 @@ fn revokes_bank_and_organization_credentials_and_a_rerun_does_no_work_twice() {
         assert!(done[0]["time"].as_str().is_some_and(|t| t.contains('T')));
         assert!(audit.iter().any(|l| l["fingerprint"] == fp.as_str()
             && l["action"] == "confirm"
-            && l["outcome"] == "gone"
-            && l["http_status"] == 404));
+            && l["outcome"] == "dead"
+            && l["http_status"] == 401));
     }
 
     // A new --verify scan of the same source: both invalid now.
@@ -327,7 +350,7 @@ fn a_run_killed_between_two_revocations_is_finished_by_a_rerun() {
     let w = World::new();
     let a = w.leak("a.env", "sandbox", AppKind::Bank);
     let b = w.leak("b.env", "sandbox", AppKind::Bank);
-    assert_eq!(w.scan(&[]).status, 3);
+    assert_eq!(w.scan(&["--show-secrets"]).status, 3);
     let report = w.report();
     // Targets run in fingerprint order: slow down the second one's DELETE.
     let (fa, fb) = (fingerprint_of(&report, &a), fingerprint_of(&report, &b));
@@ -429,10 +452,13 @@ fn an_admin_credential_lacking_the_scope_is_a_clear_failure() {
     let w = World::new();
     let weak = pair();
     let mut weak_app = app(&weak, "sandbox", AppKind::Organization, &w.org);
-    weak_app.scopes = vec!["banks:read".into(), "bank_applications:execute".into()];
+    weak_app.scopes = vec![
+        "banks:read".into(),
+        "organization_applications:execute".into(),
+    ];
     w.sim.add_application(weak_app);
     let leaked = w.leak("a.env", "sandbox", AppKind::Bank);
-    assert_eq!(w.scan(&[]).status, 3);
+    assert_eq!(w.scan(&["--show-secrets"]).status, 3);
     let run = Run::of(
         w.revoke_cmd(&["--yes"])
             .env("CYBRID_ADMIN_CLIENT_ID", &weak.id)
@@ -441,14 +467,20 @@ fn an_admin_credential_lacking_the_scope_is_a_clear_failure() {
             .expect("run"),
     );
     assert_eq!(run.status, 2, "{}", run.stdout);
-    assert!(run.stdout.contains("FAILED"), "{}", run.stdout);
-    assert!(run.stdout.contains("lacks the scope"), "{}", run.stdout);
+    assert!(run.stdout.contains("STOPPED"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("lacks the scope bank_applications:execute"),
+        "{}",
+        run.stdout
+    );
     assert!(w.alive(&leaked));
+    assert_eq!(w.deletes(&leaked), 0);
     let audit = w.audit();
     let token = lines(&audit, "token", "error");
     assert_eq!(token.len(), 1);
     assert_eq!(token[0]["http_status"], 400);
-    assert_eq!(lines(&audit, "revoke", "failed").len(), 1);
+    assert_eq!(lines(&audit, "run", "stopped").len(), 1);
     assert!(!run.stdout.contains(&weak.secret) && !run.stderr.contains(&weak.secret));
 
     // At the application endpoint: 403 invalid_scopes.
@@ -534,7 +566,7 @@ fn bad_input_is_refused_with_a_message_a_status_and_an_audit_line() {
     );
 
     // Missing admin credentials.
-    assert_eq!(w.scan(&[]).status, 3);
+    assert_eq!(w.scan(&["--show-secrets"]).status, 3);
     let run = Run::of(
         w.revoke_cmd(&["--yes"])
             .env_remove("CYBRID_ADMIN_CLIENT_ID")
@@ -593,7 +625,7 @@ fn an_unknown_application_type_is_looked_up_first() {
         ),
     )
     .expect("write");
-    assert_eq!(w.scan(&[]).status, 3);
+    assert_eq!(w.scan(&["--show-secrets"]).status, 3);
     let run = w.revoke(&["--yes"]);
     assert_eq!(run.status, 0, "{}", run.stdout);
     assert!(
@@ -662,7 +694,7 @@ fn webhook_receiver() -> (String, Arc<Mutex<Vec<String>>>) {
 fn the_webhook_gets_a_redacted_summary_with_retries() {
     let w = World::new();
     let leaked = w.leak("a.env", "sandbox", AppKind::Bank);
-    assert_eq!(w.scan(&[]).status, 3);
+    assert_eq!(w.scan(&["--show-secrets"]).status, 3);
     let (url, bodies) = webhook_receiver();
     let run = w.revoke(&["--yes", "--notify-webhook", &url]);
     assert_eq!(run.status, 0, "{}", run.stderr);
@@ -722,4 +754,385 @@ fn scan_verify_revoke_in_one_go_and_refused_without_yes_when_not_interactive() {
     assert!(!audit.contains(&leaked.id) && !audit.contains(&leaked.secret));
     assert_eq!(bodies.lock().expect("lock").len(), 2);
     assert!(!run.stderr.contains(&leaked.secret) && !run.stderr.contains(&leaked.id));
+}
+
+/// The application-endpoint requests the simulator saw with `method`.
+fn app_requests(w: &World, method: &str) -> u64 {
+    w.sim
+        .stats()
+        .requests
+        .iter()
+        .filter(|(k, _)| k.starts_with(&format!("{method} ")) && k.contains("_applications/"))
+        .map(|(_, n)| n)
+        .sum()
+}
+
+/// A leaked pair that lacks `banks:read`: verification sees it live (the
+/// scope is refused after authentication) but learns no `sub_type`, so the
+/// report does not know its type and revocation must look it up.
+fn leak_of_unknown_type(w: &World, file: &str, kind: AppKind) -> Pair {
+    let p = pair();
+    let mut a = app(&p, "sandbox", kind, &w.org);
+    a.scopes = vec!["customers:read".into()];
+    w.sim.add_application(a);
+    fs::write(
+        w.src().join(file),
+        format!(
+            "CYBRID_CLIENT_ID={}\nCYBRID_CLIENT_SECRET={}\n",
+            p.id, p.secret
+        ),
+    )
+    .expect("write fixture");
+    p
+}
+
+#[test]
+fn an_admin_credential_with_execute_scopes_only_revokes_and_confirms_on_the_pair() {
+    // (a): exactly the scopes deletion needs, no read scope at all.
+    let w = World::with_admin_scopes(&[
+        "bank_applications:execute",
+        "organization_applications:execute",
+    ]);
+    let bank = w.leak("bank.env", "sandbox", AppKind::Bank);
+    let org = w.leak("org.env", "sandbox", AppKind::Organization);
+    assert_eq!(w.scan(&["--show-secrets"]).status, 3);
+    let run = w.revoke(&["--yes"]);
+    assert_eq!(run.status, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(!w.alive(&bank) && !w.alive(&org));
+    assert_eq!(run.stdout.matches("REVOKED ").count(), 2, "{}", run.stdout);
+    assert_eq!(
+        run.stdout.matches("confirmed dead at 20").count(),
+        2,
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("the token endpoint refuses the pair"));
+    // One admin token, asking for both execute scopes (both types in
+    // sandbox); not one GET; each leaked pair tried once after its DELETE.
+    let stats = w.sim.stats();
+    assert_eq!(
+        stats
+            .token_request_scopes
+            .get("bank_applications:execute organization_applications:execute"),
+        Some(&1),
+        "{:?}",
+        stats.token_request_scopes
+    );
+    assert_eq!(app_requests(&w, "GET"), 0);
+    assert_eq!((w.deletes(&bank), w.deletes(&org)), (1, 1));
+    // Verification's probe, then the confirmation.
+    assert_eq!(stats.token_requests_by_client.get(&bank.id), Some(&2));
+    let audit = w.audit();
+    assert_eq!(lines(&audit, "token", "ok").len(), 1);
+    assert_eq!(lines(&audit, "delete", "sent").len(), 2);
+    assert_eq!(lines(&audit, "delete", "ok").len(), 2);
+    assert_eq!(lines(&audit, "confirm", "dead").len(), 2);
+    assert_eq!(lines(&audit, "revoke", "revoked").len(), 2);
+    assert!(lines(&audit, "confirm_get", "gone").is_empty());
+    w.assert_no_leak(&run, &[&bank, &org]);
+
+    // The rerun is a no-op.
+    let before = w.sim.stats();
+    let rerun = w.revoke(&["--yes"]);
+    assert_eq!(rerun.status, 0, "{}", rerun.stdout);
+    assert_eq!(rerun.stdout.matches("DONE EARLIER").count(), 2);
+    let after = w.sim.stats();
+    assert_eq!(after.token_requests, before.token_requests);
+    assert_eq!(after.application_requests, before.application_requests);
+    w.assert_no_leak(&rerun, &[&bank, &org]);
+}
+
+#[test]
+fn an_admin_credential_with_execute_and_read_looks_up_unknown_types_and_confirms() {
+    // (b): the read scopes are asked for only because one type is unknown.
+    let w = World::with_admin_scopes(&[
+        "bank_applications:execute",
+        "organization_applications:execute",
+        "bank_applications:read",
+        "organization_applications:read",
+    ]);
+    let known = w.leak("bank.env", "sandbox", AppKind::Bank);
+    let unknown = leak_of_unknown_type(&w, "org.env", AppKind::Organization);
+    // In production only the known type: execute alone is asked for there.
+    let prod = w.leak("prod.env", "production", AppKind::Bank);
+    assert_eq!(w.scan(&["--show-secrets"]).status, 3);
+    let report = w.report();
+    let unknown_fp = fingerprint_of(&report, &unknown);
+    let run = w.revoke(&["--yes"]);
+    assert_eq!(run.status, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(!w.alive(&known) && !w.alive(&unknown) && !w.alive(&prod));
+    assert_eq!(run.stdout.matches("REVOKED ").count(), 3, "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("(and the application endpoint answers 404)"),
+        "the optional GET, since the sandbox token holds the read scope: {}",
+        run.stdout
+    );
+    let scopes = w.sim.stats().token_request_scopes;
+    assert_eq!(
+        scopes.get("bank_applications:execute bank_applications:read organization_applications:execute organization_applications:read"),
+        Some(&1),
+        "{scopes:?}"
+    );
+    assert_eq!(
+        scopes.get("bank_applications:execute"),
+        Some(&1),
+        "{scopes:?}"
+    );
+    let audit = w.audit();
+    let found = lines(&audit, "lookup", "found");
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0]["fingerprint"], unknown_fp.as_str());
+    assert_eq!(found[0]["application_type"], "organization");
+    assert_eq!(lines(&audit, "confirm_get", "gone").len(), 2);
+    assert_eq!(lines(&audit, "confirm", "dead").len(), 3);
+    assert_eq!(lines(&audit, "revoke", "revoked").len(), 3);
+    w.assert_no_leak(&run, &[&known, &unknown, &prod]);
+
+    let before = w.sim.stats();
+    let rerun = w.revoke(&["--yes"]);
+    assert_eq!(rerun.status, 0, "{}", rerun.stdout);
+    assert_eq!(rerun.stdout.matches("DONE EARLIER").count(), 3);
+    let after = w.sim.stats();
+    assert_eq!(after.token_requests, before.token_requests);
+    assert_eq!(after.application_requests, before.application_requests);
+}
+
+/// (c) and (d): a credential that may not delete stops the run before any
+/// DELETE, naming the scope it lacks.
+fn stops_before_any_delete(admin_scopes: &[&str]) {
+    let w = World::with_admin_scopes(admin_scopes);
+    let bank = w.leak("bank.env", "sandbox", AppKind::Bank);
+    let org = w.leak("org.env", "production", AppKind::Organization);
+    assert_eq!(w.scan(&["--show-secrets"]).status, 3);
+    let run = w.revoke(&["--yes"]);
+    assert_eq!(run.status, 2, "{}\n{}", run.stdout, run.stderr);
+    for text in [&run.stdout, &run.stderr] {
+        assert!(
+            text.contains("lacks the scope bank_applications:execute"),
+            "{text}"
+        );
+        assert!(text.contains("organization_applications:execute"), "{text}");
+        assert!(text.contains("stopped before any DELETE"), "{text}");
+    }
+    assert!(!run.stdout.contains("REVOKED"), "{}", run.stdout);
+    assert!(w.alive(&bank) && w.alive(&org));
+    assert_eq!(app_requests(&w, "DELETE") + app_requests(&w, "GET"), 0);
+    let audit = w.audit();
+    assert_eq!(
+        lines(&audit, "token", "error").len(),
+        2,
+        "one per environment"
+    );
+    let missing = lines(&audit, "scopes", "missing");
+    assert_eq!(missing.len(), 2);
+    assert!(missing.iter().any(|l| l["environment"] == "sandbox"
+        && l["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("bank_applications:execute: refused"))));
+    assert!(lines(&audit, "delete", "sent").is_empty());
+    assert!(lines(&audit, "revoke", "revoked").is_empty());
+    assert_eq!(lines(&audit, "run", "stopped").len(), 1);
+    w.assert_no_leak(&run, &[&bank, &org]);
+}
+
+#[test]
+fn an_admin_credential_with_read_scopes_only_stops_before_any_delete() {
+    stops_before_any_delete(&["bank_applications:read", "organization_applications:read"]);
+}
+
+#[test]
+fn an_admin_credential_with_banks_read_only_stops_before_any_delete() {
+    stops_before_any_delete(&["banks:read"]);
+}
+
+#[test]
+fn a_confirmation_that_cannot_be_had_is_unconfirmed_and_a_rerun_only_confirms() {
+    let w = World::new();
+    let leaked = w.leak("a.env", "sandbox", AppKind::Bank);
+    assert_eq!(w.scan(&["--show-secrets"]).status, 3);
+    let fp = fingerprint_of(&w.report(), &leaked);
+    // The token endpoint fails for the leaked pair only (the admin's own
+    // token request goes through).
+    let mut down = fault(FaultKind::ServerError);
+    down.client_id = Some(leaked.id.clone());
+    down.endpoint = Some(FaultTarget::Token);
+    w.sim.add_fault(down);
+    let run = w.revoke(&["--yes"]);
+    assert_eq!(run.status, 4, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("UNCONFIRMED"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("DELETE 204, but not confirmed: the token endpoint gave no usable answer after 4 attempt(s) (server_error)"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("REVOKED "), "{}", run.stdout);
+    assert!(!run.stdout.contains("FAILED"), "{}", run.stdout);
+    assert!(!w.alive(&leaked), "the DELETE itself went through");
+    let audit = w.audit();
+    let unconfirmed = lines(&audit, "revoke", "unconfirmed");
+    assert_eq!(unconfirmed.len(), 1);
+    assert_eq!(unconfirmed[0]["http_status"], 204);
+    assert_eq!(unconfirmed[0]["fingerprint"], fp.as_str());
+    assert_eq!(lines(&audit, "confirm", "unknown").len(), 1);
+    w.assert_no_leak(&run, &[&leaked]);
+
+    // A hanging token endpoint: still unconfirmed, and only the pair is asked.
+    w.sim.clear_faults();
+    let mut hang = fault(FaultKind::Hang);
+    hang.client_id = Some(leaked.id.clone());
+    hang.endpoint = Some(FaultTarget::Token);
+    w.sim.add_fault(hang);
+    let admin_tokens = |w: &World| {
+        w.sim
+            .stats()
+            .token_requests_by_client
+            .get(&w.admin.id)
+            .copied()
+    };
+    let admin_before = admin_tokens(&w);
+    let hung = w.revoke(&["--yes", "--timeout", "1"]);
+    assert_eq!(hung.status, 4, "{}\n{}", hung.stdout, hung.stderr);
+    assert!(hung.stdout.contains("(timeout)"), "{}", hung.stdout);
+    assert_eq!(w.deletes(&leaked), 1, "no second DELETE");
+    assert_eq!(admin_tokens(&w), admin_before, "no admin token either");
+    assert_eq!(lines(&w.audit(), "revoke", "unconfirmed").len(), 2);
+
+    // The endpoint is back: the rerun confirms, and does nothing else.
+    w.sim.clear_faults();
+    let pair_before = w
+        .sim
+        .stats()
+        .token_requests_by_client
+        .get(&leaked.id)
+        .copied();
+    let rerun = w.revoke(&["--yes"]);
+    assert_eq!(rerun.status, 0, "{}\n{}", rerun.stdout, rerun.stderr);
+    assert!(
+        rerun.stdout.contains("REVOKED          bank application"),
+        "{}",
+        rerun.stdout
+    );
+    assert!(rerun.stdout.contains("DELETE 204; confirmed dead at"));
+    assert_eq!(w.deletes(&leaked), 1);
+    assert_eq!(admin_tokens(&w), admin_before);
+    assert_eq!(
+        w.sim
+            .stats()
+            .token_requests_by_client
+            .get(&leaked.id)
+            .copied(),
+        pair_before.map(|n| n + 1),
+        "one token request with the pair"
+    );
+    let audit = w.audit();
+    assert_eq!(lines(&audit, "delete", "sent").len(), 1);
+    let done = lines(&audit, "revoke", "revoked");
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0]["http_status"], 204);
+    assert_eq!(lines(&audit, "confirm", "retry").len(), 2);
+    // And now it is finished.
+    let last = w.revoke(&["--yes"]);
+    assert_eq!(last.status, 0);
+    assert!(last.stdout.contains("DONE EARLIER"), "{}", last.stdout);
+    w.assert_no_leak(&rerun, &[&leaked]);
+}
+
+#[test]
+fn from_a_redacted_report_the_deletion_is_made_but_left_unconfirmed() {
+    let w = World::new();
+    let leaked = w.leak("a.env", "sandbox", AppKind::Bank);
+    assert_eq!(w.scan(&[]).status, 3);
+    let report = fs::read_to_string(w.path("report.json")).expect("report");
+    assert!(!report.contains(&leaked.secret), "redacted by default");
+    let dry = w.revoke(&["--dry-run"]);
+    assert!(
+        dry.stdout
+            .contains("cannot be confirmed at the token endpoint"),
+        "{}",
+        dry.stdout
+    );
+    assert!(dry
+        .stdout
+        .contains("admin scopes: bank_applications:execute"));
+    let before = w
+        .sim
+        .stats()
+        .token_requests_by_client
+        .get(&leaked.id)
+        .copied();
+    let run = w.revoke(&["--yes"]);
+    assert_eq!(run.status, 4, "{}\n{}", run.stdout, run.stderr);
+    assert!(!w.alive(&leaked));
+    assert!(
+        run.stdout.contains("written without --show-secrets"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        w.sim
+            .stats()
+            .token_requests_by_client
+            .get(&leaked.id)
+            .copied(),
+        before,
+        "no secret, no token request with the pair"
+    );
+    assert_eq!(lines(&w.audit(), "confirm", "no_secret").len(), 1);
+    w.assert_no_leak(&run, &[&leaked]);
+    // The same findings, with the secret at hand: only the confirmation runs.
+    assert_eq!(w.scan(&["--show-secrets"]).status, 1, "invalid now");
+    let mut with_secret: Value = serde_json::from_str(&report).expect("json");
+    for f in with_secret["findings"].as_array_mut().expect("findings") {
+        if f["revocation"]["client_id"] == leaked.id.as_str()
+            && f["rule_id"] == "cybrid-client-secret"
+        {
+            f["secret"] = Value::String(leaked.secret.clone());
+        }
+    }
+    fs::write(
+        w.path("report.json"),
+        serde_json::to_string(&with_secret).expect("json"),
+    )
+    .expect("write");
+    let rerun = w.revoke(&["--yes"]);
+    assert_eq!(rerun.status, 0, "{}\n{}", rerun.stdout, rerun.stderr);
+    assert!(rerun.stdout.contains("REVOKED "), "{}", rerun.stdout);
+    assert_eq!(w.deletes(&leaked), 1);
+}
+
+#[test]
+fn a_404_for_a_pair_that_still_works_is_a_failure_not_already_revoked() {
+    // The leaked application belongs to another organization: the admin's
+    // DELETE answers 404, yet the pair still mints tokens.
+    let w = World::new();
+    let p = pair();
+    w.sim
+        .add_application(app(&p, "sandbox", AppKind::Bank, &guid()));
+    fs::write(
+        w.src().join(".env"),
+        format!(
+            "CYBRID_CLIENT_ID={}\nCYBRID_CLIENT_SECRET={}\n",
+            p.id, p.secret
+        ),
+    )
+    .expect("write");
+    assert_eq!(w.scan(&["--show-secrets"]).status, 3);
+    let run = w.revoke(&["--yes"]);
+    assert_eq!(run.status, 2, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("FAILED"), "{}", run.stdout);
+    assert!(!run.stdout.contains("ALREADY REVOKED"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("the token endpoint still issues tokens for the pair: not revoked"),
+        "{}",
+        run.stdout
+    );
+    assert!(w.alive(&p));
+    let audit = w.audit();
+    assert_eq!(lines(&audit, "delete", "not_found").len(), 1);
+    assert_eq!(lines(&audit, "confirm", "alive").len(), 1);
+    assert_eq!(lines(&audit, "revoke", "failed").len(), 1);
+    w.assert_no_leak(&run, &[&p]);
 }

@@ -14,6 +14,7 @@ use cybrid_scan::finding::Finding;
 use cybrid_scan::report::json::read_report;
 use cybrid_scan::revoke::api::{AdminApi, AdminCredential};
 use cybrid_scan::revoke::audit::{AuditLog, History, Step};
+use cybrid_scan::revoke::confirm::PairCheck;
 use cybrid_scan::revoke::plan::{self, Plan};
 use cybrid_scan::revoke::{notify, receipt, Revoker, RunResult};
 use cybrid_scan::verify::endpoint::Endpoints;
@@ -111,7 +112,8 @@ pub fn run(args: RevokeArgs) -> Result<Outcome> {
     Ok(match done {
         Done::Nothing | Done::DryRun => Outcome::Clean,
         Done::NotConfirmed => Outcome::Findings(1),
-        Done::Ran(run) if run.failed() > 0 => Outcome::Failed,
+        Done::Ran(run) if run.is_failure() => Outcome::Failed,
+        Done::Ran(run) if run.count("unconfirmed") > 0 => Outcome::Unconfirmed,
         Done::Ran(_) => Outcome::Clean,
     })
 }
@@ -170,6 +172,11 @@ fn carry_out(plan: &Plan, job: &Job, log: &mut AuditLog, history: &History) -> R
             action: "plan",
             outcome: if history.finished(&t.fingerprint, &t.environment).is_some() {
                 "done_earlier".into()
+            } else if history
+                .unconfirmed(&t.fingerprint, &t.environment)
+                .is_some()
+            {
+                "confirm_only".into()
             } else {
                 "planned".into()
             },
@@ -207,9 +214,16 @@ fn carry_out(plan: &Plan, job: &Job, log: &mut AuditLog, history: &History) -> R
         Backoff::default(),
     )
     .map_err(|e| logged(log, "arguments", e.into()))?;
+    let pairs = PairCheck::new(
+        job.endpoints.clone(),
+        job.proxy,
+        job.timeout,
+        Backoff::default(),
+    )
+    .map_err(|e| logged(log, "arguments", e.into()))?;
     let total = plan.targets.len();
     let mut n = 0;
-    let run = Revoker::new(&api, &admin, log, history).run(plan, |r| {
+    let run = Revoker::new(&api, &pairs, &admin, log, history).run(plan, |r| {
         n += 1;
         eprintln!(
             "cybrid-scan: [{n}/{total}] {} application in {}: {}",
@@ -220,6 +234,9 @@ fn carry_out(plan: &Plan, job: &Job, log: &mut AuditLog, history: &History) -> R
             r.outcome.as_str()
         );
     })?;
+    if let Some(why) = &run.stopped {
+        eprintln!("cybrid-scan: error: {why}");
+    }
     job.channel.print(&receipt::receipt_text(
         &run,
         log.run_id(),
@@ -233,17 +250,7 @@ fn carry_out(plan: &Plan, job: &Job, log: &mut AuditLog, history: &History) -> R
             log,
         )?;
     }
-    log.append(Step::run(
-        "run",
-        "finish",
-        format!(
-            "{} revoked, {} already revoked, {} done earlier, {} failed",
-            run.count("revoked"),
-            run.count("already_revoked"),
-            run.count("done_earlier"),
-            run.failed()
-        ),
-    ))?;
+    log.append(Step::run("run", "finish", run.tally()))?;
     Ok(Done::Ran(run))
 }
 
@@ -351,15 +358,15 @@ pub fn after_scan(
     let done = carry_out(&plan, &job, &mut log, &history).context("revocation")?;
     Ok(match done {
         Done::Ran(run) => ScanRevocation {
-            notes: vec![format!(
-                "revocation: {} revoked, {} already revoked, {} done in an earlier run, {} failed (audit log {})",
-                run.count("revoked"),
-                run.count("already_revoked"),
-                run.count("done_earlier"),
-                run.failed(),
-                log.path().display()
-            )],
-            failed: run.failed() > 0,
+            notes: vec![match &run.stopped {
+                Some(why) => format!("revocation: {why} (audit log {})", log.path().display()),
+                None => format!(
+                    "revocation: {} (audit log {})",
+                    run.tally(),
+                    log.path().display()
+                ),
+            }],
+            failed: run.is_failure(),
         },
         Done::NotConfirmed => ScanRevocation {
             notes: vec!["revocation: not confirmed, nothing revoked".into()],

@@ -16,9 +16,6 @@ use crate::verify::client::{safe_http_client, transport_answer, Answer, ClientEr
 use crate::verify::endpoint::{Endpoints, Environment};
 use crate::verify::retry::Backoff;
 
-/// The scopes the responder's token is minted with.
-pub const ADMIN_SCOPE: &str = "bank_applications:execute organization_applications:execute";
-
 /// The responder's own organization credential, from the environment only.
 pub struct AdminCredential {
     client_id: Secret,
@@ -62,11 +59,13 @@ impl AdminCredential {
 pub enum ApiError {
     #[error("the admin credential was rejected in {env} (401 invalid_client): check {ADMIN_ID_VAR}/{ADMIN_SECRET_VAR} and that it belongs to the {env} environment")]
     AdminRejected { env: String },
-    #[error("the admin credential lacks the scope to revoke in {env} ({status} {code}): it needs {ADMIN_SCOPE}")]
+    #[error("the admin credential lacks the scope to revoke in {env} ({status} {code}): it needs {needs}")]
     AdminLacksScope {
         env: String,
         status: u16,
         code: String,
+        /// The scope(s) the refused request needed, space-separated.
+        needs: String,
     },
     #[error(
         "the admin token was refused in {env} (401 {code}): it is missing, malformed or expired"
@@ -105,10 +104,19 @@ impl ApiError {
     }
 }
 
-/// A minted admin token (redacted in Debug/Display) and whose it is.
+/// A minted admin token (redacted in Debug/Display), whose it is and what
+/// it may do.
 pub struct AdminToken {
     token: Secret,
     pub organization_guid: Option<String>,
+    /// The scopes granted (the answer's `scope`, else those requested).
+    pub scopes: Vec<String>,
+}
+
+impl AdminToken {
+    pub fn holds(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s == scope)
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -202,8 +210,14 @@ impl AdminApi {
         }
     }
 
-    /// `POST /oauth/token` with the admin credential and [`ADMIN_SCOPE`].
-    pub fn mint(&self, env: Environment, admin: &AdminCredential) -> Result<AdminToken, ApiError> {
+    /// `POST /oauth/token` with the admin credential, asking for `scope`
+    /// (space-separated: exactly what the planned steps use).
+    pub fn mint(
+        &self,
+        env: Environment,
+        admin: &AdminCredential,
+        scope: &str,
+    ) -> Result<AdminToken, ApiError> {
         let url = self.endpoints.token_url(env);
         let raw = self.send("minting the admin token", env, || {
             self.http
@@ -213,19 +227,21 @@ impl AdminApi {
                     "grant_type": "client_credentials",
                     "client_id": admin.client_id.expose(),
                     "client_secret": admin.secret.expose(),
-                    "scope": ADMIN_SCOPE,
+                    "scope": scope,
                 }))
         })?;
         let mut body = raw.body;
         let code = error_code(&body);
         let env_s = env.to_string();
         let result = match raw.status {
-            200 => match serde_json::from_slice::<Value>(&body)
-                .ok()
-                .and_then(|v| v.get("access_token")?.as_str().map(str::to_string))
-                .filter(|t| !t.is_empty())
-            {
-                Some(token) => Ok(AdminToken {
+            200 => match serde_json::from_slice::<Value>(&body).ok().and_then(|v| {
+                let token = v.get("access_token")?.as_str()?.to_string();
+                let granted = v.get("scope").and_then(Value::as_str).unwrap_or(scope);
+                let scopes = granted.split_whitespace().map(str::to_string).collect();
+                (!token.is_empty()).then_some((token, scopes))
+            }) {
+                Some((token, scopes)) => Ok(AdminToken {
+                    scopes,
                     organization_guid: payload_json(&token).and_then(|p| {
                         p.pointer("/properties/organization_guid")?
                             .as_str()
@@ -247,6 +263,7 @@ impl AdminApi {
                 env: env_s,
                 status: 400,
                 code: "invalid_scope".into(),
+                needs: scope.to_string(),
             }),
             403 if code.as_deref() == Some("ip_not_allowed") => {
                 Err(ApiError::IpRestricted { env: env_s })
@@ -297,6 +314,14 @@ impl AdminApi {
                 env: env_s,
                 status: 403,
                 code: code.unwrap_or_else(|| "forbidden".into()),
+                needs: super::scopes::scope(
+                    kind,
+                    if method == reqwest::Method::GET {
+                        "read"
+                    } else {
+                        "execute"
+                    },
+                ),
             }),
             status => Err(ApiError::Unexpected {
                 what,
@@ -318,9 +343,13 @@ mod tests {
             env: "sandbox".into(),
             status: 403,
             code: "invalid_scopes".into(),
+            needs: "bank_applications:execute".into(),
         };
         let text = e.to_string();
-        assert!(text.contains("bank_applications:execute organization_applications:execute"));
+        assert!(
+            text.contains("it needs bank_applications:execute"),
+            "{text}"
+        );
         assert_eq!(e.status(), Some(403));
         let m = MissingAdmin {
             missing: vec![ADMIN_SECRET_VAR],

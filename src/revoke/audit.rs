@@ -28,13 +28,16 @@ pub struct Entry {
     pub environment: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub application_type: Option<String>,
-    /// `run`, `load_report`, `credentials`, `plan`, `token`, `lookup`,
-    /// `delete`, `confirm`, `revoke` (a target's final line), `notify`.
+    /// `run`, `load_report`, `credentials`, `plan`, `scopes`, `token`,
+    /// `lookup`, `delete`, `confirm` (the leaked pair at the token endpoint),
+    /// `confirm_get` (the optional GET), `revoke` (a target's final line),
+    /// `notify`.
     pub action: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http_status: Option<u16>,
-    /// `start`, `finish`, `planned`, `sent`, `ok`, `not_found`, `gone`,
-    /// `revoked`, `already_revoked`, `skipped`, `failed`, `error`, …
+    /// `start`, `finish`, `planned`, `sent`, `ok`, `not_found`, `dead`,
+    /// `alive`, `unknown`, `no_secret`, `gone`, `revoked`, `already_revoked`,
+    /// `unconfirmed`, `skipped`, `failed`, `error`, …
     pub outcome: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
@@ -80,6 +83,11 @@ pub struct History {
     /// (fingerprint, environment) of targets whose final line says revoked
     /// or already revoked, with that line's time and outcome.
     pub finished: HashMap<(String, String), (String, String)>,
+    /// (fingerprint, environment) of targets whose last final line says
+    /// `unconfirmed` (deleted, but the token endpoint could not be asked or
+    /// gave no usable answer), with that line's time and the HTTP status of
+    /// the DELETE (204 deleted, 404 already gone): a rerun only confirms.
+    pub unconfirmed: HashMap<(String, String), (String, Option<u16>)>,
     /// (fingerprint, environment) of targets with a DELETE sent but no final
     /// line: a run was interrupted there.
     pub interrupted: Vec<(String, String)>,
@@ -92,6 +100,16 @@ pub struct History {
 impl History {
     pub fn finished(&self, fingerprint: &str, environment: &str) -> Option<&(String, String)> {
         self.finished
+            .get(&(fingerprint.to_string(), environment.to_string()))
+    }
+
+    /// The earlier unconfirmed deletion of this target, if that is where it stands.
+    pub fn unconfirmed(
+        &self,
+        fingerprint: &str,
+        environment: &str,
+    ) -> Option<&(String, Option<u16>)> {
+        self.unconfirmed
             .get(&(fingerprint.to_string(), environment.to_string()))
     }
 
@@ -112,9 +130,19 @@ impl History {
                 ("delete", "sent") => sent.push(key),
                 ("revoke", "revoked" | "already_revoked") => {
                     sent.retain(|k| k != &key);
+                    h.unconfirmed.remove(&key);
                     h.finished.insert(key, (e.time, e.outcome));
                 }
-                ("revoke", _) => sent.retain(|k| k != &key),
+                ("revoke", "unconfirmed") => {
+                    sent.retain(|k| k != &key);
+                    h.unconfirmed.insert(key, (e.time, e.http_status));
+                }
+                // `skipped` is written for finished targets: it changes nothing.
+                ("revoke", "skipped") => {}
+                ("revoke", _) => {
+                    sent.retain(|k| k != &key);
+                    h.unconfirmed.remove(&key);
+                }
                 _ => {}
             }
         }
@@ -266,5 +294,24 @@ mod tests {
         assert_eq!(e.outcome, "already_revoked");
         let (_, h) = AuditLog::open(&path).expect("reopen");
         assert!(h.finished("bb", "sandbox").is_some() && h.interrupted.is_empty());
+    }
+
+    #[test]
+    fn an_unconfirmed_deletion_is_remembered_until_a_later_final_line() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("audit.jsonl");
+        let (mut log, _) = AuditLog::open(&path).expect("open");
+        log.append(target_step("aa", "delete", "sent")).expect("w");
+        let mut s = target_step("aa", "revoke", "unconfirmed");
+        s.http_status = Some(204);
+        log.append(s).expect("w");
+        let (mut log, h) = AuditLog::open(&path).expect("reopen");
+        assert_eq!(h.unconfirmed("aa", "sandbox").map(|u| u.1), Some(Some(204)));
+        assert!(h.interrupted.is_empty() && h.finished("aa", "sandbox").is_none());
+        log.append(target_step("aa", "revoke", "revoked"))
+            .expect("w");
+        let (_, h) = AuditLog::open(&path).expect("reopen");
+        assert!(h.unconfirmed("aa", "sandbox").is_none());
+        assert!(h.finished("aa", "sandbox").is_some());
     }
 }

@@ -72,7 +72,9 @@ pub fn summary(plan: &Plan, run: Option<&RunResult>, source: &str) -> Value {
                 .iter()
                 .map(|x| {
                     let (reason, confirmed_at) = match &x.outcome {
-                        Outcome::Failed { reason, .. } => (Some(reason.clone()), None),
+                        Outcome::Failed { reason, .. } | Outcome::Unconfirmed { reason } => {
+                            (Some(reason.clone()), None)
+                        }
                         Outcome::Revoked { confirmed_at }
                         | Outcome::AlreadyRevoked { confirmed_at } => {
                             (None, Some(confirmed_at.clone()))
@@ -93,13 +95,14 @@ pub fn summary(plan: &Plan, run: Option<&RunResult>, source: &str) -> Value {
         })
         .unwrap_or_default();
     let text = match run {
-        Some(r) => format!(
-            "cybrid-scan: {} live Cybrid credential(s) in {source}: {} revoked, {} already revoked, {} done earlier, {} failed. Tokens minted before revocation stay valid until they expire (up to {} h).",
+        Some(r) if r.stopped.is_some() => format!(
+            "cybrid-scan: {} live Cybrid credential(s) in {source}; revocation stopped before any DELETE: the admin credential lacks a scope it needs (see the audit log).",
             plan.targets.len() + plan.live_without_target.len(),
-            r.count("revoked"),
-            r.count("already_revoked"),
-            r.count("done_earlier"),
-            r.failed(),
+        ),
+        Some(r) => format!(
+            "cybrid-scan: {} live Cybrid credential(s) in {source}: {}. Tokens minted before revocation stay valid until they expire (up to {} h).",
+            plan.targets.len() + plan.live_without_target.len(),
+            r.tally(),
             TOKEN_LIFETIME.as_secs() / 3600
         ),
         None => format!(

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::finding::{Finding, RevocationTarget, VerificationStatus};
+use crate::finding::{Finding, Fingerprint, RevocationTarget, VerificationStatus};
 use crate::report::json::{FindingRecord, ReportRecord};
 use crate::secret::Secret;
 
@@ -48,6 +48,11 @@ pub struct Target {
     pub fingerprint: String,
     pub fingerprints: Vec<String>,
     pub client_id: Secret,
+    /// The leaked client_secret, in memory only, when the scan that just ran
+    /// found it or the report was written with `--show-secrets` (checked
+    /// against the finding's fingerprint). Without it the deletion cannot
+    /// be confirmed at the token endpoint.
+    pub secret: Option<Secret>,
     /// As the report says it (checked against known environments when run).
     pub environment: String,
     /// `None`: ask the GET endpoints.
@@ -96,7 +101,23 @@ pub enum PlanError {
 struct Live<'a> {
     fingerprint: &'a str,
     target: Option<RevocationTarget>,
+    /// The pair's secret, when known exactly.
+    secret: Option<Secret>,
     location: String,
+}
+
+/// `secret` as the leaked client_secret of `fingerprint`'s finding, only if
+/// it is exact (a redacted value never matches the fingerprint) and is not
+/// the client_id itself (a finding of the id alone).
+fn exact_secret(
+    rule_id: &str,
+    fingerprint: &str,
+    secret: &str,
+    client_id: Option<&str>,
+) -> Option<Secret> {
+    let candidate = Secret::new(secret);
+    let paired = client_id.is_some_and(|id| id != secret);
+    (paired && Fingerprint::of(rule_id, &candidate).as_str() == fingerprint).then_some(candidate)
 }
 
 fn location_of(path: &str, line: u64, repository: Option<&str>) -> String {
@@ -125,10 +146,14 @@ fn group<'a>(live: impl Iterator<Item = Live<'a>>, findings: usize) -> Plan {
                 fingerprint: l.fingerprint.to_string(),
                 fingerprints: Vec::new(),
                 client_id: Secret::new(t.client_id.clone()),
+                secret: None,
                 environment: t.environment.clone(),
                 app_type: None,
                 locations: Vec::new(),
             });
+        if entry.secret.is_none() {
+            entry.secret = l.secret;
+        }
         if entry.app_type.is_none() {
             entry.app_type = t.application_type.as_deref().and_then(AppType::parse);
         }
@@ -165,6 +190,12 @@ pub fn from_report(record: &ReportRecord, path: &str) -> Result<Plan, PlanError>
         .map(|f| Live {
             fingerprint: &f.fingerprint,
             target: f.revocation.clone(),
+            secret: exact_secret(
+                &f.rule_id,
+                &f.fingerprint,
+                &f.secret,
+                f.revocation.as_ref().map(|t| t.client_id.as_str()),
+            ),
             location: location_of(&f.location.path, f.location.line, f.repository.as_deref()),
         });
     Ok(group(live, record.findings.len()))
@@ -178,6 +209,12 @@ pub fn from_findings(findings: &[Finding]) -> Plan {
         .map(|f| Live {
             fingerprint: f.fingerprint.as_str(),
             target: f.revocation_target(),
+            secret: exact_secret(
+                &f.rule_id,
+                f.fingerprint.as_str(),
+                f.secret.expose(),
+                f.client_id.as_ref().map(Secret::expose),
+            ),
             location: location_of(&f.location.path, f.location.line, f.repository.as_deref()),
         });
     group(live, findings.len())
@@ -244,6 +281,26 @@ mod tests {
         assert_eq!(plan.targets[1].app_type, None);
         assert_eq!(plan.live_without_target, vec!["ee.env:2".to_string()]);
         assert_eq!(plan.live_findings, 4);
+    }
+
+    #[test]
+    fn only_an_exact_secret_is_kept_for_the_confirmation() {
+        let exact = "SSSSssssTTTTttttUUUUuuuuVVVVvvvvWWWWwwwwXXX";
+        let fp = Fingerprint::of("cybrid-client-secret", &Secret::new(exact));
+        let mut shown = record(fp.as_str(), VerificationStatus::Live, Some(("id1", "bank")));
+        shown.secret = exact.into();
+        let mut redacted = shown.clone();
+        redacted.secret = crate::secret::redact(exact);
+        let plan = from_report(&report(vec![redacted.clone()]), "r.json").expect("plan");
+        assert!(
+            plan.targets[0].secret.is_none(),
+            "a redacted value is not a secret"
+        );
+        let plan = from_report(&report(vec![redacted, shown]), "r.json").expect("plan");
+        assert_eq!(
+            plan.targets[0].secret.as_ref().map(Secret::expose),
+            Some(exact)
+        );
     }
 
     #[test]

@@ -50,7 +50,7 @@ pub fn plan_text(plan: &Plan, source: &str) -> String {
     }
     let _ = writeln!(
         s,
-        "Revocation plan ({}): delete {} application(s) with the admin credential ({}):",
+        "Revocation plan ({}): delete {} application(s) with the admin credential ({}), then confirm each with its leaked pair at the token endpoint:",
         escape_for_terminal(source),
         plan.targets.len(),
         super::api::ADMIN_ID_VAR
@@ -68,6 +68,13 @@ pub fn plan_text(plan: &Plan, source: &str) -> String {
                 ""
             }
         );
+        let _ = writeln!(s, "     admin scopes: {}", needed(t));
+        if t.secret.is_none() {
+            let _ = writeln!(
+                s,
+                "     no secret in the report (written without --show-secrets): the deletion will be made but cannot be confirmed at the token endpoint"
+            );
+        }
     }
     for place in &plan.live_without_target {
         let _ = writeln!(
@@ -77,6 +84,14 @@ pub fn plan_text(plan: &Plan, source: &str) -> String {
         );
     }
     s
+}
+
+fn needed(t: &Target) -> String {
+    let scopes: Vec<String> = super::scopes::for_target(t)
+        .into_iter()
+        .map(|(s, _)| s)
+        .collect();
+    scopes.join(" ")
 }
 
 /// The receipt of a run.
@@ -92,13 +107,23 @@ pub fn receipt_text(run: &RunResult, run_id: &str, audit_log: &str) -> String {
         t.app_type = r.app_type.or(t.app_type);
         let line = match &r.outcome {
             Outcome::Revoked { confirmed_at } => format!(
-                "  REVOKED          {}: DELETE {}, confirmed gone (GET 404) at {confirmed_at}",
+                "  REVOKED          {}: DELETE {}; confirmed dead at {confirmed_at}: the token endpoint refuses the pair{}",
                 describe(&t),
-                r.delete_status.unwrap_or(204)
+                r.delete_status.unwrap_or(204),
+                get_note(r.get_gone)
             ),
             Outcome::AlreadyRevoked { confirmed_at } => format!(
-                "  ALREADY REVOKED  {}: the identity service answers 404 (deleted before, or not in your organization), checked at {confirmed_at}",
-                describe(&t)
+                "  ALREADY REVOKED  {}: the identity service answers 404 (deleted before); confirmed dead at {confirmed_at}: the token endpoint refuses the pair{}",
+                describe(&t),
+                get_note(r.get_gone)
+            ),
+            Outcome::Unconfirmed { reason } => format!(
+                "  UNCONFIRMED      {}: {}, but not confirmed: {reason}",
+                describe(&t),
+                match r.delete_status {
+                    Some(404) | None => "the identity service answers 404".to_string(),
+                    Some(status) => format!("DELETE {status}"),
+                }
             ),
             Outcome::DoneEarlier { at, outcome } => format!(
                 "  DONE EARLIER     {}: {outcome} in an earlier run at {at} (per the audit log; not sent again)",
@@ -117,19 +142,21 @@ pub fn receipt_text(run: &RunResult, run_id: &str, audit_log: &str) -> String {
             escape_for_terminal(place)
         );
     }
-    let _ = writeln!(
-        s,
-        "{} revoked, {} already revoked, {} done in an earlier run, {} failed.",
-        run.count("revoked"),
-        run.count("already_revoked"),
-        run.count("done_earlier"),
-        run.failed()
-    );
-    if run.count("revoked") + run.count("already_revoked") + run.count("done_earlier") > 0 {
+    if let Some(why) = &run.stopped {
+        let _ = writeln!(s, "  STOPPED          {why}");
+    }
+    let _ = writeln!(s, "{}.", run.tally());
+    if run.results.iter().any(|r| r.outcome.as_str() != "failed") {
         let _ = writeln!(
             s,
             "WARNING: access tokens minted with these credentials before revocation stay valid until they expire (up to {} h after they were minted). Revocation stops new tokens, not those.",
             TOKEN_LIFETIME.as_secs() / 3600
+        );
+    }
+    if run.count("unconfirmed") > 0 {
+        let _ = writeln!(
+            s,
+            "Unconfirmed deletions were made but the leaked pair could not be tried at the token endpoint: run the same command again to retry only the confirmation (with a report written with --show-secrets if the secret was missing), or scan again with --verify (the finding should be invalid)."
         );
     }
     if run.failed() > 0 {
@@ -139,6 +166,15 @@ pub fn receipt_text(run: &RunResult, run_id: &str, audit_log: &str) -> String {
         );
     }
     s
+}
+
+/// The optional GET's result, when one was made.
+fn get_note(gone: Option<bool>) -> &'static str {
+    match gone {
+        Some(true) => " (and the application endpoint answers 404)",
+        Some(false) => " (though the application endpoint still lists it)",
+        None => "",
+    }
 }
 
 #[cfg(test)]
@@ -153,6 +189,7 @@ mod tests {
             fingerprint: "0123456789abcdef".into(),
             fingerprints: vec!["0123456789abcdef".into()],
             client_id: Secret::new("AAAAbbbbCCCCddddEEEEffffGGGGhhhhIIIIjjjjKKK"),
+            secret: None,
             environment: "sandbox".into(),
             app_type: Some(AppType::Bank),
             locations: vec![".env:2".into()],
@@ -169,6 +206,8 @@ mod tests {
         };
         let text = plan_text(&plan, "r.json");
         assert!(text.contains("bank application in sandbox"));
+        assert!(text.contains("admin scopes: bank_applications:execute\n"));
+        assert!(text.contains("cannot be confirmed at the token endpoint"));
         assert!(!text.contains("AAAAbbbbCCCCddddEEEE"));
         let run = RunResult {
             results: vec![TargetResult {
@@ -178,12 +217,16 @@ mod tests {
                     confirmed_at: "2026-01-01T00:00:00Z".into(),
                 },
                 delete_status: Some(204),
+                get_gone: None,
             }],
             unplanned: Vec::new(),
+            stopped: None,
         };
         let text = receipt_text(&run, "abc", "audit.jsonl");
         assert!(text.contains("REVOKED"));
-        assert!(text.contains("confirmed gone (GET 404)"));
+        assert!(text.contains(
+            "confirmed dead at 2026-01-01T00:00:00Z: the token endpoint refuses the pair"
+        ));
         assert!(text.contains("up to 8 h"));
         assert!(!text.contains("AAAAbbbbCCCCddddEEEE"));
     }
