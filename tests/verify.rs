@@ -604,14 +604,25 @@ fn simulator_binary_serves_tokens_and_application_endpoints() {
     assert_eq!(body["message_code"], "invalid_scopes");
 
     let exec = token_of("bank_applications:execute organization_applications:execute");
+    // GET needs :read and DELETE :execute (CYBRID.md): neither stands in
+    // for the other.
     let r = http.get(&app_url).bearer_auth(&exec).send().expect("get");
+    assert_eq!(r.status().as_u16(), 403, "an execute token may not read");
+    let body: Value = r.json().expect("json");
+    assert_eq!(body["message_code"], "invalid_scopes");
+    assert_eq!(
+        body["error_message"],
+        "Invalid scopes. Required: bank_applications:read"
+    );
+    let read = token_of("bank_applications:read organization_applications:read");
+    let r = http.get(&app_url).bearer_auth(&read).send().expect("get");
     assert_eq!(r.status().as_u16(), 200);
     let r = http
         .get(format!(
             "{base}/api/organization_applications/{}",
             leaked.id
         ))
-        .bearer_auth(&exec)
+        .bearer_auth(&read)
         .send()
         .expect("get org");
     assert_eq!(
@@ -621,11 +632,17 @@ fn simulator_binary_serves_tokens_and_application_endpoints() {
     );
     let r = http
         .delete(&app_url)
+        .bearer_auth(&read)
+        .send()
+        .expect("delete");
+    assert_eq!(r.status().as_u16(), 403, "a read token may not delete");
+    let r = http
+        .delete(&app_url)
         .bearer_auth(&exec)
         .send()
         .expect("delete");
     assert_eq!(r.status().as_u16(), 204);
-    let r = http.get(&app_url).bearer_auth(&exec).send().expect("get");
+    let r = http.get(&app_url).bearer_auth(&read).send().expect("get");
     assert_eq!(r.status().as_u16(), 404);
     let body: Value = r.json().expect("json");
     assert_eq!(body["message_code"], "not_found");
@@ -638,7 +655,7 @@ fn simulator_binary_serves_tokens_and_application_endpoints() {
         .and_then(|r| r.json())
         .expect("stats");
     assert_eq!(stats["applications_deleted"], 1);
-    assert_eq!(stats["token_request_formats"]["basic"], 2);
+    assert_eq!(stats["token_request_formats"]["basic"], 3);
     let _ = child.kill();
     let _ = child.wait();
 }

@@ -386,17 +386,14 @@ fn applications(
     let resource = format!("{}_applications", kind.as_str());
     let execute = format!("{resource}:execute");
     let read = format!("{resource}:read");
-    let (allowed, required) = match request.method.as_str() {
-        // Reading with an execute scope is allowed, so a responder's token
-        // minted for deletion can also confirm it.
-        "GET" => (
-            grant.scopes.contains(&read) || grant.scopes.contains(&execute),
-            read,
-        ),
-        "DELETE" => (grant.scopes.contains(&execute), execute),
+    // Exactly as CYBRID.md documents: GET needs `:read`, DELETE `:execute`;
+    // one does not stand in for the other.
+    let required = match request.method.as_str() {
+        "GET" => read,
+        "DELETE" => execute,
         _ => return api_error(404, "not_found", "route not found"),
     };
-    if !allowed {
+    if !grant.scopes.contains(&required) {
         return api_error(
             403,
             "invalid_scopes",
