@@ -7,6 +7,7 @@ use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fmt;
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -64,6 +65,10 @@ pub struct Location {
     /// Archive entry inside `path` (e.g. a zip of CI logs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entry: Option<String>,
+    /// The blob the secret is in (git): one credential rebuilt into many
+    /// blobs is counted by them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blob: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -72,8 +77,20 @@ pub struct Location {
     pub date: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at_head: Option<bool>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub refs: Vec<String>,
+    /// Refs that reach the commit. Shared between the findings of one
+    /// commit: a GitHub mirror's thousands of pull-request refs are listed
+    /// once in memory, not once per finding.
+    #[serde(default, skip_serializing_if = "no_refs")]
+    pub refs: Refs,
+}
+
+/// A ref's name, allocated once however many findings list it.
+pub type RefName = Arc<str>;
+/// The refs that reach a commit, shared by the findings it introduced.
+pub type Refs = Arc<[RefName]>;
+
+fn no_refs(refs: &Refs) -> bool {
+    refs.is_empty()
 }
 
 /// The state of a credential after (optional) verification.

@@ -192,6 +192,15 @@ proptest! {
             text.extend_from_slice(&e.text);
             values.push(e.plant.value().to_string());
         }
+        // The log source strips terminal escapes (its own tests cover them);
+        // random junk ending in `ESC [ ` would swallow the next character,
+        // the first letter of a planted key, and change what the whole-buffer
+        // scan is compared with. This property is about windows: no escapes.
+        for b in text.iter_mut() {
+            if *b == 0x1b || *b == 0x9b {
+                *b = b'?';
+            }
+        }
         let whole: Vec<(u64, u64, String)> = findings_of(&text)
             .iter()
             .map(|f| (f.location.line, f.location.column, f.secret.expose().to_string()))

@@ -1,8 +1,10 @@
-//! The human report: grouped by file, live credentials first and loud,
+//! The human report: one block per distinct credential (however many
+//! blobs, files or commits hold it), live credentials first and loud,
 //! colour only on a terminal and never when `NO_COLOR` is set.
 
 use std::io::{self, Write};
 
+use super::leaks::{self, Leak};
 use super::{escape_for_terminal, OutputOptions, Report, RepositoryStatus};
 use crate::finding::{Confidence, Finding, VerificationStatus};
 
@@ -38,12 +40,28 @@ fn where_of(f: &Finding) -> String {
     s
 }
 
+/// Places listed under a leak before `+N more`.
+const SHOWN_PLACES: usize = 5;
+
+fn place_of(f: &Finding) -> String {
+    let mut s = where_of(f);
+    if let Some(i) = s.find(" @ ") {
+        s.insert_str(i, &format!(":{}:{}", f.location.line, f.location.column));
+    } else {
+        s.push_str(&format!(":{}:{}", f.location.line, f.location.column));
+    }
+    s
+}
+
 pub fn write(report: &Report, opts: &OutputOptions, out: &mut dyn Write) -> io::Result<()> {
     let paint = Paint { on: opts.color };
-    let mut ordered: Vec<&Finding> = report.findings.iter().collect();
-    // Live credentials first: they are the ones to act on now.
-    ordered.sort_by_key(|f| f.verification.status != VerificationStatus::Live);
-    let live = report.live_count();
+    // One block per distinct credential, live ones first: they are the ones
+    // to act on now; a credential rebuilt into 97 blobs is one block.
+    let leaks = leaks::group(&report.findings);
+    let live = leaks
+        .iter()
+        .filter(|l| l.verification.status == VerificationStatus::Live)
+        .count();
     if live > 0 {
         writeln!(
             out,
@@ -55,89 +73,8 @@ pub fn write(report: &Report, opts: &OutputOptions, out: &mut dyn Write) -> io::
         )?;
         writeln!(out)?;
     }
-    let mut current: Option<String> = None;
-    for f in ordered {
-        let place = where_of(f);
-        if current.as_ref() != Some(&place) {
-            if current.is_some() {
-                writeln!(out)?;
-            }
-            writeln!(out, "{}", paint.wrap("1;35", &place))?;
-            current = Some(place);
-        }
-        let conf = match f.confidence {
-            Confidence::High => paint.wrap("1;31", "high"),
-            Confidence::Medium => paint.wrap("33", "medium"),
-            Confidence::Low => paint.wrap("2", "low"),
-        };
-        let mut line = format!(
-            "  {}:{}  {}  {}  {}",
-            f.location.line,
-            f.location.column,
-            conf,
-            escape_for_terminal(&f.rule_id),
-            escape_for_terminal(&opts.reveal.secret(&f.secret))
-        );
-        if let Some(id) = &f.client_id {
-            line.push_str(&format!(
-                "  client_id {}",
-                escape_for_terminal(&opts.reveal.secret(id))
-            ));
-        }
-        writeln!(out, "{line}")?;
-        let mut details = Vec::new();
-        match f.verification.status {
-            VerificationStatus::NotChecked => {}
-            VerificationStatus::Live => details.push(paint.wrap(
-                "1;31",
-                &format!(
-                    "LIVE in {}{}",
-                    escape_for_terminal(f.verification.environment.as_deref().unwrap_or("?")),
-                    f.verification
-                        .sub_type
-                        .as_deref()
-                        .map(|s| format!(" ({} credential)", escape_for_terminal(s)))
-                        .unwrap_or_default()
-                ),
-            )),
-            other => details.push(format!(
-                "verification: {}{}",
-                other.as_str(),
-                f.verification
-                    .reason
-                    .as_deref()
-                    .map(|r| format!(" ({})", escape_for_terminal(r)))
-                    .unwrap_or_default()
-            )),
-        }
-        // Token fields come from the scanned token's payload: escaped like paths.
-        if let Some(t) = &f.token {
-            details.push(format!(
-                "token for {} {}, {}",
-                escape_for_terminal(t.environment.as_deref().unwrap_or("?")),
-                escape_for_terminal(t.sub_type.as_deref().unwrap_or("subject")),
-                match (&t.expires_at, t.expired) {
-                    (Some(at), true) => format!("expired {}", escape_for_terminal(at)),
-                    (Some(at), false) => format!("expires {}", escape_for_terminal(at)),
-                    (None, _) => "no expiry".to_string(),
-                }
-            ));
-        }
-        if let Some(a) = &f.location.author {
-            details.push(format!(
-                "by {} on {}",
-                escape_for_terminal(a),
-                escape_for_terminal(f.location.date.as_deref().unwrap_or("?"))
-            ));
-        }
-        if f.location.at_head == Some(false) {
-            details.push("no longer at HEAD (still in history)".into());
-        }
-        if !details.is_empty() {
-            writeln!(out, "      {}", details.join("; "))?;
-        }
-    }
-    if !report.findings.is_empty() {
+    for leak in &leaks {
+        write_leak(leak, opts, &paint, out)?;
         writeln!(out)?;
     }
     for note in &report.notes {
@@ -145,6 +82,103 @@ pub fn write(report: &Report, opts: &OutputOptions, out: &mut dyn Write) -> io::
     }
     write_repositories(report, &paint, out)?;
     writeln!(out, "{}", summary(report))
+}
+
+fn write_leak(
+    leak: &Leak<'_>,
+    opts: &OutputOptions,
+    paint: &Paint,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let conf = match leak.confidence {
+        Confidence::High => paint.wrap("1;31", "high"),
+        Confidence::Medium => paint.wrap("33", "medium"),
+        Confidence::Low => paint.wrap("2", "low"),
+    };
+    let mut head = format!(
+        "{}  {}  {}",
+        paint.wrap("1;35", &escape_for_terminal(leak.rule_id())),
+        conf,
+        escape_for_terminal(&opts.reveal.secret(&leak.first.secret))
+    );
+    if let Some(id) = &leak.shown.client_id {
+        head.push_str(&format!(
+            "  client_id {}",
+            escape_for_terminal(&opts.reveal.secret(id))
+        ));
+    }
+    writeln!(out, "{head}")?;
+    let first = leak.first;
+    let mut origin = if leak.occurrences() == 1 {
+        format!("  at {}", place_of(first))
+    } else {
+        format!("  first seen at {}", place_of(first))
+    };
+    if let Some(a) = &first.location.author {
+        origin.push_str(&format!(
+            " by {} on {}",
+            escape_for_terminal(a),
+            escape_for_terminal(first.location.date.as_deref().unwrap_or("?"))
+        ));
+    }
+    writeln!(out, "{origin}")?;
+    let mut details = Vec::new();
+    if leak.occurrences() > 1 {
+        details.push(format!("seen in {}", leak.seen_in()));
+    }
+    match leak.at_head {
+        Some(true) if leak.occurrences() > 1 => details.push("still at HEAD".into()),
+        Some(false) => details.push("no longer at HEAD (still in history)".into()),
+        _ => {}
+    }
+    let v = leak.verification;
+    match v.status {
+        VerificationStatus::NotChecked => {}
+        VerificationStatus::Live => details.push(paint.wrap(
+            "1;31",
+            &format!(
+                "LIVE in {}{}",
+                escape_for_terminal(v.environment.as_deref().unwrap_or("?")),
+                v.sub_type
+                    .as_deref()
+                    .map(|s| format!(" ({} credential)", escape_for_terminal(s)))
+                    .unwrap_or_default()
+            ),
+        )),
+        other => details.push(format!(
+            "verification: {}{}",
+            other.as_str(),
+            v.reason
+                .as_deref()
+                .map(|r| format!(" ({})", escape_for_terminal(r)))
+                .unwrap_or_default()
+        )),
+    }
+    // Token fields come from the scanned token's payload: escaped like paths.
+    if let Some(t) = &first.token {
+        details.push(format!(
+            "token for {} {}, {}",
+            escape_for_terminal(t.environment.as_deref().unwrap_or("?")),
+            escape_for_terminal(t.sub_type.as_deref().unwrap_or("subject")),
+            match (&t.expires_at, t.expired) {
+                (Some(at), true) => format!("expired {}", escape_for_terminal(at)),
+                (Some(at), false) => format!("expires {}", escape_for_terminal(at)),
+                (None, _) => "no expiry".to_string(),
+            }
+        ));
+    }
+    if !details.is_empty() {
+        writeln!(out, "  {}", details.join("; "))?;
+    }
+    if leak.occurrences() > 1 {
+        for f in leak.findings.iter().take(SHOWN_PLACES) {
+            writeln!(out, "    {}", place_of(f))?;
+        }
+        if leak.occurrences() > SHOWN_PLACES {
+            writeln!(out, "    +{} more", leak.occurrences() - SHOWN_PLACES)?;
+        }
+    }
+    Ok(())
 }
 
 /// A sweep's repositories, one line each: failed ones first (with why),

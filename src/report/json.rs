@@ -52,11 +52,91 @@ pub struct FindingRecord {
     pub repository: Option<String>,
 }
 
+/// One distinct credential of a report: its findings grouped by fingerprint
+/// ([`super::leaks`]). Written for people and dashboards; readers of a
+/// report rebuild it from `findings`, so it is never read back.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LeakRecord {
+    pub fingerprint: String,
+    pub rule_id: String,
+    pub secret: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    pub confidence: Confidence,
+    pub verification: Verification,
+    pub first_seen: Location,
+    pub last_seen: Location,
+    pub occurrences: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub blobs: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub commits: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub files: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_head: Option<bool>,
+    #[serde(default)]
+    pub refs: Vec<String>,
+    pub paths: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub repositories: Vec<String>,
+}
+
+/// The leaks of records read from reports (merging shards): their secret
+/// strings pass through exactly as the shards wrote them.
+pub fn leak_records(findings: &[FindingRecord]) -> Vec<LeakRecord> {
+    let findings: Vec<Finding> = findings
+        .iter()
+        .cloned()
+        .map(FindingRecord::into_finding)
+        .collect();
+    super::leaks::group(&findings)
+        .iter()
+        .map(|l| LeakRecord::from_leak(l, Reveal::Show))
+        .collect()
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+impl LeakRecord {
+    pub fn from_leak(leak: &super::leaks::Leak<'_>, reveal: Reveal) -> Self {
+        // The places themselves: refs are listed once, for the whole leak.
+        let place = |f: &Finding| Location {
+            refs: Default::default(),
+            ..f.location.clone()
+        };
+        LeakRecord {
+            fingerprint: leak.fingerprint().to_string(),
+            rule_id: leak.rule_id().to_string(),
+            secret: reveal.secret(&leak.first.secret),
+            client_id: leak.shown.client_id.as_ref().map(|c| reveal.secret(c)),
+            confidence: leak.confidence,
+            verification: leak.verification.clone(),
+            first_seen: place(leak.first),
+            last_seen: place(leak.last),
+            occurrences: leak.occurrences() as u64,
+            blobs: leak.blobs as u64,
+            commits: leak.commits as u64,
+            files: leak.files as u64,
+            at_head: leak.at_head,
+            refs: leak.refs.iter().map(|r| r.to_string()).collect(),
+            paths: leak.paths.iter().map(|p| p.to_string()).collect(),
+            repositories: leak.repositories.iter().map(|r| r.to_string()).collect(),
+        }
+    }
+}
+
 /// A whole JSON report.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ReportRecord {
     pub tool: ToolRecord,
     pub findings: Vec<FindingRecord>,
+    /// One entry per distinct credential (INTERFACE.md); derived from
+    /// `findings`, ignored when a report is read back.
+    #[serde(default, skip_deserializing)]
+    pub leaks: Vec<LeakRecord>,
     pub stats: Stats,
     #[serde(default)]
     pub errors: Vec<ScanError>,
@@ -121,6 +201,10 @@ impl ReportRecord {
                 .findings
                 .iter()
                 .map(|f| FindingRecord::from_finding(f, reveal))
+                .collect(),
+            leaks: super::leaks::group(&report.findings)
+                .iter()
+                .map(|l| LeakRecord::from_leak(l, reveal))
                 .collect(),
             stats: report.stats.clone(),
             errors: report.errors.clone(),

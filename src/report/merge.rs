@@ -152,6 +152,7 @@ pub fn merge(reports: Vec<ReportRecord>) -> (ReportRecord, MergeSummary) {
             version: super::json::TOOL_VERSION.into(),
             report_version: super::json::REPORT_SCHEMA_VERSION,
         },
+        leaks: super::json::leak_records(&findings),
         findings,
         stats,
         errors: errors.into_iter().collect(),
@@ -219,6 +220,7 @@ mod tests {
                 report_version: 1,
             },
             findings,
+            leaks: Vec::new(),
             stats: Stats {
                 files: 2,
                 bytes: 10,

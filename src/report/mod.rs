@@ -5,6 +5,7 @@ pub mod gitlab;
 pub mod hook;
 pub mod human;
 pub mod json;
+pub mod leaks;
 pub mod merge;
 pub mod sarif;
 

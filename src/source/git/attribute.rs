@@ -3,20 +3,25 @@
 //! blob is still at HEAD, and which refs reach that commit.
 //!
 //! Commits are visited oldest first in topological order (parents before
-//! children), each tree at most once: the first commit whose tree holds a
-//! blob is then the one that introduced it, and a tree met before cannot hold
-//! anything not already placed. The walk stops as soon as every blob is placed.
+//! children, independent lines by committer time), each tree at most once:
+//! the first commit whose tree holds a blob is then the one that introduced
+//! it, and a tree met before cannot hold anything not already placed. The
+//! walk stops as soon as every blob is placed. The commit graph is the one
+//! the history walk already read; which refs reach each introducing commit
+//! is one more pass over it ([`reach`]), whatever the number of refs.
 
 use std::collections::HashMap;
 
-use git2::{ObjectType, Odb, Oid, Repository, Sort};
+use git2::{ObjectType, Odb, Oid, Repository};
 use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, UtcOffset};
 
 use super::commit::{self, Tip};
 use super::oidset::{LocalOidSet, OidBuild};
-use super::scan::{join, Scan};
+use super::reach::{self, CommitGraph};
+use super::scan::join;
 use super::tree::{self, Kind};
+use crate::finding::Refs;
 
 /// Where a blob with findings came from.
 #[derive(Debug, Clone, Default)]
@@ -26,7 +31,9 @@ pub(crate) struct Origin {
     pub author: Option<String>,
     pub date: Option<String>,
     pub at_head: Option<bool>,
-    pub refs: Vec<String>,
+    /// Shared by every blob the same commit introduced: on a mirror with
+    /// thousands of pull-request refs the list is long.
+    pub refs: Refs,
 }
 
 pub(crate) type Attribution = HashMap<Oid, Origin, OidBuild>;
@@ -40,52 +47,21 @@ pub(crate) fn full_history(
     repo: &Repository,
     tips: &[Tip],
     targets: &LocalOidSet,
-    ctx: &Scan<'_>,
+    graph: &CommitGraph,
 ) -> Attribution {
     let Ok(odb) = repo.odb() else {
         return Attribution::default();
     };
     let mut first = FirstSeen::default();
     let mut seen = LocalOidSet::default();
-    match oldest_first(repo, tips) {
-        Err(e) => ctx.error(
-            "history",
-            format!(
-                "cannot order commits to attribute findings: {}",
-                e.message()
-            ),
-        ),
-        Ok(walk) => {
-            for c in walk {
-                let c = match c {
-                    Ok(c) => c,
-                    Err(e) => {
-                        ctx.error(
-                            "history",
-                            format!("attribution stopped early: {}", e.message()),
-                        );
-                        break;
-                    }
-                };
-                let Ok(info) = commit::read(&odb, c) else {
-                    continue;
-                };
-                if seen.insert(info.tree) {
-                    locate(
-                        &odb,
-                        info.tree,
-                        "",
-                        targets,
-                        &mut seen,
-                        &mut |blob, path| {
-                            first.entry(blob).or_insert((Some(c), path));
-                        },
-                    );
-                }
-                if first.len() == targets.len() {
-                    break;
-                }
-            }
+    for (c, tree) in graph.oldest_first() {
+        if seen.insert(tree) {
+            locate(&odb, tree, "", targets, &mut seen, &mut |blob, path| {
+                first.entry(blob).or_insert((Some(c), path));
+            });
+        }
+        if first.len() == targets.len() {
+            break;
         }
     }
     // Trees and blobs that a ref names directly, outside any commit.
@@ -107,17 +83,7 @@ pub(crate) fn full_history(
         .ok()
         .and_then(|h| h.peel(ObjectType::Commit).ok())
         .map(|c| c.id());
-    describe(repo, tips, &first, head)
-}
-
-fn oldest_first<'r>(repo: &'r Repository, tips: &[Tip]) -> Result<git2::Revwalk<'r>, git2::Error> {
-    let mut walk = repo.revwalk()?;
-    walk.set_sorting(Sort::TOPOLOGICAL | Sort::REVERSE)?;
-    for tip in tips.iter().filter(|t| t.kind == ObjectType::Commit) {
-        // A tip that cannot be walked was already reported when listing refs.
-        let _ = walk.push(tip.oid);
-    }
-    Ok(walk)
+    describe(repo, tips, &first, head, Some(graph))
 }
 
 /// Call `found` for each target blob under tree `oid`, skipping trees in `seen`.
@@ -152,12 +118,15 @@ fn locate(
 }
 
 /// Turn first appearances into full origins: author, date, refs, at_head.
-/// `head` is the commit "still present" is judged against.
+/// `head` is the commit "still present" is judged against; `graph` the
+/// commit graph when the caller already read it (else it is read here, and
+/// only when some blob was introduced by a commit).
 pub(crate) fn describe(
     repo: &Repository,
     tips: &[Tip],
     first: &FirstSeen,
     head: Option<Oid>,
+    graph: Option<&CommitGraph>,
 ) -> Attribution {
     let targets: LocalOidSet = first.keys().copied().collect();
     let mut at_head = LocalOidSet::default();
@@ -169,13 +138,33 @@ pub(crate) fn describe(
             });
         }
     }
+    let introducing: Vec<Oid> = {
+        let mut v: Vec<Oid> = first.values().filter_map(|(c, _)| *c).collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    let refs = if introducing.is_empty() {
+        HashMap::default()
+    } else {
+        match graph {
+            Some(g) => reach::refs_reaching(g, tips, &introducing),
+            None => match repo.odb() {
+                Ok(odb) => {
+                    let g = CommitGraph::walk(&odb, tips, &commit::shallow_boundary(repo));
+                    reach::refs_reaching(&g, tips, &introducing)
+                }
+                Err(_) => HashMap::default(),
+            },
+        }
+    };
     let mut commits: HashMap<Oid, Origin, OidBuild> = HashMap::default();
     let mut out = Attribution::default();
     for (blob, (commit, path)) in first {
         let mut origin = match commit {
             Some(c) => commits
                 .entry(*c)
-                .or_insert_with(|| commit_origin(repo, tips, *c))
+                .or_insert_with(|| commit_origin(repo, *c, refs.get(c).cloned()))
                 .clone(),
             None => Origin::default(),
         };
@@ -186,9 +175,10 @@ pub(crate) fn describe(
     out
 }
 
-fn commit_origin(repo: &Repository, tips: &[Tip], c: Oid) -> Origin {
+fn commit_origin(repo: &Repository, c: Oid, refs: Option<Refs>) -> Origin {
     let mut origin = Origin {
         commit: Some(c.to_string()),
+        refs: refs.unwrap_or_default(),
         ..Origin::default()
     };
     if let Ok(commit) = repo.find_commit(c) {
@@ -200,15 +190,6 @@ fn commit_origin(repo: &Repository, tips: &[Tip], c: Oid) -> Origin {
         ));
         origin.date = rfc3339(author.when());
     }
-    let mut refs: Vec<String> = tips
-        .iter()
-        .filter(|t| t.kind == ObjectType::Commit)
-        .filter(|t| t.oid == c || repo.graph_descendant_of(t.oid, c).unwrap_or(false))
-        .map(|t| t.name.clone())
-        .collect();
-    refs.sort();
-    refs.dedup();
-    origin.refs = refs;
     origin
 }
 

@@ -12,12 +12,16 @@ use super::oidset::LocalOidSet;
 pub(crate) struct CommitInfo {
     pub tree: Oid,
     pub parents: Vec<Oid>,
+    /// Committer time (seconds since the epoch; 0 when unreadable): orders
+    /// independent lines of history oldest first.
+    pub time: i64,
 }
 
 /// Parse the header of a raw commit object.
 pub(crate) fn parse(data: &[u8]) -> Option<CommitInfo> {
     let mut tree = None;
     let mut parents = Vec::new();
+    let mut time = 0;
     for line in data.split(|b| *b == b'\n') {
         if line.is_empty() {
             break; // end of headers
@@ -26,14 +30,23 @@ pub(crate) fn parse(data: &[u8]) -> Option<CommitInfo> {
             tree = Some(oid_of(hex)?);
         } else if let Some(hex) = line.strip_prefix(b"parent ") {
             parents.push(oid_of(hex)?);
-        } else if tree.is_some() {
-            break; // author, committer, …: nothing more to follow
+        } else if let Some(who) = line.strip_prefix(b"committer ") {
+            time = committer_time(who).unwrap_or(0);
+            break; // nothing more to follow
         }
     }
     Some(CommitInfo {
         tree: tree?,
         parents,
+        time,
     })
+}
+
+/// The seconds of `Name <email> 1700000000 +0000`.
+fn committer_time(who: &[u8]) -> Option<i64> {
+    let close = who.iter().rposition(|b| *b == b'>')?;
+    let rest = std::str::from_utf8(&who[close + 1..]).ok()?;
+    rest.split_whitespace().next()?.parse().ok()
 }
 
 fn oid_of(hex: &[u8]) -> Option<Oid> {
@@ -137,6 +150,7 @@ author A <a@x> 1 +0000\ncommitter A <a@x> 1 +0000\n\nparent 00000000000000000000
             "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
         );
         assert_eq!(info.parents.len(), 2);
+        assert_eq!(info.time, 1);
         assert!(parse(b"author A <a@x> 1 +0000\n").is_none());
         assert!(parse(b"tree nothex\n").is_none());
     }

@@ -26,7 +26,8 @@ use super::commit;
 use super::oidset::LocalOidSet;
 use super::open::Opened;
 use super::packorder::{PackIndex, PackPos};
-use super::scan::{join, Scan};
+use super::reach::CommitGraph;
+use super::scan::{join, Phase, Scan};
 use super::tree::{self, Kind};
 use super::workers::{Slot, Workers};
 use super::{attribute, GitError, ModeResult};
@@ -95,6 +96,8 @@ pub(crate) fn run(opened: &Opened, workers: &Workers, ctx: &Scan) -> Result<Mode
         }
     }
     let mut commits = 0u64;
+    // Kept for attribution: which refs reach a commit is one pass over it.
+    let mut graph = CommitGraph::default();
     while let Some(oid) = queue.pop_front() {
         let info = match commit::read(&odb, oid) {
             Ok(info) => info,
@@ -107,17 +110,22 @@ pub(crate) fn run(opened: &Opened, workers: &Workers, ctx: &Scan) -> Result<Mode
         if ctx.trees.insert(info.tree) {
             trees.push((at(trees.len(), &info.tree), info.tree, String::new()));
         }
-        if !boundary.contains(&oid) {
-            for parent in info.parents {
-                if seen.insert(parent) {
-                    queue.push_back(parent);
+        if boundary.contains(&oid) {
+            graph.add(oid, &info, Vec::new());
+        } else {
+            for parent in &info.parents {
+                if seen.insert(*parent) {
+                    queue.push_back(*parent);
                 }
             }
+            graph.add(oid, &info, info.parents.clone());
         }
     }
     drop(seen);
+    graph.seal();
 
     // 2. Trees, level by level.
+    ctx.enter(Phase::Trees);
     while !trees.is_empty() {
         trees.sort_unstable_by_key(|(at, _, _)| *at);
         let next: Mutex<Vec<(Oid, String)>> = Mutex::default();
@@ -144,6 +152,7 @@ pub(crate) fn run(opened: &Opened, workers: &Workers, ctx: &Scan) -> Result<Mode
     let paths = into_inner(paths);
 
     // 3. Blobs.
+    ctx.enter(Phase::Blobs);
     blobs.sort_unstable_by_key(|(at, _, _)| *at);
     ctx.blobs_queued
         .store(blobs.len() as u64, std::sync::atomic::Ordering::Relaxed);
@@ -155,11 +164,12 @@ pub(crate) fn run(opened: &Opened, workers: &Workers, ctx: &Scan) -> Result<Mode
     drop(blobs);
     drop(paths);
 
+    ctx.enter(Phase::Attribution);
     let targets = ctx.hit_oids();
     let attribution = if targets.is_empty() {
         attribute::Attribution::default()
     } else {
-        attribute::full_history(repo, &tips, &targets, ctx)
+        attribute::full_history(repo, &tips, &targets, &graph)
     };
     Ok(ModeResult {
         commits,

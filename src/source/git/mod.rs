@@ -19,6 +19,7 @@ pub mod open;
 mod packorder;
 mod progress;
 pub mod range;
+mod reach;
 mod scan;
 mod staged;
 mod tree;
@@ -133,6 +134,14 @@ pub fn scan_repository(
         result
     });
     let done = result?;
+    if std::env::var_os("CYBRID_SCAN_TIMINGS").is_some() {
+        let phases: Vec<String> = ctx
+            .phase_times()
+            .iter()
+            .map(|(p, d)| format!("{} {:.3} s", p.name(), d.as_secs_f64()))
+            .collect();
+        eprintln!("cybrid-scan: {}: {}", opened.shown, phases.join(", "));
+    }
     summary.notes.extend(done.notes);
     summary.commits = done.commits;
     summary.blobs = ctx.blobs_scanned();

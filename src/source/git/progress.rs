@@ -1,6 +1,7 @@
-//! The progress line on standard error: blobs and bytes scanned, findings so
-//! far. Drawn only when the caller asked (a terminal, no `--quiet`), from its
-//! own thread, so workers only bump counters.
+//! The progress line on standard error: the phase (commits, trees, blobs,
+//! attribution), blobs and bytes scanned, findings so far. Drawn only when
+//! the caller asked (a terminal, no `--quiet`), from its own thread, so
+//! workers only bump counters.
 
 use std::sync::atomic::Ordering;
 use std::thread::{Scope, ScopedJoinHandle};
@@ -8,7 +9,7 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::scan::Scan;
+use super::scan::{Phase, Scan};
 
 pub(crate) struct Progress<'scope> {
     handle: Option<ScopedJoinHandle<'scope, ()>>,
@@ -39,12 +40,19 @@ impl<'scope> Progress<'scope> {
                         0 => String::new(),
                         n => format!("{n} trees, "),
                     };
-                    bar.set_message(format!(
-                        "{}: {trees}{blobs}, {:.1} MB, {} finding(s)",
-                        ctx.shown,
-                        ctx.bytes_scanned() as f64 / 1e6,
-                        ctx.findings_so_far()
-                    ));
+                    let phase = ctx.phase();
+                    let doing = match phase {
+                        Phase::Attribution => format!(
+                            "attributing {} finding(s) to commits and refs",
+                            ctx.findings_so_far()
+                        ),
+                        _ => format!(
+                            "{trees}{blobs}, {:.1} MB, {} finding(s)",
+                            ctx.bytes_scanned() as f64 / 1e6,
+                            ctx.findings_so_far()
+                        ),
+                    };
+                    bar.set_message(format!("{} [{}] {doing}", ctx.shown, phase.name()));
                     bar.tick();
                     std::thread::sleep(Duration::from_millis(100));
                 }

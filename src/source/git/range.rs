@@ -11,7 +11,7 @@ use git2::{ObjectType, Odb, Oid, Repository, Sort};
 use super::attribute::{self, FirstSeen};
 use super::commit;
 use super::open::Opened;
-use super::scan::{join, Scan};
+use super::scan::{join, Phase, Scan};
 use super::tree::{self, Entry, Kind};
 use super::workers::Workers;
 use super::{GitError, ModeResult, RangeSpec};
@@ -183,6 +183,7 @@ pub(crate) fn run(
         );
     }
     let blobs: Vec<(Oid, String)> = first.iter().map(|(b, (_, p))| (*b, p.clone())).collect();
+    ctx.enter(Phase::Blobs);
     workers.pool.scope(|s| {
         for batch in blobs.chunks(16) {
             s.spawn(move |_| {
@@ -199,10 +200,11 @@ pub(crate) fn run(
             });
         }
     });
+    ctx.enter(Phase::Attribution);
     let targets = ctx.hit_oids();
     first.retain(|blob, _| targets.contains(blob));
     let tips = commit::tips(repo, &|_, _| {});
-    let attribution = attribute::describe(repo, &tips, &first, Some(range.head));
+    let attribution = attribute::describe(repo, &tips, &first, Some(range.head), None);
     Ok(ModeResult {
         commits,
         notes: vec![format!(

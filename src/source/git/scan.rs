@@ -4,8 +4,9 @@
 //! the progress line.
 
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use git2::{ObjectType, Oid};
 
@@ -16,6 +17,36 @@ use super::GitOptions;
 use crate::collect::{to_findings, Collector};
 use crate::detect::Engine;
 use crate::finding::{Finding, Location, SourceKind};
+
+/// The stages of a scan, in order, as the progress line names them: a long
+/// attribution must not look like a hang after the blobs are done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    Commits = 0,
+    Trees = 1,
+    Blobs = 2,
+    Attribution = 3,
+}
+
+impl Phase {
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Commits => "commits",
+            Phase::Trees => "trees",
+            Phase::Blobs => "blobs",
+            Phase::Attribution => "attribution",
+        }
+    }
+
+    fn from_u8(n: u8) -> Self {
+        match n {
+            0 => Phase::Commits,
+            1 => Phase::Trees,
+            2 => Phase::Blobs,
+            _ => Phase::Attribution,
+        }
+    }
+}
 
 /// A blob with findings, waiting for attribution.
 pub(crate) struct Hit {
@@ -45,6 +76,9 @@ pub(crate) struct Scan<'a> {
     bytes_scanned: AtomicU64,
     findings: AtomicU64,
     pub done: AtomicBool,
+    phase: AtomicU8,
+    /// When each phase began, for `CYBRID_SCAN_TIMINGS`.
+    phases: Mutex<Vec<(Phase, Instant)>>,
 }
 
 impl<'a> Scan<'a> {
@@ -65,7 +99,35 @@ impl<'a> Scan<'a> {
             bytes_scanned: AtomicU64::new(0),
             findings: AtomicU64::new(0),
             done: AtomicBool::new(false),
+            phase: AtomicU8::new(Phase::Commits as u8),
+            phases: Mutex::new(vec![(Phase::Commits, Instant::now())]),
         }
+    }
+
+    /// Enter the next stage of the scan.
+    pub fn enter(&self, phase: Phase) {
+        self.phase.store(phase as u8, Ordering::Relaxed);
+        lock(&self.phases).push((phase, Instant::now()));
+    }
+
+    pub fn phase(&self) -> Phase {
+        Phase::from_u8(self.phase.load(Ordering::Relaxed))
+    }
+
+    /// How long each phase took, up to now (a phase entered twice is summed).
+    pub fn phase_times(&self) -> Vec<(Phase, Duration)> {
+        let marks = lock(&self.phases);
+        let now = Instant::now();
+        let mut out: Vec<(Phase, Duration)> = Vec::new();
+        for (i, (phase, start)) in marks.iter().enumerate() {
+            let end = marks.get(i + 1).map_or(now, |(_, t)| *t);
+            let took = end.saturating_duration_since(*start);
+            match out.iter_mut().find(|(p, _)| p == phase) {
+                Some((_, d)) => *d += took,
+                None => out.push((*phase, took)),
+            }
+        }
+        out
     }
 
     /// The path as reported: prefixed with the repository when several are scanned.
@@ -181,8 +243,10 @@ impl<'a> Scan<'a> {
         let mut count = 0;
         for hit in hits {
             let origin = attribution.get(&hit.oid);
+            let blob = hit.oid.to_string();
             let findings = hit.findings.into_iter().map(|mut f| {
                 let loc = &mut f.location;
+                loc.blob = Some(blob.clone());
                 match origin {
                     Some(o) => {
                         loc.path = o.path.clone();
@@ -190,7 +254,7 @@ impl<'a> Scan<'a> {
                         loc.author = o.author.clone();
                         loc.date = o.date.clone();
                         loc.at_head = o.at_head;
-                        loc.refs = o.refs.clone();
+                        loc.refs = std::sync::Arc::clone(&o.refs);
                     }
                     None => loc.path = hit.path.clone(),
                 }
