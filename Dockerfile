@@ -43,7 +43,6 @@ ARG TARGETARCH
 COPY dist/linux-${TARGETARCH}/cybrid-scan /out/cybrid-scan
 
 # "build" or "prebuilt", chosen by --build-arg BINARY; the other stage is skipped.
-# hadolint ignore=DL3006
 FROM ${BINARY} AS binary
 
 FROM ${DEBIAN_IMAGE} AS rootfs
