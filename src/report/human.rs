@@ -133,6 +133,9 @@ pub fn write(report: &Report, opts: &OutputOptions, out: &mut dyn Write) -> io::
         if f.location.at_head == Some(false) {
             details.push("no longer at HEAD (still in history)".into());
         }
+        if let Some(url) = &f.location.url {
+            details.push(format!("see {}", escape_for_terminal(url)));
+        }
         if !details.is_empty() {
             writeln!(out, "      {}", details.join("; "))?;
         }
