@@ -266,6 +266,7 @@ pub fn sweep(
     swept.units = units.len() as u64;
 
     // 3. Scan each unit not already finished.
+    let state_errors = Mutex::new(Vec::new());
     let results: Vec<Mutex<Option<UnitOutcome>>> = units.iter().map(|_| Mutex::new(None)).collect();
     parallel(opts.concurrency, units.len(), |i| {
         let unit = &units[i];
@@ -279,7 +280,15 @@ pub fn sweep(
             )))
         } else {
             match provider.scan(unit, ctx) {
-                Ok(record) => UnitOutcome::Done(record, false),
+                Ok(record) => {
+                    // Saved at once: a kill after this point keeps this unit.
+                    if let Some(state) = state {
+                        if let Err(e) = state.save(kind, unit, &record) {
+                            lock(&state_errors).push(e.to_string());
+                        }
+                    }
+                    UnitOutcome::Done(record, false)
+                }
                 Err(u) => UnitOutcome::Unfinished(u),
             }
         };
@@ -292,17 +301,12 @@ pub fn sweep(
         counters.done.fetch_add(1, Ordering::Relaxed);
         *lock(&results[i]) = Some(outcome);
     });
+    swept.state_errors = state_errors.into_inner().unwrap_or_else(|e| e.into_inner());
     for (unit, slot) in units.iter().zip(results) {
         let path = unit.path(kind);
         match slot.into_inner().unwrap_or_else(|e| e.into_inner()) {
             Some(UnitOutcome::Done(record, resumed)) => {
-                if resumed {
-                    swept.resumed += 1;
-                } else if let Some(state) = state {
-                    if let Err(e) = state.save(kind, unit, &record) {
-                        swept.state_errors.push(e.to_string());
-                    }
-                }
+                swept.resumed += u64::from(resumed);
                 swept.records.push(record);
             }
             Some(UnitOutcome::Unfinished(Unfinished::Skip(reason))) => {
