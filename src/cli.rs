@@ -36,6 +36,8 @@ pub enum Command {
     Baseline(BaselineArgs),
     /// Merge JSON reports (e.g. from sweep shards) into one, de-duplicating findings
     Merge(MergeArgs),
+    /// Sweep CI job logs through the GitHub Actions or GitLab CI API
+    Ci(CiArgs),
 }
 
 /// Options every scanning subcommand takes.
@@ -190,6 +192,74 @@ pub struct SweepArgs {
     /// With --state and --verify: trust remembered verdicts this long (seconds)
     #[arg(long, value_name = "SECS", default_value_t = 86400.0)]
     pub verify_cache_ttl: f64,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CiArgs {
+    #[command(subcommand)]
+    pub provider: CiProvider,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CiProvider {
+    /// GitHub Actions run logs of OWNER's repositories (or OWNER/REPO); token from GITHUB_TOKEN
+    Github(CiSourceArgs),
+    /// GitLab CI job traces of GROUP's projects, subgroups included (or GROUP/PROJECT); token from GITLAB_TOKEN
+    Gitlab(CiSourceArgs),
+}
+
+/// `ci github` / `ci gitlab`. `--yes` and `--audit-log` (from the common
+/// options) also serve `--delete-leaking-logs` here, so they do not need `--revoke`.
+#[derive(Debug, Args)]
+#[command(
+    mut_arg("yes", |a| a.requires(clap::builder::Resettable::<clap::Id>::Reset).help("Do not ask before revoking or deleting logs (required when standard input is not a terminal)")),
+    mut_arg("audit_log", |a| a.requires(clap::builder::Resettable::<clap::Id>::Reset).help("Append each revocation and log-deletion step to this JSON-lines audit log [default: cybrid-scan-audit.jsonl]"))
+)]
+pub struct CiSourceArgs {
+    /// GitHub: OWNER (an org or user) or OWNER/REPO; GitLab: GROUP or GROUP/PROJECT
+    #[arg(value_name = "TARGET", required = true)]
+    pub targets: Vec<String>,
+    /// REST root (GitHub: https://api.github.com, or https://HOST/api/v3; GitLab: the instance, e.g. https://gitlab.com); http only for loopback
+    #[arg(long, value_name = "URL")]
+    pub api_url: Option<String>,
+    /// Only runs/jobs created on or after DATE (YYYY-MM-DD or RFC 3339)
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+    /// At most N runs (GitHub) or jobs (GitLab) per repository, newest first [default: all the CI retains]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_runs: Option<u64>,
+    /// Also scan the runs' artifacts (not supported yet: refused)
+    #[arg(long)]
+    pub artifacts: bool,
+    /// Record each finished run/job here; a rerun skips them and reports the same
+    #[arg(long, value_name = "DIR")]
+    pub state: Option<PathBuf>,
+    /// Sweep only shard K of N (0-based) of the repositories, by a stable hash of their names
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+    /// Runs/jobs downloaded and scanned at once
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=256))]
+    pub concurrency: u64,
+    /// After the scan, delete the logs of runs (GitHub) or erase the jobs (GitLab) that have findings
+    #[arg(long)]
+    pub delete_leaking_logs: bool,
+    /// With --delete-leaking-logs: print and log the plan, delete nothing
+    #[arg(long, requires = "delete_leaking_logs")]
+    pub dry_run: bool,
+    /// Stop starting requests after this many seconds in all; what is left is listed in `errors`
+    #[arg(long, value_name = "SECS")]
+    pub deadline: Option<f64>,
+    /// Per-request timeout (and per read of a download) in seconds
+    #[arg(long, value_name = "SECS", default_value_t = 60.0)]
+    pub timeout: f64,
+    /// Stop reading one run's archive or one job's trace after this many (inflated) bytes [default: 4G]
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_decompressed_size: Option<u64>,
+    /// New bytes read per scanning window (tests force small windows)
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, hide = true)]
+    pub chunk_size: Option<u64>,
     #[command(flatten)]
     pub common: CommonArgs,
 }

@@ -51,6 +51,8 @@ pub enum SourceKind {
     File,
     Git,
     Log,
+    /// A CI job log fetched through the GitHub or GitLab API (`ci`).
+    Ci,
 }
 
 /// A position in the scanned input, plus provenance for git and archives.
@@ -82,6 +84,21 @@ pub struct Location {
     /// once in memory, not once per finding.
     #[serde(default, skip_serializing_if = "no_refs")]
     pub refs: Refs,
+    /// CI: `owner/repo` (GitHub) or the project's path (GitLab).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<String>,
+    /// CI: the GitHub workflow run id or the GitLab job id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
+    /// CI: the job's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<String>,
+    /// CI (GitHub): the step's number and name, as in the log archive (`3_Run tests`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
+    /// CI: a link to the line in the CI's web UI.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 /// A ref's name, allocated once however many findings list it.

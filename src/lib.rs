@@ -4,6 +4,7 @@
 //! (`detect`, driven by `rules`) yields detections → `collect` turns them into
 //! findings → reports (`report`). The binary (`main.rs`) wires these together.
 
+pub mod ci;
 pub mod cli;
 pub mod collect;
 pub mod config;

@@ -2,6 +2,7 @@
 //! pieces. `anyhow` lives here, at the binary's edge.
 
 mod baseline;
+mod ci;
 mod dir;
 mod finish;
 mod git;
@@ -27,6 +28,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Revoke(args) => revoke::run(args),
         Command::Merge(args) => merge::run(args),
         Command::Sweep(args) => sweep::run(args),
+        Command::Ci(args) => ci::run(args),
     }
 }
 

@@ -167,6 +167,9 @@ fn write_leak(
             }
         ));
     }
+    if let Some(url) = &first.location.url {
+        details.push(format!("see {}", escape_for_terminal(url)));
+    }
     if !details.is_empty() {
         writeln!(out, "  {}", details.join("; "))?;
     }

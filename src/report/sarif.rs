@@ -435,6 +435,7 @@ fn result_properties(f: &Finding, reveal: Reveal) -> sarif::PropertyBag {
             SourceKind::File => "file",
             SourceKind::Git => "git",
             SourceKind::Log => "log",
+            SourceKind::Ci => "ci",
         }),
     );
     let l = &f.location;
@@ -459,6 +460,12 @@ fn result_properties(f: &Finding, reveal: Reveal) -> sarif::PropertyBag {
     }
     if let Some(e) = &l.entry {
         p.insert("entry".into(), json!(e));
+    }
+    if l.source == SourceKind::Ci {
+        p.insert(
+            "ci".into(),
+            json!({ "repository": l.repository, "run": l.run, "job": l.job, "step": l.step, "url": l.url }),
+        );
     }
     if let Some(r) = &f.repository {
         p.insert("repository".into(), json!(r));

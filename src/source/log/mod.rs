@@ -418,37 +418,86 @@ impl Job<'_> {
         last_newline: Option<u64>,
         p: &Pending,
     ) -> Finding {
-        let place = |m: Mark| {
-            let line = newlines + m.newlines + 1;
-            let line_start = m.line_start.or(last_newline.map(|n| n + 1)).unwrap_or(0);
-            (line, m.offset - line_start + 1)
+        let base = Location {
+            source: SourceKind::Log,
+            path: origin.path.to_string(),
+            entry: origin.entry.map(str::to_string),
+            ..Location::default()
         };
-        let (line, column) = place(start);
-        let (end_line, end_column) = place(end);
-        let d = &p.detection;
-        let rule_id = self.engine.rules()[d.rule].id.clone();
-        Finding {
-            fingerprint: Fingerprint::of(&rule_id, &d.secret),
-            rule_id,
-            secret: d.secret.clone(),
-            client_id: d.client_id.clone(),
-            confidence: d.confidence,
-            location: Location {
-                source: SourceKind::Log,
-                path: origin.path.to_string(),
-                entry: origin.entry.map(str::to_string),
-                line,
-                column,
-                end_line,
-                end_column,
-                ..Location::default()
-            },
-            verification: Verification::default(),
-            token: d.token.clone(),
-            environment_hint: d.environment_hint.map(str::to_string),
-            repository: None,
-            allowed_inline: p.allowed_inline,
-        }
+        place_finding(self.engine, base, start, end, (newlines, last_newline), p)
+    }
+}
+
+/// A detection placed on its line: `before` is (newlines, offset of the last
+/// newline) in the input ahead of the scan that found it.
+fn place_finding(
+    engine: &Engine,
+    mut location: Location,
+    start: Mark,
+    end: Mark,
+    before: (u64, Option<u64>),
+    p: &Pending,
+) -> Finding {
+    let (newlines, last_newline) = before;
+    let place = |m: Mark| {
+        let line = newlines + m.newlines + 1;
+        let line_start = m.line_start.or(last_newline.map(|n| n + 1)).unwrap_or(0);
+        (line, m.offset - line_start + 1)
+    };
+    (location.line, location.column) = place(start);
+    (location.end_line, location.end_column) = place(end);
+    let d = &p.detection;
+    let rule_id = engine.rules()[d.rule].id.clone();
+    Finding {
+        fingerprint: Fingerprint::of(&rule_id, &d.secret),
+        rule_id,
+        secret: d.secret.clone(),
+        client_id: d.client_id.clone(),
+        confidence: d.confidence,
+        location,
+        verification: Verification::default(),
+        token: d.token.clone(),
+        environment_hint: d.environment_hint.map(str::to_string),
+        repository: None,
+        allowed_inline: p.allowed_inline,
+    }
+}
+
+/// What one stream fed through [`scan_stream`] gave.
+#[derive(Debug, Default)]
+pub struct StreamResult {
+    pub findings: Vec<Finding>,
+    /// Bytes scanned.
+    pub bytes: u64,
+    /// Lines in the stream (a last line without a newline counts).
+    pub lines: u64,
+    /// Why the stream ended early; the findings before that point are kept.
+    pub failure: Option<io::Error>,
+}
+
+/// Scan one stream through the log pipeline (normalisation, windows, every
+/// rule) and place its findings at `base`, line and column filled in. The
+/// `ci` source feeds each fetched log (a zip entry, a job trace) through here.
+pub fn scan_stream(
+    engine: &Engine,
+    scanner: &mut Scanner<'_>,
+    reader: &mut dyn Read,
+    base: &Location,
+) -> StreamResult {
+    let scan = scanner.scan(reader, Segment::WHOLE, None);
+    let findings = scan
+        .pending
+        .iter()
+        .map(|p| place_finding(engine, base.clone(), p.start, p.end, (0, None), p))
+        .collect();
+    let trailing = scan
+        .last_newline
+        .map_or(scan.bytes > 0, |n| n + 1 < scan.bytes);
+    StreamResult {
+        findings,
+        bytes: scan.bytes,
+        lines: scan.newlines + u64::from(trailing),
+        failure: scan.failure.map(|(_, e)| e),
     }
 }
 

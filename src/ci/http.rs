@@ -1,0 +1,613 @@
+//! The HTTP side of `ci`: one client per API, polite and careful with the token.
+//!
+//! - The token goes only to the API's own origin (scheme, host, port). The
+//!   client follows no redirect by itself; [`Api::download`] follows them by
+//!   hand and drops the token when a redirect leaves the API's origin
+//!   (GitHub's log archives live behind pre-signed URLs on another host).
+//! - Rate limits are honoured for every worker at once: an exhausted budget
+//!   (`x-ratelimit-remaining: 0` with `x-ratelimit-reset`, GitLab's
+//!   `RateLimit-Reset`) pauses all requests until the reset; `Retry-After`
+//!   (GitHub's secondary limits, GitLab's 429) pauses the request that got it.
+//!   5xx answers and network failures are retried with backoff, a bounded
+//!   number of times, and nothing waits past the overall deadline.
+//! - Plain `http://` is accepted for loopback hosts only, as `--endpoint` does.
+
+use std::io::Read;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use reqwest::blocking::{Client, Response};
+use reqwest::header::{HeaderMap, HeaderValue, LOCATION};
+use reqwest::{Method, StatusCode, Url};
+use serde::de::DeserializeOwned;
+
+use crate::verify::endpoint::is_loopback;
+use crate::verify::retry::{parse_retry_after, Backoff};
+
+/// JSON answers larger than this are not a listing we asked for.
+const MAX_JSON: u64 = 64 << 20;
+/// Redirects followed at most for one download.
+const MAX_REDIRECTS: usize = 5;
+/// The longest single rate-limit pause; longer resets wait in several turns
+/// (each checked against the deadline).
+const MAX_PAUSE: Duration = Duration::from_secs(3600);
+
+/// Why a request gave no usable answer. Messages never hold the token or a
+/// response body beyond a short, escaped API error message.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum HttpError {
+    #[error("HTTP {status} from {url}{}", fmt_message(.message))]
+    Status {
+        status: u16,
+        url: String,
+        message: String,
+    },
+    #[error("{url} answered {content_type:?}, not JSON (an error page or a proxy in the way?)")]
+    NotJson { url: String, content_type: String },
+    #[error("{url}: unreadable JSON: {message}")]
+    BadJson { url: String, message: String },
+    #[error("{url}: {message}")]
+    Network { url: String, message: String },
+    #[error("{url}: refused: {message}")]
+    Refused { url: String, message: String },
+    #[error("overall deadline reached before {url} could be fetched")]
+    Deadline { url: String },
+}
+
+fn fmt_message(m: &str) -> String {
+    if m.is_empty() {
+        String::new()
+    } else {
+        format!(": {m}")
+    }
+}
+
+impl HttpError {
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            HttpError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+/// Why an API URL is not acceptable.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiUrlError {
+    #[error("--api-url {0:?} is not a URL")]
+    Bad(String),
+    #[error("--api-url: scheme {0:?} is not allowed (use https, or http for a loopback address)")]
+    Scheme(String),
+    #[error("--api-url: plain http is only allowed to a loopback address, not {0:?}: the token would cross the network unencrypted")]
+    Insecure(String),
+    #[error("--api-url must not carry user-info, a query or a fragment (tokens come from the environment only)")]
+    Extras,
+    #[error("cannot set up the HTTPS client: {0}")]
+    Client(String),
+}
+
+/// Check an API root: https, or http to loopback; no user-info or query.
+pub fn check_api_url(raw: &str) -> Result<Url, ApiUrlError> {
+    let mut url = Url::parse(raw).map_err(|_| {
+        ApiUrlError::Bad(if raw.contains('@') {
+            "<withheld: it has user-info>".into()
+        } else {
+            raw.into()
+        })
+    })?;
+    if !url.username().is_empty()
+        || url.password().is_some()
+        || url.query().is_some()
+        || url.fragment().is_some()
+    {
+        return Err(ApiUrlError::Extras);
+    }
+    check_scheme(&url).map_err(|e| match e {
+        SchemeProblem::Scheme(s) => ApiUrlError::Scheme(s),
+        SchemeProblem::Insecure(h) => ApiUrlError::Insecure(h),
+    })?;
+    let path = url.path().trim_end_matches('/').to_string();
+    url.set_path(&path);
+    Ok(url)
+}
+
+enum SchemeProblem {
+    Scheme(String),
+    Insecure(String),
+}
+
+fn check_scheme(url: &Url) -> Result<(), SchemeProblem> {
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" => {
+            let host = url.host_str().unwrap_or_default().to_string();
+            if is_loopback(&host) {
+                Ok(())
+            } else {
+                Err(SchemeProblem::Insecure(host))
+            }
+        }
+        other => Err(SchemeProblem::Scheme(other.to_string())),
+    }
+}
+
+/// How the API wants its token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Auth {
+    /// `Authorization: Bearer TOKEN` (GitHub).
+    Bearer,
+    /// `PRIVATE-TOKEN: TOKEN` (GitLab personal, group and project tokens).
+    PrivateToken,
+}
+
+/// A token from the environment. Its `Debug` never shows it.
+#[derive(Clone)]
+pub struct Token(String);
+
+impl Token {
+    pub fn new(value: String) -> Self {
+        Token(value)
+    }
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Token(<withheld>)")
+    }
+}
+
+/// Counters the progress display and the report show.
+#[derive(Debug, Default)]
+pub struct Waits {
+    /// Pauses for a rate limit (`Retry-After`, exhausted budget, 429).
+    pub rate_limit: AtomicU64,
+    /// Retries after a 5xx or a network failure.
+    pub retries: AtomicU64,
+    /// Time spent paused for rate limits, in milliseconds.
+    pub paused_ms: AtomicU64,
+}
+
+/// Settings of an [`Api`].
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    pub base: Url,
+    pub token: Option<Token>,
+    pub auth: Auth,
+    /// Extra headers sent with every API request (GitHub's Accept/version).
+    pub headers: Vec<(&'static str, &'static str)>,
+    /// Per request, and per read of a streamed body.
+    pub timeout: Duration,
+    pub deadline: Instant,
+    pub backoff: Backoff,
+}
+
+/// A client of one CI API.
+#[derive(Debug)]
+pub struct Api {
+    client: Client,
+    config: ApiConfig,
+    /// Until when every request waits (an exhausted rate-limit budget).
+    paused_until: Mutex<Option<Instant>>,
+    pub waits: Waits,
+}
+
+impl Api {
+    pub fn new(config: ApiConfig) -> Result<Self, ApiUrlError> {
+        let client = Client::builder()
+            .use_rustls_tls()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(config.timeout)
+            .timeout(config.timeout)
+            .user_agent(concat!("cybrid-scan/", env!("CARGO_PKG_VERSION")))
+            .no_proxy()
+            .build()
+            .map_err(|e| ApiUrlError::Client(e.to_string()))?;
+        Ok(Api {
+            client,
+            config,
+            paused_until: Mutex::new(None),
+            waits: Waits::default(),
+        })
+    }
+
+    pub fn base(&self) -> &Url {
+        &self.config.base
+    }
+
+    pub fn has_token(&self) -> bool {
+        self.config.token.is_some()
+    }
+
+    /// `base` + path segments (each percent-encoded, so `group/project`
+    /// becomes one segment `group%2Fproject`) + query.
+    pub fn url(&self, segments: &[&str], query: &[(&str, &str)]) -> Url {
+        let mut url = self.config.base.clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty();
+            path.extend(segments);
+        }
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        url
+    }
+
+    /// Whether `url` is on the API's own origin (where the token may go).
+    pub fn same_origin(&self, url: &Url) -> bool {
+        let b = &self.config.base;
+        url.scheme() == b.scheme()
+            && url.host_str() == b.host_str()
+            && url.port_or_known_default() == b.port_or_known_default()
+    }
+
+    /// GET JSON, with the response's headers (for pagination).
+    pub fn get_json<T: DeserializeOwned>(&self, url: &Url) -> Result<(T, HeaderMap), HttpError> {
+        let response = self.send(Method::GET, url, true)?;
+        let response = ok_or_status(response, url)?;
+        let headers = response.headers().clone();
+        let content_type = headers
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        if !content_type.to_ascii_lowercase().contains("json") {
+            return Err(HttpError::NotJson {
+                url: shown(url),
+                content_type,
+            });
+        }
+        let mut body = Vec::new();
+        response
+            .take(MAX_JSON)
+            .read_to_end(&mut body)
+            .map_err(|e| HttpError::Network {
+                url: shown(url),
+                message: format!("answer broke off: {e}"),
+            })?;
+        let value = serde_json::from_slice(&body).map_err(|e| HttpError::BadJson {
+            url: shown(url),
+            message: e.to_string(),
+        })?;
+        Ok((value, headers))
+    }
+
+    /// A request whose answer the caller reads (a DELETE, an erase).
+    pub fn call(&self, method: Method, url: &Url) -> Result<Response, HttpError> {
+        self.send(method, url, true)
+    }
+
+    /// GET a body to stream (a log archive, a trace), following redirects by
+    /// hand: the token is sent only while the URL is on the API's origin.
+    pub fn download(&self, url: &Url) -> Result<Response, HttpError> {
+        let mut current = url.clone();
+        for _ in 0..=MAX_REDIRECTS {
+            let with_token = self.same_origin(&current);
+            let response = self.send(Method::GET, &current, with_token)?;
+            if !response.status().is_redirection() {
+                return ok_or_status(response, &current);
+            }
+            let next = response
+                .headers()
+                .get(LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|l| current.join(l).ok())
+                .ok_or_else(|| HttpError::Refused {
+                    url: shown(&current),
+                    message: format!(
+                        "redirect ({}) without a usable Location",
+                        response.status().as_u16()
+                    ),
+                })?;
+            if let Err(SchemeProblem::Insecure(_) | SchemeProblem::Scheme(_)) = check_scheme(&next)
+            {
+                return Err(HttpError::Refused {
+                    url: shown(&current),
+                    message: format!(
+                        "redirect to {} (not https): the log would cross the network unencrypted",
+                        shown(&next)
+                    ),
+                });
+            }
+            current = next;
+        }
+        Err(HttpError::Refused {
+            url: shown(url),
+            message: format!("more than {MAX_REDIRECTS} redirects"),
+        })
+    }
+
+    /// One request, with rate-limit pauses and bounded retries.
+    fn send(&self, method: Method, url: &Url, with_token: bool) -> Result<Response, HttpError> {
+        let mut retry = 0u32;
+        loop {
+            self.wait_for_pause(url)?;
+            let mut request = self.client.request(method.clone(), url.clone());
+            if with_token {
+                for (name, value) in &self.config.headers {
+                    request = request.header(*name, *value);
+                }
+                if let Some(token) = &self.config.token {
+                    let (name, value) = match self.config.auth {
+                        Auth::Bearer => ("authorization", format!("Bearer {}", token.0)),
+                        Auth::PrivateToken => ("private-token", token.0.clone()),
+                    };
+                    if let Ok(mut value) = HeaderValue::from_str(&value) {
+                        value.set_sensitive(true);
+                        request = request.header(name, value);
+                    }
+                }
+            }
+            let (wait, response) = match request.send() {
+                Ok(response) => {
+                    self.note_budget(response.headers());
+                    match self.transient(&response) {
+                        None => return Ok(response),
+                        Some(w) => (w, Some(response)),
+                    }
+                }
+                Err(e) => (Transient::Retry(None, network_message(&e)), None),
+            };
+            match wait {
+                Transient::RateLimited(d) => {
+                    // Rate limits are waited out (within the deadline), not
+                    // counted against the retry budget: they are not failures.
+                    self.waits.rate_limit.fetch_add(1, Ordering::Relaxed);
+                    self.pause_self(d, url)?;
+                }
+                Transient::Retry(after, message) => {
+                    if retry >= self.config.backoff.retries {
+                        return match response {
+                            Some(response) => ok_or_status(response, url),
+                            None => Err(HttpError::Network {
+                                url: shown(url),
+                                message: format!(
+                                    "{message} (gave up after {} attempts)",
+                                    retry + 1
+                                ),
+                            }),
+                        };
+                    }
+                    self.waits.retries.fetch_add(1, Ordering::Relaxed);
+                    let d = self.config.backoff.delay(retry, after);
+                    retry += 1;
+                    self.pause_self(d, url)?;
+                }
+            }
+        }
+    }
+
+    /// What to do about an answer that is not final.
+    fn transient(&self, response: &Response) -> Option<Transient> {
+        let status = response.status();
+        let headers = response.headers();
+        let retry_after = header_str(headers, "retry-after")
+            .and_then(|v| parse_retry_after(v, time::OffsetDateTime::now_utc()));
+        let reset = reset_wait(headers);
+        let exhausted = header_str(headers, "x-ratelimit-remaining") == Some("0")
+            || header_str(headers, "ratelimit-remaining") == Some("0");
+        if status == StatusCode::TOO_MANY_REQUESTS
+            || (status == StatusCode::FORBIDDEN && (retry_after.is_some() || exhausted))
+        {
+            let d = retry_after
+                .or(reset)
+                .unwrap_or(Duration::from_secs(60))
+                .max(Duration::from_millis(100));
+            return Some(Transient::RateLimited(d));
+        }
+        if status.is_server_error() {
+            return Some(Transient::Retry(
+                retry_after,
+                format!("HTTP {}", status.as_u16()),
+            ));
+        }
+        None
+    }
+
+    /// A spent budget (remaining 0) pauses everyone until its reset.
+    fn note_budget(&self, headers: &HeaderMap) {
+        let exhausted = header_str(headers, "x-ratelimit-remaining") == Some("0")
+            || header_str(headers, "ratelimit-remaining") == Some("0");
+        if !exhausted {
+            return;
+        }
+        if let Some(d) = reset_wait(headers) {
+            let until = Instant::now() + d.min(MAX_PAUSE);
+            let mut paused = self.paused_until.lock().unwrap_or_else(|e| e.into_inner());
+            if paused.is_none_or(|p| p < until) {
+                *paused = Some(until);
+            }
+        }
+    }
+
+    fn wait_for_pause(&self, url: &Url) -> Result<(), HttpError> {
+        let until = *self.paused_until.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(until) = until {
+            let now = Instant::now();
+            if until > now {
+                self.waits.rate_limit.fetch_add(1, Ordering::Relaxed);
+                self.sleep_within_deadline(until - now, url)?;
+            }
+        }
+        if Instant::now() >= self.config.deadline {
+            return Err(HttpError::Deadline { url: shown(url) });
+        }
+        Ok(())
+    }
+
+    fn pause_self(&self, d: Duration, url: &Url) -> Result<(), HttpError> {
+        self.sleep_within_deadline(d.min(MAX_PAUSE), url)
+    }
+
+    fn sleep_within_deadline(&self, d: Duration, url: &Url) -> Result<(), HttpError> {
+        if Instant::now() + d > self.config.deadline {
+            return Err(HttpError::Deadline { url: shown(url) });
+        }
+        self.waits
+            .paused_ms
+            .fetch_add(d.as_millis() as u64, Ordering::Relaxed);
+        std::thread::sleep(d);
+        Ok(())
+    }
+}
+
+enum Transient {
+    RateLimited(Duration),
+    Retry(Option<Duration>, String),
+}
+
+fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+}
+
+/// `x-ratelimit-reset` (GitHub, epoch seconds) or `RateLimit-Reset` (GitLab,
+/// epoch seconds), as a wait from now.
+fn reset_wait(headers: &HeaderMap) -> Option<Duration> {
+    let at: u64 = header_str(headers, "x-ratelimit-reset")
+        .or_else(|| header_str(headers, "ratelimit-reset"))?
+        .parse()
+        .ok()?;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    // Round up: a reset at second N is over only after N.
+    Some(Duration::from_secs(at.saturating_sub(now)) + Duration::from_millis(500))
+}
+
+fn network_message(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "timed out".into()
+    } else if e.is_connect() {
+        "cannot connect".into()
+    } else {
+        "network error".into()
+    }
+}
+
+/// A 2xx answer, or the error for its status (with the API's own short
+/// message, escaped, when the body is JSON).
+pub fn ok_or_status(response: Response, url: &Url) -> Result<Response, HttpError> {
+    if response.status().is_success() {
+        return Ok(response);
+    }
+    let status = response.status().as_u16();
+    let is_json = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.contains("json"));
+    let mut message = String::new();
+    if is_json {
+        let mut body = Vec::new();
+        let _ = response.take(16 << 10).read_to_end(&mut body);
+        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&body) {
+            let m = v
+                .get("message")
+                .or_else(|| v.get("error"))
+                .map(|m| match m {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+                .unwrap_or_default();
+            message = m.chars().take(200).collect();
+        }
+    }
+    Err(HttpError::Status {
+        status,
+        url: shown(url),
+        message: crate::report::escape_for_terminal(&message),
+    })
+}
+
+/// A URL as errors show it: no query (pre-signed URLs carry signatures there).
+pub fn shown(url: &Url) -> String {
+    let mut u = url.clone();
+    if u.query().is_some() && !u.query_pairs().all(|(k, _)| is_listing_param(&k)) {
+        u.set_query(Some("<withheld>"));
+    }
+    let _ = u.set_username("");
+    let _ = u.set_password(None);
+    u.to_string()
+}
+
+fn is_listing_param(k: &str) -> bool {
+    matches!(
+        k,
+        "per_page" | "page" | "include_subgroups" | "created" | "type" | "filter"
+    )
+}
+
+/// The `rel="next"` URL of a `Link` header (GitHub pagination).
+pub fn next_link(headers: &HeaderMap) -> Option<String> {
+    let link = header_str(headers, "link")?;
+    link.split(',').find_map(|part| {
+        let (url, params) = part.split_once(';')?;
+        let is_next = params
+            .split(';')
+            .any(|p| p.trim().replace(' ', "") == "rel=\"next\"");
+        let url = url.trim().strip_prefix('<')?.strip_suffix('>')?;
+        is_next.then(|| url.to_string())
+    })
+}
+
+/// GitLab's `X-Next-Page` (empty on the last page).
+pub fn next_page(headers: &HeaderMap) -> Option<u64> {
+    header_str(headers, "x-next-page")?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_header_next() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            "link",
+            HeaderValue::from_static(
+                "<https://api.github.com/x?page=1>; rel=\"prev\", <https://api.github.com/x?page=3>; rel=\"next\", <https://api.github.com/x?page=9>; rel=\"last\"",
+            ),
+        );
+        assert_eq!(
+            next_link(&h).as_deref(),
+            Some("https://api.github.com/x?page=3")
+        );
+        h.insert(
+            "link",
+            HeaderValue::from_static("<https://a/x?page=1>; rel=\"first\""),
+        );
+        assert_eq!(next_link(&h), None);
+    }
+
+    #[test]
+    fn api_urls() {
+        assert!(check_api_url("https://api.github.com").is_ok());
+        assert!(check_api_url("http://127.0.0.1:9/api/v3").is_ok());
+        assert!(matches!(
+            check_api_url("http://example.com"),
+            Err(ApiUrlError::Insecure(_))
+        ));
+        assert!(matches!(
+            check_api_url("https://u:p@example.com"),
+            Err(ApiUrlError::Extras)
+        ));
+        assert!(matches!(
+            check_api_url("ftp://x"),
+            Err(ApiUrlError::Scheme(_))
+        ));
+    }
+
+    #[test]
+    fn shown_urls_withhold_signatures() {
+        let u = Url::parse("https://blob.example/logs.zip?sig=abc&se=1")
+            .unwrap_or_else(|_| unreachable!());
+        assert!(!shown(&u).contains("abc"));
+        let u = Url::parse("https://api.example/x?per_page=100&page=2")
+            .unwrap_or_else(|_| unreachable!());
+        assert!(shown(&u).contains("page=2"));
+    }
+}

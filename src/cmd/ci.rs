@@ -1,0 +1,293 @@
+//! `cybrid-scan ci github|gitlab TARGET...`: sweep CI logs through the API,
+//! report, and on request delete the logs that leak.
+
+use std::io::{self, BufRead, IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use cybrid_scan::ci::cleanup;
+use cybrid_scan::ci::github::{self, GitHub};
+use cybrid_scan::ci::gitlab::{self, GitLab};
+use cybrid_scan::ci::http::{check_api_url, Api, ApiConfig, Auth, Token};
+use cybrid_scan::ci::scan::{ScanContext, SPILL_ABOVE};
+use cybrid_scan::ci::state::CiState;
+use cybrid_scan::ci::{self, Counters, Filter, Provider, ProviderKind, SweepOptions};
+use cybrid_scan::cli::{CiArgs, CiProvider, CiSourceArgs};
+use cybrid_scan::config::Settings;
+use cybrid_scan::detect::prefilter::Prefilter;
+use cybrid_scan::exit::Outcome;
+use cybrid_scan::report::{escape_for_terminal, Report};
+use cybrid_scan::revoke::audit::AuditLog;
+use cybrid_scan::source::log::stream;
+use cybrid_scan::sweep::manifest::Shard;
+use cybrid_scan::verify::retry::Backoff;
+
+use super::{finish_report, load_engine};
+
+/// Default for `--max-decompressed-size` here: one archive or trace.
+const DEFAULT_MAX_LOG: u64 = 4 << 30;
+/// No `--deadline`: a sweep of a large org may take days; this only keeps
+/// the arithmetic finite.
+const NO_DEADLINE: Duration = Duration::from_secs(365 * 24 * 3600);
+
+pub fn run(args: CiArgs) -> Result<Outcome> {
+    match args.provider {
+        CiProvider::Github(a) => sweep(ProviderKind::GitHub, a),
+        CiProvider::Gitlab(a) => sweep(ProviderKind::GitLab, a),
+    }
+}
+
+fn sweep(kind: ProviderKind, args: CiSourceArgs) -> Result<Outcome> {
+    let started = Instant::now();
+    // Nothing swept is trusted for settings: only --config counts.
+    let settings = Settings::load(&args.common, None)?;
+    if args.artifacts {
+        bail!("--artifacts is not supported yet: only run logs (GitHub) and job traces (GitLab) are swept");
+    }
+    let shard: Option<Shard> = args.shard.as_deref().map(str::parse).transpose()?;
+    let since = args
+        .since
+        .as_deref()
+        .map(ci::parse_since)
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    let yes = settings.revoke.yes;
+    if args.delete_leaking_logs && !args.dry_run && !yes && !interactive() {
+        bail!("--delete-leaking-logs needs --yes when standard input is not a terminal (nothing was scanned)");
+    }
+    let (token_var, default_api) = match kind {
+        ProviderKind::GitHub => ("GITHUB_TOKEN", github::DEFAULT_API),
+        ProviderKind::GitLab => ("GITLAB_TOKEN", gitlab::DEFAULT_INSTANCE),
+    };
+    let token = std::env::var(token_var)
+        .ok()
+        .filter(|t| !t.trim().is_empty())
+        .map(|t| Token::new(t.trim().to_string()));
+    let say = |text: &str| {
+        if !settings.quiet {
+            eprintln!("cybrid-scan: {}", escape_for_terminal(text));
+        }
+    };
+    if token.is_none() {
+        say(&format!(
+            "ci: {token_var} is not set: only public repositories can be read, and logs cannot be deleted"
+        ));
+    }
+    let root = check_api_url(args.api_url.as_deref().unwrap_or(default_api))?;
+    let base = match kind {
+        ProviderKind::GitHub => root.clone(),
+        ProviderKind::GitLab => {
+            let mut b = root.clone();
+            let path = format!("{}/api/v4", b.path().trim_end_matches('/'));
+            b.set_path(&path);
+            b
+        }
+    };
+    let engine = load_engine(&settings)?;
+    let prefilter = Prefilter::new(engine.rules());
+    let max_log = args.max_decompressed_size.unwrap_or(DEFAULT_MAX_LOG);
+    let ctx = ScanContext {
+        engine: &engine,
+        prefilter: &prefilter,
+        chunk: args.chunk_size.map_or(stream::DEFAULT_CHUNK, |c| {
+            usize::try_from(c).unwrap_or(usize::MAX)
+        }),
+        max_decompressed: max_log,
+        spill_above: SPILL_ABOVE,
+    };
+    let deadline = args
+        .deadline
+        .map_or(NO_DEADLINE, |s| Duration::from_secs_f64(s.max(0.0)));
+    let config = ApiConfig {
+        base,
+        token,
+        auth: match kind {
+            ProviderKind::GitHub => Auth::Bearer,
+            ProviderKind::GitLab => Auth::PrivateToken,
+        },
+        headers: match kind {
+            ProviderKind::GitHub => github::HEADERS.to_vec(),
+            ProviderKind::GitLab => Vec::new(),
+        },
+        timeout: Duration::from_secs_f64(args.timeout.max(0.1)),
+        deadline: started + deadline,
+        backoff: Backoff {
+            base: Duration::from_millis(500),
+            cap: Duration::from_secs(30),
+            retries: 4,
+        },
+    };
+    let api = Api::new(config)?;
+    let provider: Box<dyn Provider> = match kind {
+        ProviderKind::GitHub => Box::new(GitHub::new(api)),
+        ProviderKind::GitLab => Box::new(GitLab::new(api)),
+    };
+    let state = args
+        .state
+        .as_deref()
+        .map(|dir| {
+            CiState::open(
+                dir,
+                root.as_str(),
+                cybrid_scan::sweep::scan_key(engine.rules(), max_log),
+            )
+        })
+        .transpose()
+        .context("cannot use the state directory")?;
+    let opts = SweepOptions {
+        concurrency: args.concurrency as usize,
+        shard,
+        filter: Filter {
+            since,
+            max_runs: args.max_runs,
+        },
+    };
+
+    let counters = Counters::default();
+    let finished = AtomicBool::new(false);
+    let swept = std::thread::scope(|s| {
+        if !settings.quiet {
+            s.spawn(|| show_progress(&counters, provider.as_ref(), &finished));
+        }
+        let swept = ci::sweep(
+            provider.as_ref(),
+            &args.targets,
+            &opts,
+            &ctx,
+            state.as_ref(),
+            &counters,
+        );
+        finished.store(true, Ordering::Relaxed);
+        swept
+    });
+    if swept.resumed > 0 {
+        say(&format!(
+            "ci: {} run(s) finished in an earlier run were taken from the state directory",
+            swept.resumed
+        ));
+    }
+    for e in &swept.state_errors {
+        say(&format!(
+            "ci: warning: {e} (a rerun will scan that run again)"
+        ));
+    }
+    let waits = provider.waits();
+    let rate_waits = waits.rate_limit.load(Ordering::Relaxed);
+    if rate_waits > 0 {
+        say(&format!(
+            "ci: waited for the API's rate limit {rate_waits} time(s) ({:.1} s in all)",
+            waits.paused_ms.load(Ordering::Relaxed) as f64 / 1000.0
+        ));
+    }
+
+    // Notes go into the report: only what every run of this sweep would say.
+    let mut notes = vec![format!(
+        "ci {}: {} repositories, {} runs/jobs listed",
+        kind.as_str(),
+        swept.repositories,
+        swept.units
+    )];
+    if let Some(s) = shard {
+        notes.push(format!("ci: shard {s} of the repositories"));
+    }
+    let nothing_listed = swept.repositories == 0 && !swept.errors.is_empty();
+    let records = swept.records.clone();
+    let (findings, errors, skipped, logs, bytes) = ci::assemble(swept);
+    let mut report = Report {
+        findings,
+        errors,
+        skipped,
+        notes,
+        ..Report::default()
+    };
+    report.stats.files = logs;
+    report.stats.bytes = bytes;
+
+    let mut cleanup_failed = false;
+    if args.delete_leaking_logs {
+        // Act on what the report will show: findings left after suppression.
+        let mut ignored = Default::default();
+        let kept = settings
+            .suppress
+            .apply(report.findings.clone(), &mut ignored);
+        let targets = cleanup::plan(&kept, &records);
+        if targets.is_empty() {
+            say("ci: --delete-leaking-logs: no run has findings; nothing to delete");
+        } else {
+            eprint!("{}", cleanup::describe(kind, &targets, args.dry_run));
+            let go = args.dry_run || yes || confirm(targets.len());
+            if go {
+                let (mut audit, _) = AuditLog::open(&settings.revoke.audit_log_path())?;
+                let done = cleanup::execute(provider.as_ref(), &targets, &mut audit, args.dry_run)?;
+                let note = done.note(kind, args.dry_run);
+                say(&note);
+                for (path, why) in &done.failed {
+                    say(&format!("ci: {path}: not deleted: {why}"));
+                }
+                say(&format!("ci: audit log: {}", audit.path().display()));
+                cleanup_failed = !done.failed.is_empty();
+                report.notes.push(note);
+            } else {
+                say("ci: nothing deleted (not confirmed)");
+            }
+        }
+    }
+
+    let outcome = finish_report(report, started, &settings, &engine, None)?;
+    if nothing_listed {
+        bail!("no repository could be listed (the report's errors say why)");
+    }
+    if cleanup_failed {
+        return Ok(Outcome::Failed);
+    }
+    Ok(outcome)
+}
+
+fn interactive() -> bool {
+    io::stdin().is_terminal() && io::stderr().is_terminal()
+}
+
+fn confirm(count: usize) -> bool {
+    if !interactive() {
+        return false;
+    }
+    eprint!("Delete these {count} log(s) now? This cannot be undone. [y/N] ");
+    let _ = io::stderr().flush();
+    let mut answer = String::new();
+    if io::stdin().lock().read_line(&mut answer).is_err() {
+        return false;
+    }
+    matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
+}
+
+/// A progress bar on a terminal, a line every 10 s otherwise.
+fn show_progress(counters: &Counters, provider: &dyn Provider, finished: &AtomicBool) {
+    let tty = io::stderr().is_terminal();
+    let bar = if tty {
+        indicatif::ProgressBar::new_spinner()
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let mut last_line = Instant::now();
+    while !finished.load(Ordering::Relaxed) {
+        let text = format!(
+            "runs {}/{} ({} from state), {:.1} MB, {} finding(s), {} rate-limit wait(s)",
+            counters.done.load(Ordering::Relaxed),
+            counters.queued.load(Ordering::Relaxed),
+            counters.resumed.load(Ordering::Relaxed),
+            counters.bytes.load(Ordering::Relaxed) as f64 / 1e6,
+            counters.findings.load(Ordering::Relaxed),
+            provider.waits().rate_limit.load(Ordering::Relaxed),
+        );
+        if tty {
+            bar.set_message(text);
+            bar.tick();
+        } else if last_line.elapsed() >= Duration::from_secs(10) {
+            eprintln!("cybrid-scan: ci: {text}");
+            last_line = Instant::now();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    bar.finish_and_clear();
+}

@@ -1,0 +1,1170 @@
+//! `cybrid-scan ci github|gitlab` against local simulators of the two APIs
+//! (tiny_http on 127.0.0.1 only): real zips and traces with planted,
+//! generated credentials; Link and X-Next-Page pagination; the log archive
+//! behind a redirect to a separate "download host" that records whether a
+//! token reached it; rate-limit answers; 410s; a corrupt zip; an HTML error
+//! page; a zip bomb; recorded DELETE / erase calls; resume after a kill.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{Cursor, Write};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use assert_cmd::Command;
+use serde_json::{json, Value};
+
+const GH_TOKEN: &str = "ghp_simulatedTokenForTestsOnly000000000000";
+const GL_TOKEN: &str = "glpat-simulatedTokenForTestsOnly00";
+
+/// One request as a simulator saw it.
+#[derive(Debug, Clone)]
+struct Seen {
+    method: String,
+    url: String,
+    headers: BTreeMap<String, String>,
+}
+
+impl Seen {
+    fn path(&self) -> &str {
+        self.url.split('?').next().unwrap_or("")
+    }
+    fn query(&self, key: &str) -> Option<String> {
+        let q = self.url.split_once('?')?.1;
+        q.split('&').find_map(|kv| {
+            let (k, v) = kv.split_once('=')?;
+            (k == key).then(|| v.to_string())
+        })
+    }
+}
+
+/// An answer a simulator gives.
+struct Answer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    delay: Duration,
+}
+
+impl Answer {
+    fn json(status: u16, v: Value) -> Self {
+        Answer {
+            status,
+            headers: vec![("Content-Type".into(), "application/json".into())],
+            body: v.to_string().into_bytes(),
+            delay: Duration::ZERO,
+        }
+    }
+    fn bytes(status: u16, content_type: &str, body: Vec<u8>) -> Self {
+        Answer {
+            status,
+            headers: vec![("Content-Type".into(), content_type.into())],
+            body,
+            delay: Duration::ZERO,
+        }
+    }
+    fn header(mut self, k: &str, v: &str) -> Self {
+        self.headers.push((k.into(), v.into()));
+        self
+    }
+}
+
+type Handler = dyn Fn(&Seen) -> Answer + Send + Sync;
+
+/// A loopback HTTP server that records every request and answers with `handler`.
+struct Sim {
+    server: Arc<tiny_http::Server>,
+    url: String,
+    seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl Sim {
+    fn start(handler: Arc<Handler>) -> Sim {
+        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("bind loopback"));
+        let port = server.server_addr().to_ip().expect("ip").port();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (s, log) = (server.clone(), seen.clone());
+        thread::spawn(move || {
+            for request in s.incoming_requests() {
+                let (handler, log) = (handler.clone(), log.clone());
+                thread::spawn(move || {
+                    let seen = Seen {
+                        method: request.method().to_string(),
+                        url: request.url().to_string(),
+                        headers: request
+                            .headers()
+                            .iter()
+                            .map(|h| {
+                                (
+                                    h.field.as_str().as_str().to_ascii_lowercase(),
+                                    h.value.as_str().to_string(),
+                                )
+                            })
+                            .collect(),
+                    };
+                    log.lock().expect("log").push(seen.clone());
+                    let answer = handler(&seen);
+                    thread::sleep(answer.delay);
+                    let mut response =
+                        tiny_http::Response::from_data(answer.body).with_status_code(answer.status);
+                    for (k, v) in answer.headers {
+                        response.add_header(
+                            tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes())
+                                .expect("header"),
+                        );
+                    }
+                    let _ = request.respond(response);
+                });
+            }
+        });
+        Sim {
+            server,
+            url: format!("http://127.0.0.1:{port}"),
+            seen,
+        }
+    }
+
+    fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().expect("log").clone()
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        self.server.unblock();
+    }
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+}
+
+/// A GitHub step log (timestamps, ANSI colours) with an `env` dump leaking
+/// `pair` at a known line.
+fn step_log(pair: &common::Pair) -> (Vec<u8>, u64) {
+    let mut log = String::new();
+    log.push_str("2024-05-01T10:00:05.1000000Z ##[group]Run env | sort\n");
+    log.push_str("2024-05-01T10:00:05.1000000Z \x1b[36;1menv | sort\x1b[0m\n");
+    log.push_str("2024-05-01T10:00:05.1000000Z ##[endgroup]\n");
+    log.push_str("2024-05-01T10:00:05.2000000Z CI=true\n");
+    log.push_str(&format!(
+        "2024-05-01T10:00:05.2000000Z CYBRID_CLIENT_ID={}\n",
+        pair.id
+    ));
+    log.push_str(&format!(
+        "2024-05-01T10:00:05.2000000Z CYBRID_CLIENT_SECRET={}\n",
+        pair.secret
+    ));
+    log.push_str("2024-05-01T10:00:05.2000000Z HOME=/home/runner\n");
+    (log.into_bytes(), 6)
+}
+
+/// A run's log archive as GitHub builds it: per-job directories of
+/// per-step files, plus each job's whole log at the top level.
+fn run_zip(entries: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    for (name, data) in entries {
+        zip.start_file(*name, opts).expect("entry");
+        zip.write_all(data).expect("write");
+    }
+    zip.finish().expect("finish").into_inner()
+}
+
+/// What the GitHub simulator serves for one run.
+#[derive(Clone)]
+enum Logs {
+    Zip(Vec<u8>),
+    Gone,
+    Corrupt,
+}
+
+#[derive(Clone)]
+struct GhRun {
+    repo: &'static str,
+    id: u64,
+    status: &'static str,
+    created: &'static str,
+    logs: Logs,
+}
+
+/// The GitHub simulator's world, and its faults.
+struct GitHubWorld {
+    runs: Vec<GhRun>,
+    /// Runs whose logs were deleted through the API.
+    deleted: Mutex<Vec<u64>>,
+    /// The first org listing answers 403 with Retry-After (a secondary limit).
+    secondary_limit: AtomicBool,
+    /// The first jobs listing answers 502.
+    bad_gateway: AtomicBool,
+    /// Log downloads of this run stall (to kill the scan mid-sweep).
+    stall: Mutex<Option<u64>>,
+    downloads: Mutex<BTreeMap<u64, u32>>,
+}
+
+const PAGE: usize = 2;
+
+fn github_handler(world: Arc<GitHubWorld>, api: String, download: String) -> Arc<Handler> {
+    Arc::new(move |r: &Seen| {
+        if r.headers.get("authorization").map(String::as_str) != Some(&format!("Bearer {GH_TOKEN}"))
+        {
+            return Answer::json(401, json!({"message": "Bad credentials"}));
+        }
+        let parts: Vec<&str> = r.path().trim_start_matches('/').split('/').collect();
+        let page: usize = r.query("page").and_then(|p| p.parse().ok()).unwrap_or(1);
+        let paged = |items: Vec<Value>, wrap: &dyn Fn(Vec<Value>) -> Value| {
+            let total = items.len();
+            let from = (page - 1) * PAGE;
+            let slice: Vec<Value> = items.into_iter().skip(from).take(PAGE).collect();
+            let mut a = Answer::json(200, wrap(slice));
+            if from + PAGE < total {
+                let base = format!("{api}{}", r.path());
+                a = a.header(
+                    "Link",
+                    &format!(
+                        "<{base}?per_page=100&page={}>; rel=\"next\", <{base}?per_page=100&page=99>; rel=\"last\"",
+                        page + 1
+                    ),
+                );
+            }
+            a
+        };
+        match (r.method.as_str(), parts.as_slice()) {
+            ("GET", ["orgs", "acme", "repos"]) => {
+                if world.secondary_limit.swap(false, Ordering::SeqCst) {
+                    return Answer::json(
+                        403,
+                        json!({"message": "You have exceeded a secondary rate limit."}),
+                    )
+                    .header("Retry-After", "1");
+                }
+                let repos = ["acme/app", "acme/infra", "acme/locked", "acme/broken"];
+                paged(
+                    repos.iter().map(|n| json!({"full_name": n})).collect(),
+                    &|v| Value::Array(v),
+                )
+            }
+            ("GET", ["repos", o, n])
+                if ["app", "infra", "locked", "broken"].contains(n) && *o == "acme" =>
+            {
+                Answer::json(200, json!({"full_name": format!("{o}/{n}")}))
+            }
+            ("GET", ["orgs", _, "repos"]) => Answer::json(404, json!({"message": "Not Found"})),
+            ("GET", ["repos", "acme", "locked", "actions", "runs"]) => Answer::json(
+                403,
+                json!({"message": "Resource not accessible by personal access token"}),
+            ),
+            ("GET", ["repos", "acme", "broken", "actions", "runs"]) => Answer::bytes(
+                200,
+                "text/html",
+                b"<html><body>Unicorn! This page is taking too long to load.</body></html>"
+                    .to_vec(),
+            ),
+            ("GET", ["repos", o, n, "actions", "runs"]) => {
+                let name = format!("{o}/{n}");
+                let runs: Vec<Value> = world
+                    .runs
+                    .iter()
+                    .filter(|run| run.repo == name)
+                    .map(|run| {
+                        json!({"id": run.id, "status": run.status, "created_at": run.created,
+                               "html_url": format!("https://github.example/{name}/actions/runs/{}", run.id)})
+                    })
+                    .collect();
+                paged(runs, &|v| json!({"total_count": 99, "workflow_runs": v}))
+            }
+            ("GET", ["repos", o, n, "actions", "runs", id, "jobs"]) => {
+                if world.bad_gateway.swap(false, Ordering::SeqCst) {
+                    return Answer::bytes(502, "text/html", b"<html>Bad Gateway</html>".to_vec());
+                }
+                json_jobs(o, n, id)
+            }
+            ("GET", ["repos", _, _, "actions", "runs", id, "logs"]) => {
+                let id: u64 = id.parse().unwrap_or(0);
+                let Some(run) = world.runs.iter().find(|run| run.id == id) else {
+                    return Answer::json(404, json!({"message": "Not Found"}));
+                };
+                if world.deleted.lock().expect("deleted").contains(&id)
+                    || matches!(run.logs, Logs::Gone)
+                {
+                    return Answer::json(410, json!({"message": "Logs have expired"}));
+                }
+                Answer::bytes(302, "text/plain", Vec::new()).header(
+                    "Location",
+                    &format!("{download}/blob/{id}.zip?sig=presigned-signature-xyz&se=2030"),
+                )
+            }
+            ("DELETE", ["repos", _, _, "actions", "runs", id, "logs"]) => {
+                let id: u64 = id.parse().unwrap_or(0);
+                let mut deleted = world.deleted.lock().expect("deleted");
+                if deleted.contains(&id) {
+                    return Answer::json(404, json!({"message": "Not Found"}));
+                }
+                deleted.push(id);
+                Answer::bytes(204, "text/plain", Vec::new())
+            }
+            _ => Answer::json(404, json!({"message": "Not Found"})),
+        }
+    })
+}
+
+fn json_jobs(o: &str, n: &str, id: &str) -> Answer {
+    Answer::json(
+        200,
+        json!({"total_count": 2, "jobs": [
+            {"id": 9000 + id.parse::<u64>().unwrap_or(0), "name": "build",
+             "html_url": format!("https://github.example/{o}/{n}/actions/runs/{id}/job/{}", 9000 + id.parse::<u64>().unwrap_or(0))},
+            {"id": 8000 + id.parse::<u64>().unwrap_or(0), "name": "deploy (prod)",
+             "html_url": format!("https://github.example/{o}/{n}/actions/runs/{id}/job/{}", 8000 + id.parse::<u64>().unwrap_or(0))}
+        ]}),
+    )
+}
+
+fn download_handler(world: Arc<GitHubWorld>) -> Arc<Handler> {
+    Arc::new(move |r: &Seen| {
+        let id: u64 = r
+            .path()
+            .trim_start_matches("/blob/")
+            .trim_end_matches(".zip")
+            .parse()
+            .unwrap_or(0);
+        if r.query("sig").as_deref() != Some("presigned-signature-xyz") {
+            return Answer::bytes(
+                403,
+                "application/xml",
+                b"<Error>AuthenticationFailed</Error>".to_vec(),
+            );
+        }
+        *world
+            .downloads
+            .lock()
+            .expect("downloads")
+            .entry(id)
+            .or_default() += 1;
+        let stall = *world.stall.lock().expect("stall") == Some(id);
+        let run = world.runs.iter().find(|run| run.id == id);
+        let mut a = match run.map(|r| &r.logs) {
+            Some(Logs::Zip(z)) => Answer::bytes(200, "application/zip", z.clone()),
+            Some(Logs::Corrupt) => {
+                let mut z = run_zip(&[("build/1_Set up job.txt", vec![b'x'; 5000])]);
+                z.truncate(z.len() / 2);
+                Answer::bytes(200, "application/zip", z)
+            }
+            _ => Answer::bytes(
+                404,
+                "application/xml",
+                b"<Error>BlobNotFound</Error>".to_vec(),
+            ),
+        };
+        if stall {
+            a.delay = Duration::from_secs(60);
+        }
+        a
+    })
+}
+
+struct GitHubSims {
+    api: Sim,
+    download: Sim,
+    world: Arc<GitHubWorld>,
+    leaks: Vec<(u64, common::Pair, u64)>,
+}
+
+/// acme/app: run 103 in progress, 102 leaks in `build` step 3, 101 expired
+/// (410); acme/infra: 201 leaks in `deploy (prod)` (only a top-level job
+/// log), 202 a corrupt zip, 203 clean; acme/locked: 403; acme/broken: HTML.
+fn github_sims() -> GitHubSims {
+    let (p1, p2) = (common::pair(), common::pair());
+    let (log1, line1) = step_log(&p1);
+    let (log2, line2) = step_log(&p2);
+    let mut whole1 = b"2024-05-01T10:00:00.0000000Z Set up job\n".to_vec();
+    whole1.extend_from_slice(&log1);
+    let zip102 = run_zip(&[
+        ("0_build.txt", whole1),
+        (
+            "build/1_Set up job.txt",
+            b"2024-05-01T10:00:00.0000000Z Set up job\n".to_vec(),
+        ),
+        ("build/3_Run env.txt", log1),
+    ]);
+    let zip201 = run_zip(&[("1_deploy _prod_.txt", log2)]);
+    let zip203 = run_zip(&[(
+        "build/1_Build.txt",
+        b"2024-05-01T10:00:00.0000000Z cargo build\n".to_vec(),
+    )]);
+    let runs = vec![
+        GhRun {
+            repo: "acme/app",
+            id: 103,
+            status: "in_progress",
+            created: "2024-05-03T10:00:00Z",
+            logs: Logs::Gone,
+        },
+        GhRun {
+            repo: "acme/app",
+            id: 102,
+            status: "completed",
+            created: "2024-05-02T10:00:00Z",
+            logs: Logs::Zip(zip102),
+        },
+        GhRun {
+            repo: "acme/app",
+            id: 101,
+            status: "completed",
+            created: "2024-05-01T10:00:00Z",
+            logs: Logs::Gone,
+        },
+        GhRun {
+            repo: "acme/infra",
+            id: 203,
+            status: "completed",
+            created: "2024-05-03T10:00:00Z",
+            logs: Logs::Zip(zip203),
+        },
+        GhRun {
+            repo: "acme/infra",
+            id: 202,
+            status: "completed",
+            created: "2024-05-02T10:00:00Z",
+            logs: Logs::Corrupt,
+        },
+        GhRun {
+            repo: "acme/infra",
+            id: 201,
+            status: "completed",
+            created: "2024-04-01T10:00:00Z",
+            logs: Logs::Zip(zip201),
+        },
+    ];
+    let world = Arc::new(GitHubWorld {
+        runs,
+        deleted: Mutex::new(Vec::new()),
+        secondary_limit: AtomicBool::new(true),
+        bad_gateway: AtomicBool::new(true),
+        stall: Mutex::new(None),
+        downloads: Mutex::new(BTreeMap::new()),
+    });
+    let download = Sim::start(download_handler(world.clone()));
+    // The API's URL is known only once it listens: hand it over through a cell.
+    let api_url = Arc::new(Mutex::new(String::new()));
+    let (cell, w, d) = (api_url.clone(), world.clone(), download.url.clone());
+    let api = Sim::start(Arc::new(move |r: &Seen| {
+        let api = cell.lock().expect("url").clone();
+        github_handler(w.clone(), api, d.clone())(r)
+    }));
+    *api_url.lock().expect("url") = api.url.clone();
+    GitHubSims {
+        api,
+        download,
+        world,
+        leaks: vec![(102, p1, line1), (201, p2, line2)],
+    }
+}
+
+fn bin() -> Command {
+    let mut c = Command::cargo_bin("cybrid-scan").expect("binary built");
+    c.env_remove("GITHUB_TOKEN").env_remove("GITLAB_TOKEN");
+    c
+}
+
+struct Out {
+    code: i32,
+    report: Value,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(cmd: &mut Command) -> Out {
+    let out = cmd.output().expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    Out {
+        code: out.status.code().unwrap_or(-1),
+        report: serde_json::from_str(&stdout).unwrap_or(Value::Null),
+        stdout,
+        stderr: String::from_utf8_lossy(&out.stderr).to_string(),
+    }
+}
+
+fn github(s: &GitHubSims, extra: &[&str]) -> Command {
+    let mut c = bin();
+    c.env("GITHUB_TOKEN", GH_TOKEN)
+        .args([
+            "ci",
+            "github",
+            "acme",
+            "--api-url",
+            &s.api.url,
+            "-f",
+            "json",
+            "--quiet",
+        ])
+        .args(extra);
+    c
+}
+
+fn paths(v: &Value, key: &str) -> Vec<(String, String)> {
+    v[key]
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|e| {
+            (
+                e["path"].as_str().unwrap_or("").to_string(),
+                e["message"]
+                    .as_str()
+                    .or(e["reason"].as_str())
+                    .unwrap_or("")
+                    .to_string(),
+            )
+        })
+        .collect()
+}
+
+fn assert_no_secret(out: &Out, pairs: &[&common::Pair]) {
+    for p in pairs {
+        for s in [&p.id, &p.secret] {
+            assert!(!out.stdout.contains(s.as_str()), "secret in the report");
+            assert!(!out.stderr.contains(s.as_str()), "secret on stderr");
+        }
+    }
+    for t in [GH_TOKEN, GL_TOKEN, "presigned-signature-xyz"] {
+        assert!(
+            !out.stdout.contains(t) && !out.stderr.contains(t),
+            "token or signature printed"
+        );
+    }
+}
+
+#[test]
+fn github_org_end_to_end() {
+    let s = github_sims();
+    let out = run(&mut github(&s, &[]));
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let findings = out.report["findings"].as_array().expect("findings");
+    assert_eq!(findings.len(), 2, "{}", out.report);
+
+    // Run 102: found in the step file (not again in the job's whole log), at its line, with a link to it.
+    let (_, p1, line1) = &s.leaks[0];
+    let f = &findings[0];
+    let l = &f["location"];
+    assert_eq!(l["source"], "ci");
+    assert_eq!(l["repository"], "acme/app");
+    assert_eq!(l["run"], "102");
+    assert_eq!(l["job"], "build");
+    assert_eq!(l["step"], "3_Run env");
+    assert_eq!(l["entry"], "build/3_Run env.txt");
+    assert_eq!(l["path"], "acme/app/actions/runs/102");
+    assert_eq!(l["line"], *line1);
+    assert_eq!(
+        l["url"],
+        format!("https://github.example/acme/app/actions/runs/102/job/9102#step:3:{line1}")
+    );
+    assert_eq!(f["rule_id"], "cybrid-client-secret");
+    assert_ne!(f["secret"], p1.secret.as_str(), "redacted by default");
+
+    // Run 201 (older): a top-level job log only; its job found by its folded name.
+    let l = &findings[1]["location"];
+    assert_eq!(l["repository"], "acme/infra");
+    assert_eq!(l["run"], "201");
+    assert_eq!(l["job"], "deploy (prod)");
+    assert!(l.get("step").is_none());
+    assert_eq!(
+        l["url"],
+        "https://github.example/acme/infra/actions/runs/201/job/8201"
+    );
+
+    // Faults: each listed with its reason; the sweep went on.
+    let skipped = paths(&out.report, "skipped");
+    assert!(
+        skipped
+            .iter()
+            .any(|(p, r)| p == "acme/app/actions/runs/103" && r.contains("not finished")),
+        "{skipped:?}"
+    );
+    assert!(
+        skipped
+            .iter()
+            .any(|(p, r)| p == "acme/app/actions/runs/101" && r.contains("410")),
+        "{skipped:?}"
+    );
+    let errors = paths(&out.report, "errors");
+    assert!(
+        errors
+            .iter()
+            .any(|(p, m)| p == "acme/infra/actions/runs/202" && m.contains("zip")),
+        "{errors:?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|(p, m)| p == "acme/locked" && m.contains("403")),
+        "{errors:?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|(p, m)| p == "acme/broken" && m.contains("not JSON")),
+        "{errors:?}"
+    );
+    assert_eq!(errors.len(), 3, "{errors:?}");
+
+    // The token reached the API on every request and never the download host.
+    let api = s.api.seen();
+    assert!(api.iter().all(|r| r.headers.contains_key("authorization")));
+    let downloads = s.download.seen();
+    assert!(!downloads.is_empty());
+    assert!(
+        downloads
+            .iter()
+            .all(|r| !r.headers.contains_key("authorization")),
+        "token sent to the download host"
+    );
+    // Link pagination followed (2 repos/runs per page), the secondary limit
+    // waited out, the 502 retried.
+    assert!(api
+        .iter()
+        .any(|r| r.path() == "/orgs/acme/repos" && r.query("page").as_deref() == Some("2")));
+    assert!(api
+        .iter()
+        .any(|r| r.path() == "/repos/acme/app/actions/runs"
+            && r.query("page").as_deref() == Some("2")));
+    assert_eq!(
+        api.iter()
+            .filter(|r| r.path() == "/orgs/acme/repos" && r.query("page").is_none())
+            .count(),
+        2
+    );
+    assert_no_secret(&out, &[p1, &s.leaks[1].1]);
+}
+
+#[test]
+fn github_since_max_runs_one_repo_and_human_report() {
+    let s = github_sims();
+    s.world.secondary_limit.store(false, Ordering::SeqCst);
+    let out = run(&mut github(&s, &["--since", "2024-04-15"]));
+    let runs: Vec<&str> = out.report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| f["location"]["run"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(runs, ["102"], "run 201 is older than --since");
+    assert!(!s.world.downloads.lock().expect("d").contains_key(&201));
+    s.world.downloads.lock().expect("d").clear();
+
+    let mut c = bin();
+    c.env("GITHUB_TOKEN", GH_TOKEN).args([
+        "ci",
+        "github",
+        "acme/infra",
+        "--api-url",
+        &s.api.url,
+        "--max-runs",
+        "1",
+        "--no-color",
+        "--quiet",
+    ]);
+    let out = run(&mut c);
+    assert_eq!(out.code, 0, "only run 203 (clean) is taken: {}", out.stdout);
+    assert_eq!(
+        *s.world.downloads.lock().expect("d"),
+        BTreeMap::from([(203, 1)])
+    );
+
+    let mut c = bin();
+    c.env("GITHUB_TOKEN", GH_TOKEN).args([
+        "ci",
+        "github",
+        "acme/app",
+        "--api-url",
+        &s.api.url,
+        "--no-color",
+        "--quiet",
+    ]);
+    let out = run(&mut c);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stdout
+            .contains("acme/app/actions/runs/102!build/3_Run env.txt"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("#step:3:6"), "{}", out.stdout);
+    assert_no_secret(&out, &[&s.leaks[0].1]);
+}
+
+#[test]
+fn github_refusals() {
+    // No token for a non-loopback plain http URL; a bad --since; a token never from flags.
+    let out = run(bin().env("GITHUB_TOKEN", GH_TOKEN).args([
+        "ci",
+        "github",
+        "acme",
+        "--api-url",
+        "http://example.com",
+    ]));
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("loopback"), "{}", out.stderr);
+    let out = run(bin().args(["ci", "github", "acme", "--since", "last week"]));
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("--since"), "{}", out.stderr);
+    let out = run(bin().args(["ci", "github", "acme", "--token", "x"]));
+    assert_eq!(out.code, 2);
+    let out = run(bin().args(["ci", "github", "acme", "--delete-leaking-logs"]));
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("--yes"), "{}", out.stderr);
+}
+
+#[test]
+fn github_zip_bomb_is_bounded_and_reported() {
+    let pair = common::pair();
+    let (log, _) = step_log(&pair);
+    let zip = run_zip(&[
+        ("build/1_Leak.txt", log),
+        ("build/2_Bomb.txt", vec![b'\n'; 8 << 20]),
+    ]);
+    assert!(zip.len() < 200_000, "compresses like a bomb: {}", zip.len());
+    let world = Arc::new(GitHubWorld {
+        runs: vec![GhRun {
+            repo: "acme/app",
+            id: 7,
+            status: "completed",
+            created: "2024-05-01T10:00:00Z",
+            logs: Logs::Zip(zip),
+        }],
+        deleted: Mutex::new(Vec::new()),
+        secondary_limit: AtomicBool::new(false),
+        bad_gateway: AtomicBool::new(false),
+        stall: Mutex::new(None),
+        downloads: Mutex::new(BTreeMap::new()),
+    });
+    let download = Sim::start(download_handler(world.clone()));
+    let cell = Arc::new(Mutex::new(String::new()));
+    let (c2, w, d) = (cell.clone(), world.clone(), download.url.clone());
+    let api = Sim::start(Arc::new(move |r: &Seen| {
+        github_handler(w.clone(), c2.lock().expect("u").clone(), d.clone())(r)
+    }));
+    *cell.lock().expect("u") = api.url.clone();
+    let out = run(bin().env("GITHUB_TOKEN", GH_TOKEN).args([
+        "ci",
+        "github",
+        "acme/app",
+        "--api-url",
+        &api.url,
+        "-f",
+        "json",
+        "--quiet",
+        "--max-decompressed-size",
+        "1M",
+    ]));
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(out.report["findings"].as_array().expect("f").len(), 1);
+    let errors = paths(&out.report, "errors");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].0.ends_with("!build/2_Bomb.txt") && errors[0].1.contains("stopped after 1048576"),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn delete_leaking_logs_plan_dry_run_audit_and_idempotent_rerun() {
+    let s = github_sims();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let audit = dir.path().join("audit.jsonl");
+    let audit_s = audit.to_str().expect("utf-8");
+    let state = dir.path().join("state");
+    let state_s = state.to_str().expect("utf-8");
+    let deletes = |sim: &Sim| {
+        sim.seen()
+            .iter()
+            .filter(|r| r.method == "DELETE")
+            .map(|r| r.path().to_string())
+            .collect::<Vec<_>>()
+    };
+
+    // Dry run: the plan, logged; nothing deleted.
+    let out = run(&mut github(
+        &s,
+        &["--delete-leaking-logs", "--dry-run", "--audit-log", audit_s],
+    ));
+    assert_eq!(out.code, 1);
+    assert!(deletes(&s.api).is_empty());
+    let text = std::fs::read_to_string(&audit).expect("audit");
+    assert_eq!(text.matches("\"outcome\":\"planned\"").count(), 2, "{text}");
+
+    // For real, with --yes: only the two runs with findings.
+    let out = run(&mut github(
+        &s,
+        &[
+            "--delete-leaking-logs",
+            "--yes",
+            "--audit-log",
+            audit_s,
+            "--state",
+            state_s,
+        ],
+    ));
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(
+        deletes(&s.api),
+        [
+            "/repos/acme/app/actions/runs/102/logs",
+            "/repos/acme/infra/actions/runs/201/logs"
+        ]
+    );
+    let notes = out.report["notes"].to_string();
+    assert!(
+        notes.contains("2 run logs deleted") && notes.contains("revoke"),
+        "{notes}"
+    );
+    let text = std::fs::read_to_string(&audit).expect("audit");
+    assert_eq!(text.matches("\"outcome\":\"deleted\"").count(), 2, "{text}");
+    assert!(text.contains("\"http_status\":204"));
+
+    // Rerun from the state: same report, the deletions come back 404: already gone.
+    let again = run(&mut github(
+        &s,
+        &[
+            "--delete-leaking-logs",
+            "--yes",
+            "--audit-log",
+            audit_s,
+            "--state",
+            state_s,
+        ],
+    ));
+    assert_eq!(again.report["findings"], out.report["findings"]);
+    let text = std::fs::read_to_string(&audit).expect("audit");
+    assert_eq!(
+        text.matches("\"outcome\":\"already_gone\"").count(),
+        2,
+        "{text}"
+    );
+    // Without state: the logs are gone (410), nothing to delete.
+    let fresh = run(&mut github(
+        &s,
+        &["--delete-leaking-logs", "--yes", "--audit-log", audit_s],
+    ));
+    assert_eq!(fresh.code, 0, "{}", fresh.stdout);
+    assert_eq!(deletes(&s.api).len(), 4);
+    for o in [&out, &again, &fresh] {
+        assert_no_secret(o, &[&s.leaks[0].1, &s.leaks[1].1]);
+    }
+    assert!(!text.contains(&s.leaks[0].1.secret));
+}
+
+#[test]
+fn resume_after_a_kill_gives_the_same_report() {
+    let s = github_sims();
+    s.world.secondary_limit.store(false, Ordering::SeqCst);
+    let reference = run(&mut github(&s, &["--deterministic"]));
+    s.world.downloads.lock().expect("d").clear();
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path().join("state");
+    let state_s = state.to_str().expect("utf-8").to_string();
+    *s.world.stall.lock().expect("stall") = Some(201);
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("cybrid-scan"))
+        .env("GITHUB_TOKEN", GH_TOKEN)
+        .args([
+            "ci",
+            "github",
+            "acme",
+            "--api-url",
+            &s.api.url,
+            "-f",
+            "json",
+            "--quiet",
+            "--concurrency",
+            "1",
+            "--state",
+            &state_s,
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    // Wait until the stalled download is reached, then kill the scan.
+    let started = Instant::now();
+    while !s.world.downloads.lock().expect("d").contains_key(&201) {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "never reached run 201"
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().expect("kill");
+    let _ = child.wait();
+    let done_before: usize = std::fs::read_dir(state.join("ci")).expect("state").count();
+    assert!(
+        done_before >= 2,
+        "some runs were recorded before the kill: {done_before}"
+    );
+    *s.world.stall.lock().expect("stall") = None;
+    s.world.downloads.lock().expect("d").clear();
+
+    let resumed = run(&mut github(&s, &["--deterministic", "--state", &state_s]));
+    assert_eq!(resumed.report["findings"], reference.report["findings"]);
+    assert_eq!(resumed.report["errors"], reference.report["errors"]);
+    assert_eq!(resumed.report["skipped"], reference.report["skipped"]);
+    // Only what was not finished was fetched again (201 and the corrupt 202 are retried).
+    let again: Vec<u64> = s
+        .world
+        .downloads
+        .lock()
+        .expect("d")
+        .keys()
+        .copied()
+        .collect();
+    assert!(again.contains(&201) && !again.contains(&102), "{again:?}");
+}
+
+#[test]
+fn shards_split_the_repositories() {
+    let s = github_sims();
+    s.world.secondary_limit.store(false, Ordering::SeqCst);
+    let mut all = Vec::new();
+    for k in 0..3 {
+        let shard = format!("{k}/3");
+        let out = run(&mut github(&s, &["--shard", &shard]));
+        for f in out.report["findings"].as_array().expect("f") {
+            all.push(f["location"]["run"].as_str().unwrap_or("").to_string());
+        }
+    }
+    all.sort();
+    assert_eq!(all, ["102", "201"]);
+}
+
+// ---------------------------------------------------------------- GitLab
+
+/// A job: id, name, status, trace (`None`: the trace answers 404).
+type GlJob = (u64, &'static str, &'static str, Option<Vec<u8>>);
+
+struct GitLabWorld {
+    /// (project id, path, jobs)
+    projects: Vec<(u64, &'static str, Vec<GlJob>)>,
+    erased: Mutex<Vec<u64>>,
+    limited: AtomicU32,
+}
+
+fn gitlab_handler(world: Arc<GitLabWorld>, base: Arc<Mutex<String>>) -> Arc<Handler> {
+    Arc::new(move |r: &Seen| {
+        if r.headers.get("private-token").map(String::as_str) != Some(GL_TOKEN) {
+            return Answer::json(401, json!({"message": "401 Unauthorized"}));
+        }
+        if world.limited.load(Ordering::SeqCst) > 0 && r.path().ends_with("/jobs") {
+            world.limited.fetch_sub(1, Ordering::SeqCst);
+            return Answer::json(429, json!({"message": "Retry later"}))
+                .header("RateLimit-Reset", &(now_secs() + 1).to_string());
+        }
+        let web = base.lock().expect("b").clone();
+        // tiny_http gives the raw path: %2F stays encoded, as GitLab expects.
+        let path = r.path().trim_start_matches("/api/v4/");
+        let parts: Vec<&str> = path.split('/').collect();
+        let page: usize = r.query("page").and_then(|p| p.parse().ok()).unwrap_or(1);
+        let paged = |items: Vec<Value>| {
+            let total = items.len();
+            let from = (page - 1) * PAGE;
+            let slice: Vec<Value> = items.into_iter().skip(from).take(PAGE).collect();
+            let next = if from + PAGE < total {
+                (page + 1).to_string()
+            } else {
+                String::new()
+            };
+            Answer::json(200, Value::Array(slice)).header("X-Next-Page", &next)
+        };
+        let project = |key: &str| {
+            world
+                .projects
+                .iter()
+                .find(|(id, p, _)| id.to_string() == key || p.replace('/', "%2F") == key)
+        };
+        match (r.method.as_str(), parts.as_slice()) {
+            ("GET", ["groups", "grp"]) => Answer::json(200, json!({"id": 5, "full_path": "grp"})),
+            ("GET", ["groups", "5", "projects"]) => {
+                assert_eq!(r.query("include_subgroups").as_deref(), Some("true"));
+                paged(world.projects.iter().map(|(id, p, _)| json!({"id": id, "path_with_namespace": p})).collect())
+            }
+            ("GET", ["groups", _]) => Answer::json(404, json!({"message": "404 Group Not Found"})),
+            ("GET", ["projects", key]) => match project(key) {
+                Some((id, p, _)) => Answer::json(200, json!({"id": id, "path_with_namespace": p})),
+                None => Answer::json(404, json!({"message": "404 Project Not Found"})),
+            },
+            ("GET", ["projects", key, "jobs"]) => match project(key) {
+                Some((_, p, jobs)) => paged(
+                    jobs.iter()
+                        .map(|(id, name, status, _)| json!({"id": id, "name": name, "status": status,
+                            "created_at": "2024-05-01T10:00:00Z", "web_url": format!("{web}/{p}/-/jobs/{id}")}))
+                        .collect(),
+                ),
+                None => Answer::json(404, json!({"message": "404 Project Not Found"})),
+            },
+            ("GET", ["projects", key, "jobs", id, "trace"]) => {
+                let id: u64 = id.parse().unwrap_or(0);
+                if world.erased.lock().expect("e").contains(&id) {
+                    return Answer::bytes(200, "text/plain", Vec::new());
+                }
+                match project(key).and_then(|(_, _, jobs)| jobs.iter().find(|j| j.0 == id)) {
+                    Some((_, _, _, Some(trace))) => Answer::bytes(200, "text/plain", trace.clone()),
+                    _ => Answer::json(404, json!({"message": "404 Not found"})),
+                }
+            }
+            ("POST", ["projects", _, "jobs", id, "erase"]) => {
+                let id: u64 = id.parse().unwrap_or(0);
+                world.erased.lock().expect("e").push(id);
+                Answer::json(201, json!({"id": id}))
+            }
+            _ => Answer::json(404, json!({"message": "404 Not Found"})),
+        }
+    })
+}
+
+fn gitlab_trace(pair: &common::Pair) -> (Vec<u8>, u64) {
+    let t = format!(
+        "2024-05-01T10:00:00.100000Z 00O \x1b[0KRunning with gitlab-runner 16.11.0\x1b[0;m\n\
+         2024-05-01T10:00:04.100000Z 00O section_start:1714557604:step_script\r\x1b[0K\x1b[0K\x1b[36;1mExecuting \"step_script\"\x1b[0;m\n\
+         2024-05-01T10:00:04.200000Z 00O \x1b[32;1m$ cat config/cybrid.yml\x1b[0;m\n\
+         2024-05-01T10:00:04.200001Z 01O cybrid:\n\
+         2024-05-01T10:00:04.200002Z 01O   base_url: https://bank.sandbox.cybrid.app\n\
+         2024-05-01T10:00:04.200003Z 01O   client_id: \x1b[33m{}\x1b[0m\n\
+         2024-05-01T10:00:04.200004Z 01O   client_secret: \x1b[33m{}\x1b[0m\n\
+         2024-05-01T10:00:06.600000Z 00O \x1b[31;1mERROR: Job failed: exit code 1\x1b[0;m\n",
+        pair.id, pair.secret
+    );
+    (t.into_bytes(), 7)
+}
+
+#[test]
+fn gitlab_group_end_to_end_with_erase() {
+    let (p1, p2) = (common::pair(), common::pair());
+    let (t1, line1) = gitlab_trace(&p1);
+    let (t2, _) = gitlab_trace(&p2);
+    let clean = b"2024-05-01T10:00:00.100000Z 00O all good\n".to_vec();
+    let world = Arc::new(GitLabWorld {
+        projects: vec![
+            (
+                11,
+                "grp/api",
+                vec![
+                    (504, "test", "running", Some(clean.clone())),
+                    (503, "lint", "success", Some(clean.clone())),
+                    (502, "deploy", "failed", Some(t1)),
+                    (501, "old", "success", None),
+                ],
+            ),
+            (
+                12,
+                "grp/sub/worker",
+                vec![(601, "build", "success", Some(t2))],
+            ),
+            (13, "grp/sub/empty", vec![]),
+        ],
+        erased: Mutex::new(Vec::new()),
+        limited: AtomicU32::new(1),
+    });
+    let base = Arc::new(Mutex::new(String::new()));
+    let sim = Sim::start(gitlab_handler(world.clone(), base.clone()));
+    *base.lock().expect("b") = sim.url.clone();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let audit = dir.path().join("audit.jsonl");
+    let out = run(bin().env("GITLAB_TOKEN", GL_TOKEN).args([
+        "ci",
+        "gitlab",
+        "grp",
+        "--api-url",
+        &sim.url,
+        "-f",
+        "json",
+        "--quiet",
+        "--delete-leaking-logs",
+        "--yes",
+        "--audit-log",
+        audit.to_str().expect("utf-8"),
+    ]));
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let findings = out.report["findings"].as_array().expect("findings");
+    assert_eq!(findings.len(), 2, "{}", out.report);
+    let l = &findings[0]["location"];
+    assert_eq!(l["source"], "ci");
+    assert_eq!(l["repository"], "grp/api");
+    assert_eq!(l["run"], "502");
+    assert_eq!(l["job"], "deploy");
+    assert_eq!(l["line"], line1);
+    assert_eq!(l["path"], "grp/api/-/jobs/502");
+    assert_eq!(l["url"], format!("{}/grp/api/-/jobs/502#L{line1}", sim.url));
+    assert_eq!(findings[1]["location"]["repository"], "grp/sub/worker");
+
+    let skipped = paths(&out.report, "skipped");
+    assert!(
+        skipped
+            .iter()
+            .any(|(p, r)| p == "grp/api/-/jobs/504" && r.contains("not finished")),
+        "{skipped:?}"
+    );
+    assert!(
+        skipped
+            .iter()
+            .any(|(p, r)| p == "grp/api/-/jobs/501" && r.contains("404")),
+        "{skipped:?}"
+    );
+    assert!(paths(&out.report, "errors").is_empty(), "{}", out.report);
+
+    let seen = sim.seen();
+    // X-Next-Page followed; the 429 waited out; only jobs with findings erased.
+    assert!(
+        seen.iter()
+            .any(|r| r.path() == "/api/v4/projects/11/jobs"
+                && r.query("page").as_deref() == Some("2"))
+    );
+    assert!(seen.iter().any(
+        |r| r.path() == "/api/v4/groups/5/projects" && r.query("page").as_deref() == Some("2")
+    ));
+    let erased: Vec<String> = seen
+        .iter()
+        .filter(|r| r.method == "POST")
+        .map(|r| r.path().to_string())
+        .collect();
+    assert_eq!(
+        erased,
+        [
+            "/api/v4/projects/11/jobs/502/erase",
+            "/api/v4/projects/12/jobs/601/erase"
+        ]
+    );
+    let text = std::fs::read_to_string(&audit).expect("audit");
+    assert_eq!(
+        text.matches("\"action\":\"ci_erase_job\"").count(),
+        6,
+        "{text}"
+    );
+    assert_no_secret(&out, &[&p1, &p2]);
+
+    // One project by its path.
+    let out = run(bin().env("GITLAB_TOKEN", GL_TOKEN).args([
+        "ci",
+        "gitlab",
+        "grp/sub/worker",
+        "--api-url",
+        &sim.url,
+        "-f",
+        "json",
+        "--quiet",
+    ]));
+    assert_eq!(
+        out.code, 0,
+        "erased: its trace is empty now: {}",
+        out.stdout
+    );
+    assert_eq!(
+        out.report["notes"][0],
+        "ci gitlab: 1 repositories, 1 runs/jobs listed"
+    );
+}
