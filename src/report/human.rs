@@ -110,6 +110,10 @@ pub fn write(report: &Report, opts: &OutputOptions, out: &mut dyn Write) -> io::
                     .unwrap_or_default()
             )),
         }
+        // Key and parent names come from the scanned bytes: escaped like paths.
+        if let Some(c) = &f.location.context {
+            details.push(escape_for_terminal(&c.describe()));
+        }
         // Token fields come from the scanned token's payload: escaped like paths.
         if let Some(t) = &f.token {
             details.push(format!(

@@ -16,6 +16,7 @@ use super::GitOptions;
 use crate::collect::{to_findings, Collector};
 use crate::detect::Engine;
 use crate::finding::{Finding, Location, SourceKind};
+use crate::project::Projects;
 
 /// A blob with findings, waiting for attribution.
 pub(crate) struct Hit {
@@ -45,6 +46,8 @@ pub(crate) struct Scan<'a> {
     bytes_scanned: AtomicU64,
     findings: AtomicU64,
     pub done: AtomicBool,
+    /// Project evidence from any blob of the history; generic pairs wait for it.
+    projects: Projects,
 }
 
 impl<'a> Scan<'a> {
@@ -65,6 +68,7 @@ impl<'a> Scan<'a> {
             bytes_scanned: AtomicU64::new(0),
             findings: AtomicU64::new(0),
             done: AtomicBool::new(false),
+            projects: Projects::default(),
         }
     }
 
@@ -139,6 +143,7 @@ impl<'a> Scan<'a> {
         self.bytes_scanned
             .fetch_add(data.len() as u64, Ordering::Relaxed);
         let detections = self.engine.scan(data, &mut slot.scratch);
+        self.projects.observe(path, data, &slot.scratch);
         if detections.is_empty() {
             return;
         }
@@ -178,8 +183,10 @@ impl<'a> Scan<'a> {
     /// Returns how many there were.
     pub fn finish(&self, attribution: Attribution) -> u64 {
         let hits = std::mem::take(&mut *lock(&self.hits));
+        let project = self.projects.repository_evidence();
         let mut count = 0;
-        for hit in hits {
+        for mut hit in hits {
+            crate::project::keep_with(&mut hit.findings, project.as_deref());
             let origin = attribution.get(&hit.oid);
             let findings = hit.findings.into_iter().map(|mut f| {
                 let loc = &mut f.location;

@@ -384,8 +384,19 @@ impl Job<'_> {
             Some(e) => format!("{}!{e}", origin.path),
             None => origin.path.to_string(),
         };
+        // A generic pair is Cybrid's when the same job log names a Cybrid host.
+        let host = scans.iter().find_map(|s| s.cybrid_host.clone());
         for scan in scans {
-            for p in scan.pending {
+            for mut p in scan.pending {
+                if let Some(c) = p.detection.context.as_mut().filter(|c| c.awaits_project()) {
+                    match &host {
+                        Some(h) => {
+                            c.via = Some(crate::finding::Via::Project);
+                            c.evidence = format!("the same log names the Cybrid host {h}");
+                        }
+                        None => continue,
+                    }
+                }
                 findings.push(self.finding(&origin, p.start, p.end, newlines, last_newline, &p));
                 patches.extend(p.patches);
             }
@@ -441,6 +452,7 @@ impl Job<'_> {
                 column,
                 end_line,
                 end_column,
+                context: d.context.clone(),
                 ..Location::default()
             },
             verification: Verification::default(),
