@@ -360,6 +360,12 @@ impl Engine {
             owner::Owner::Other => return None,
             _ => {}
         }
+        // A host or the project can only make a client id or secret key Cybrid's:
+        // a `SECRET_KEY` or `JWT_SECRET` beside a Cybrid URL is someone else's.
+        let words = key.as_deref().map(owner::key_words).unwrap_or_default();
+        if key.is_some() && !credential_key(rule.kind, &words) {
+            return None;
+        }
         if let Some((host, proximity)) = self.nearest_host(bytes, near.hosts, start, end) {
             let evidence = format!(
                 "beside the Cybrid host {}",
@@ -370,17 +376,8 @@ impl Engine {
         // Only the project is left: a generic client id or secret key holding
         // a value of Cybrid's exact shape, kept if the project turns out to be
         // Cybrid's and the value finds its other half.
-        let words = key.as_deref().map(owner::key_words).unwrap_or_default();
-        let generic_key = match rule.kind {
-            RuleKind::ClientSecret => words.iter().any(|w| w == "secret"),
-            RuleKind::ClientId => {
-                words.iter().any(|w| w == "id")
-                    && words
-                        .iter()
-                        .any(|w| matches!(w.as_str(), "client" | "app" | "public" | "api"))
-            }
-            _ => false,
-        };
+        let generic_key =
+            key.is_some() && matches!(rule.kind, RuleKind::ClientSecret | RuleKind::ClientId);
         let full_shape =
             |v: &str| rule.full_len.is_none_or(|f| v.len() == f) || is_hex_client_id(rule, v);
         let generic_pair = spans.key.is_none() && paired_id.is_some_and(full_shape);
@@ -526,6 +523,43 @@ fn plausible_credential(rule: &Rule, value: &str) -> bool {
         && rule.full_len.is_none_or(|full| value.len() <= full)
         && validate::is_url_safe_b64(value)
         && !validate::is_placeholder(value)
+}
+
+/// Words of keys that hold something other than an OAuth client credential.
+const NOT_CLIENT_CREDENTIAL: &[&str] = &[
+    "key",
+    "token",
+    "session",
+    "cookie",
+    "jwt",
+    "encryption",
+    "signing",
+    "webhook",
+    "hmac",
+    "password",
+    "salt",
+    "guid",
+    "uuid",
+];
+
+/// Does a generic key (one that names no provider) say client id or client
+/// secret? Only such keys can be made Cybrid's by a host or the project.
+fn credential_key(kind: RuleKind, words: &[String]) -> bool {
+    let has = |w: &str| words.iter().any(|x| x == w);
+    let other_thing = words
+        .iter()
+        .any(|w| NOT_CLIENT_CREDENTIAL.contains(&w.as_str()));
+    match kind {
+        RuleKind::ClientSecret => has("secret") && !other_thing,
+        RuleKind::ClientId => {
+            has("id")
+                && !other_thing
+                && ["client", "app", "public", "api", "oauth"]
+                    .iter()
+                    .any(|w| has(w))
+        }
+        _ => true,
+    }
 }
 
 /// A 32-lowercase-hex client id (older applications); the key must say client id.

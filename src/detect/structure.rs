@@ -63,8 +63,9 @@ impl Parent {
 /// without declaration words (`export`, `const`, `readonly`, …).
 pub fn key_text(bytes: &[u8], start: usize, end: usize) -> String {
     let line_lo = line_start(bytes, start);
+    let floor = line_lo.max(start.saturating_sub(KEY_WIDEN));
     let mut lo = start;
-    while lo > line_lo {
+    while lo > floor {
         let b = bytes[lo - 1];
         // A space joins words of one key only between key characters.
         let joins = b == b' ' && lo >= line_lo + 2 && is_key_byte(bytes[lo - 2]);
@@ -74,11 +75,34 @@ pub fn key_text(bytes: &[u8], start: usize, end: usize) -> String {
         lo -= 1;
     }
     let raw = String::from_utf8_lossy(&bytes[lo..end.min(bytes.len())]);
+    // A key is on one line; a rule's capture that spans lines keeps its last.
+    let raw = raw.rsplit(['\n', '\r']).next().unwrap_or(&raw);
     let mut words: Vec<&str> = raw.split(' ').filter(|w| !w.is_empty()).collect();
+    // A host before the key (`… https://id.sandbox.cybrid.app client_secret`) is not part of it.
+    if let Some(host) = words.iter().rposition(|w| is_host_word(w)) {
+        if host + 1 < words.len() {
+            words.drain(..=host);
+        }
+    }
+    // Stopped by the bound inside a word: that word is not the key's.
+    if lo == floor && floor > line_lo && is_key_byte(bytes[floor - 1]) && words.len() > 1 {
+        words.remove(0);
+    }
     while words.len() > 1 && DECLARATIONS.contains(&words[0].to_ascii_lowercase().as_str()) {
         words.remove(0);
     }
     clip(&words.join(" "))
+}
+
+/// How far (bytes) a key is widened to the left of what its rule captured.
+const KEY_WIDEN: usize = 48;
+
+fn is_host_word(word: &str) -> bool {
+    let lower = word.to_ascii_lowercase();
+    lower.contains("://")
+        || [".app", ".com", ".io", ".xyz", ".net", ".org"]
+            .iter()
+            .any(|tld| lower.ends_with(tld) && lower.len() > tld.len())
 }
 
 const DECLARATIONS: &[&str] = &[
