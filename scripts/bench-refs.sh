@@ -139,20 +139,26 @@ best() { # command... -> "seconds peak_kb attribution_s findings": best of $runs
   for _ in $(seq "$runs"); do
     CYBRID_SCAN_TIMINGS=1 /usr/bin/time -o "$log" -f '%e %M' "$@" > /dev/null 2> "$err" || true
     local secs rss a
-    read -r secs rss < "$log"
+    read -r secs rss < <(tail -1 "$log")
     a=$(sed -n 's/.*attribution \([0-9.]*\) s.*/\1/p' "$err" | tail -1)
     if [ -z "$best" ] || awk "BEGIN{exit !($secs < $best)}"; then best=$secs; attr=${a:-0}; fi
     if [ "$rss" -gt "$best_rss" ]; then best_rss=$rss; fi
   done
-  found=$("$@" --format json 2>/dev/null | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["findings"]))' || echo "?")
   rm -f "$log" "$err"
-  echo "$best $best_rss $attr $found"
+  echo "$best $best_rss $attr"
+}
+
+count() { # repo -> findings in its JSON report
+  "$bin" git --quiet --format json "$1" 2>/dev/null \
+    | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["findings"]))'
 }
 
 commits=$(git -C "$many" rev-list --all | wc -l)
-read -r cat_s cat_kb < <(best sh -c "git -C '$many' cat-file --batch-all-objects --batch > /dev/null")
-read -r few_s few_kb few_attr few_n < <(best "$bin" git --quiet --format "$format" "$few")
-read -r many_s many_kb many_attr many_n < <(best "$bin" git --quiet --format "$format" "$many")
+read -r cat_s cat_kb _ < <(best sh -c "git -C '$many' cat-file --batch-all-objects --batch > /dev/null")
+read -r few_s few_kb few_attr < <(best "$bin" git --quiet --format "$format" "$few")
+read -r many_s many_kb many_attr < <(best "$bin" git --quiet --format "$format" "$many")
+few_n=$(count "$few")
+many_n=$(count "$many")
 pct() { awk "BEGIN{printf \"%.1f\", 100 * $1 / $2}"; }
 ratio() { awk "BEGIN{printf \"%.2f\", $1 / $2}"; }
 echo "repository: $commits commits; $(git -C "$many" for-each-ref | wc -l) refs vs $(git -C "$few" for-each-ref | wc -l); report format $format"

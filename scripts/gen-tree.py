@@ -5,7 +5,11 @@ Usage: gen-tree.py DIR [MEGABYTES]   (default 520)
 
 About 40% source files (1-40 KB: TypeScript, Python, Go, YAML, Markdown),
 60% large minified bundles (2-8 MB single-line JavaScript), with a handful of
-Cybrid credentials planted so the scanner has real work to report.
+Cybrid credentials planted so the scanner has real work to report. As real
+code does, about one file in 20 says `secret` without a literal (the generic
+keyword of project context), one in 500 holds a generic client id/secret pair,
+the root's package.json depends on a Cybrid SDK (so those pairs are reported),
+and bundles mention `clientSecret` now and then.
 """
 import base64, os, random, sys
 
@@ -40,6 +44,10 @@ while written < src_budget:
         cur += len(l)
     if n_src % 997 == 0:
         lines.insert(len(lines) // 2, f"CYBRID_CLIENT_SECRET={secret()}\n")
+    if n_src % 20 == 7:
+        lines.insert(len(lines) // 3, "const clientSecret = process.env.CLIENT_SECRET;\n")
+    if n_src % 500 == 13:
+        lines.insert(len(lines) // 3, f"  clientId: '{secret()}',\n  clientSecret: '{secret()}',\n")
     path = os.path.join(d, f"file{n_src}{rng.choice(exts)}")
     with open(path, "w") as f:
         f.writelines(lines)
@@ -49,6 +57,10 @@ while written < src_budget:
 n_bundle = 0
 os.makedirs(os.path.join(root, "dist"), exist_ok=True)
 chunk = "".join(f"function {rng.choice(words)}{i}(a,b){{return a.{rng.choice(words)}(b)+{i}}};" for i in range(20000))
+chunk += "function auth(o){return o.clientSecret||o.secret};"
+os.makedirs(root, exist_ok=True)
+with open(os.path.join(root, "package.json"), "w") as f:
+    f.write('{"name": "bench", "dependencies": {"@cybrid/cybrid-api-bank-angular": "^0.123.0"}}\n')
 while written < target:
     size = rng.randint(2, 8) * 1024 * 1024
     reps = max(1, size // len(chunk))

@@ -79,6 +79,9 @@ pub struct CommonArgs {
     /// Keep at most N findings in memory and in the report; the rest are counted in `errors` [default: no limit]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_findings: Option<u64>,
+    /// Report (and fail on) findings at or above this confidence; pre-commit hooks and the action use `medium`
+    #[arg(long, value_enum, value_name = "LEVEL", default_value = "low")]
+    pub min_confidence: crate::finding::Confidence,
     /// No progress or notes on standard error
     #[arg(long, short = 'q')]
     pub quiet: bool,

@@ -171,6 +171,7 @@ pub fn to_findings(
             location.column = start.column;
             location.end_line = end.line;
             location.end_column = end.column;
+            location.context = d.context;
             Finding {
                 fingerprint: Fingerprint::of(&rule_id, &d.secret),
                 rule_id,

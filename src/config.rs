@@ -28,6 +28,8 @@ pub struct Settings {
     pub max_findings: Option<u64>,
     pub rules_dirs: Vec<PathBuf>,
     pub findings_status: u8,
+    /// Findings below it are neither reported nor counted for the exit status.
+    pub min_confidence: crate::finding::Confidence,
     pub quiet: bool,
     pub baseline: Option<PathBuf>,
     /// Leave run-to-run noise (timings, counters) out of the report.
@@ -108,6 +110,7 @@ impl Settings {
             max_findings: args.max_findings,
             rules_dirs,
             findings_status: args.exit_code.unwrap_or(DEFAULT_FINDINGS_STATUS),
+            min_confidence: args.min_confidence,
             quiet: args.quiet,
             baseline: args.baseline.clone(),
             deterministic: args.deterministic,

@@ -9,7 +9,19 @@ use sha2::{Digest, Sha256};
 use std::fmt;
 use std::sync::Arc;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Confidence {
     Low,
@@ -99,6 +111,11 @@ pub struct Location {
     /// CI: a link to the line in the CI's web UI.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// Why the finding here is Cybrid's. Kept with the location because it is
+    /// read from the bytes at this place; reports write it beside `location`
+    /// as the finding's `context`, not inside it.
+    #[serde(skip)]
+    pub context: Option<Context>,
 }
 
 /// A ref's name, allocated once however many findings list it.
@@ -184,6 +201,70 @@ pub struct TokenInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<String>,
     pub expired: bool,
+}
+
+/// What made a finding Cybrid's: the value's own key, a block it sits in,
+/// the project it belongs to, or a Cybrid host beside it (or, for a token,
+/// its issuer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Via {
+    Key,
+    Parent,
+    Project,
+    Host,
+}
+
+impl Via {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Via::Key => "key",
+            Via::Parent => "parent",
+            Via::Project => "project",
+            Via::Host => "host",
+        }
+    }
+}
+
+/// Why a finding was attributed to Cybrid, so a reviewer can see at a glance
+/// why a generic `CLIENT_SECRET` was reported. Holds names, never a value.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Context {
+    /// The key the value is assigned to, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// `None` only while a project-context candidate awaits its project's evidence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<Via>,
+    /// What named Cybrid: the key, the parent block, the manifest or host, the issuer.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub evidence: String,
+    /// Anything a reviewer should know about the confidence (an unpaired client id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl Context {
+    /// A candidate that only its project's evidence can make Cybrid's.
+    pub fn awaits_project(&self) -> bool {
+        self.via.is_none()
+    }
+
+    /// One line for the human report: `via key CYBRID_CLIENT_SECRET`.
+    pub fn describe(&self) -> String {
+        let via = self.via.map_or("project (pending)", Via::as_str);
+        let mut s = format!("Cybrid's via {via}");
+        if !self.evidence.is_empty() {
+            s.push_str(": ");
+            s.push_str(&self.evidence);
+        }
+        if let Some(n) = &self.note {
+            s.push_str(" (");
+            s.push_str(n);
+            s.push(')');
+        }
+        s
+    }
 }
 
 /// A one-way, line-free, path-free identity of a leaked secret under one rule.

@@ -12,6 +12,7 @@ pub mod detect;
 pub mod exit;
 pub mod finding;
 pub mod idsim;
+pub mod project;
 pub mod report;
 pub mod revoke;
 pub mod rules;

@@ -9,8 +9,10 @@ use thiserror::Error;
 use crate::finding::Confidence;
 
 /// The rule files shipped in the binary.
-pub const BUILTIN_RULES: &[(&str, &str)] =
-    &[("rules/cybrid.toml", include_str!("../rules/cybrid.toml"))];
+pub const BUILTIN_RULES: &[(&str, &str)] = &[
+    ("rules/cybrid.toml", include_str!("../rules/cybrid.toml")),
+    crate::detect::owner::BUILTIN_PROVIDERS,
+];
 
 #[derive(Debug, Error)]
 pub enum RuleError {
@@ -63,6 +65,11 @@ pub enum Encoding {
 struct RuleFile {
     #[serde(default)]
     rules: Vec<RuleSpec>,
+    /// Other providers' names (see `rules/providers.toml`); read by
+    /// [`crate::detect::owner::parse_providers`].
+    #[serde(default)]
+    #[allow(dead_code)]
+    other_providers: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -76,6 +83,10 @@ struct RuleSpec {
     /// Keywords are matched case-insensitively unless this is set (base64 fragments).
     #[serde(default)]
     keywords_case_sensitive: bool,
+    /// Words that select small regions where a generic key (`clientSecret`)
+    /// may hold a value that only project context can make Cybrid's.
+    #[serde(default)]
+    generic_keywords: Vec<String>,
     #[serde(default)]
     requires_context: bool,
     #[serde(default = "default_confidence")]
@@ -114,6 +125,8 @@ pub struct Pattern {
     pub encoding: Encoding,
     pub secret_group: usize,
     pub client_id_group: Option<usize>,
+    /// The key the value is assigned to (`key` capture), when the pattern has one.
+    pub key_group: Option<usize>,
 }
 
 impl Pattern {
@@ -138,6 +151,7 @@ pub struct Rule {
     pub kind: RuleKind,
     pub keywords: Vec<String>,
     pub keywords_case_sensitive: bool,
+    pub generic_keywords: Vec<String>,
     pub requires_context: bool,
     pub confidence: Confidence,
     pub min_len: usize,
@@ -190,11 +204,13 @@ fn compile(origin: &str, spec: RuleSpec) -> Result<Rule, RuleError> {
             .position(|n| *n == Some("secret"))
             .ok_or_else(|| invalid("pattern lacks a named capture `secret`"))?;
         let client_id_group = names.iter().position(|n| *n == Some("client_id"));
+        let key_group = names.iter().position(|n| *n == Some("key"));
         patterns.push(Pattern {
             regex,
             encoding: p.encoding,
             secret_group,
             client_id_group,
+            key_group,
         });
     }
     Ok(Rule {
@@ -206,6 +222,7 @@ fn compile(origin: &str, spec: RuleSpec) -> Result<Rule, RuleError> {
         kind: spec.kind,
         keywords: spec.keywords,
         keywords_case_sensitive: spec.keywords_case_sensitive,
+        generic_keywords: spec.generic_keywords,
         requires_context: spec.requires_context,
         confidence: spec.confidence,
         patterns,
@@ -218,9 +235,23 @@ fn compile(origin: &str, spec: RuleSpec) -> Result<Rule, RuleError> {
 
 /// The built-in rules plus every `*.toml` file in each extra directory (sorted, so order is stable).
 pub fn load_rules(extra_dirs: &[PathBuf]) -> Result<Vec<Rule>, RuleError> {
+    Ok(load_rule_set(extra_dirs)?.rules)
+}
+
+/// Rules and the other providers' names, from the built-in files and each extra directory.
+#[derive(Debug)]
+pub struct RuleSet {
+    pub rules: Vec<Rule>,
+    pub other_providers: Vec<String>,
+}
+
+/// [`load_rules`] plus the `other_providers` lists of the same files.
+pub fn load_rule_set(extra_dirs: &[PathBuf]) -> Result<RuleSet, RuleError> {
     let mut rules = Vec::new();
+    let mut other_providers = Vec::new();
     for (origin, text) in BUILTIN_RULES {
         rules.extend(parse_rules(origin, text)?);
+        other_providers.extend(crate::detect::owner::parse_providers(origin, text)?);
     }
     for dir in extra_dirs {
         for path in rule_files(dir)? {
@@ -228,7 +259,9 @@ pub fn load_rules(extra_dirs: &[PathBuf]) -> Result<Vec<Rule>, RuleError> {
                 path: path.clone(),
                 source,
             })?;
-            rules.extend(parse_rules(&path.display().to_string(), &text)?);
+            let origin = path.display().to_string();
+            rules.extend(parse_rules(&origin, &text)?);
+            other_providers.extend(crate::detect::owner::parse_providers(&origin, &text)?);
         }
     }
     let mut seen = std::collections::HashSet::new();
@@ -241,7 +274,12 @@ pub fn load_rules(extra_dirs: &[PathBuf]) -> Result<Vec<Rule>, RuleError> {
             });
         }
     }
-    Ok(rules)
+    other_providers.sort();
+    other_providers.dedup();
+    Ok(RuleSet {
+        rules,
+        other_providers,
+    })
 }
 
 fn rule_files(dir: &Path) -> Result<Vec<PathBuf>, RuleError> {

@@ -194,7 +194,8 @@ const EXPECTED: &[(&str, &str, u64, u64, &str, bool)] = &[
         "web/dist/main.8f3a1c.min.js",
         1,
         13866,
-        "medium",
+        // Issue #19: a client id with no secret beside it is `low`.
+        "low",
         false,
     ),
     (

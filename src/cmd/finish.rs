@@ -12,7 +12,7 @@ use cybrid_scan::config::Settings;
 use cybrid_scan::detect::Engine;
 use cybrid_scan::exit::Outcome;
 use cybrid_scan::report::{self, Report};
-use cybrid_scan::rules::load_rules;
+use cybrid_scan::rules::load_rule_set;
 use cybrid_scan::verify::cache::VerdictMemory;
 use cybrid_scan::verify::{verify_findings_remembering, VerifyConfig};
 
@@ -22,8 +22,8 @@ use cybrid_scan::verify::{verify_findings_remembering, VerifyConfig};
 pub fn load_engine(settings: &Settings) -> Result<Engine> {
     VerifyConfig::from_settings(&settings.verify)?;
     super::revoke::preflight(settings)?;
-    let rules = load_rules(&settings.rules_dirs)?;
-    Ok(Engine::new(rules))
+    let set = load_rule_set(&settings.rules_dirs)?;
+    Ok(Engine::with_providers(set.rules, set.other_providers))
 }
 
 /// Turn what a source gathered into the written report and an outcome.
@@ -61,6 +61,17 @@ pub fn finish_report(
         std::mem::take(&mut report.findings),
         &mut report.stats.suppressed,
     );
+    let before = report.findings.len();
+    report
+        .findings
+        .retain(|f| f.confidence >= settings.min_confidence);
+    let below = before - report.findings.len();
+    if below > 0 {
+        report.notes.push(format!(
+            "{below} finding(s) below --min-confidence {} not reported",
+            settings.min_confidence
+        ));
+    }
     if settings.verify.enabled {
         let config = VerifyConfig::from_settings(&settings.verify)?;
         if !settings.quiet && !report.findings.is_empty() {

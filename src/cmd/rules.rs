@@ -5,12 +5,13 @@ use cybrid_scan::cli::{RulesArgs, RulesCommand};
 use cybrid_scan::detect::check::check;
 use cybrid_scan::detect::Engine;
 use cybrid_scan::exit::Outcome;
-use cybrid_scan::rules::load_rules;
+use cybrid_scan::rules::{load_rule_set, load_rules};
 
 pub fn run(args: RulesArgs) -> Result<Outcome> {
     match args.command {
         RulesCommand::Check { rules } => {
-            let engine = Engine::new(load_rules(&rules)?);
+            let set = load_rule_set(&rules)?;
+            let engine = Engine::with_providers(set.rules, set.other_providers);
             let failures = check(&engine);
             let examples: usize = engine
                 .rules()

@@ -41,11 +41,45 @@ pub fn cybrid_environment(issuer: &str) -> Option<&'static str> {
     }
 }
 
+/// Is `issuer` a Cybrid host: `http(s)://` + any host under `cybrid.app` or
+/// `cybrid.com` (public environments, and development and local identity
+/// services such as `http://api-idp.local.cybrid.com:3000`), any port or path.
+pub fn is_cybrid_issuer(issuer: &str) -> bool {
+    let rest = issuer
+        .strip_prefix("https://")
+        .or_else(|| issuer.strip_prefix("http://"));
+    let Some(rest) = rest else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.contains('@') {
+        return false;
+    }
+    let host = match authority.rsplit_once(':') {
+        Some((h, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => h,
+        Some(_) => return false,
+        None => authority,
+    }
+    .to_ascii_lowercase();
+    let valid = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+    valid
+        && [".cybrid.app", ".cybrid.com"]
+            .iter()
+            .any(|d| host.ends_with(d) && host.len() > d.len())
+}
+
 /// Facts about a token whose issuer is a Cybrid identity host; `None` otherwise.
+/// The environment is known for the public identity hosts only.
 pub fn decode_cybrid_token(token: &str, now_unix: i64) -> Option<TokenInfo> {
     let payload: Payload = serde_json::from_value(payload_json(token)?).ok()?;
     let issuer = payload.iss?;
-    let environment = cybrid_environment(&issuer)?;
+    if !is_cybrid_issuer(&issuer) {
+        return None;
+    }
+    let environment = cybrid_environment(&issuer);
     let expires_at = payload.exp.and_then(|e| {
         time::OffsetDateTime::from_unix_timestamp(e)
             .ok()
@@ -56,7 +90,7 @@ pub fn decode_cybrid_token(token: &str, now_unix: i64) -> Option<TokenInfo> {
     });
     Some(TokenInfo {
         issuer,
-        environment: Some(environment.to_string()),
+        environment: environment.map(str::to_string),
         sub_type: payload.sub_type,
         subject: payload.sub,
         expires_at,
@@ -83,6 +117,18 @@ mod tests {
         assert_eq!(info.environment.as_deref(), Some("sandbox"));
         assert_eq!(info.sub_type.as_deref(), Some("bank"));
         assert!(!decode_cybrid_token(&t, 50).expect("token").expired);
+    }
+
+    #[test]
+    fn development_and_local_issuers() {
+        let t = token(r#"{"iss":"http://api-idp.local.cybrid.com:3000","exp":100}"#);
+        let info = decode_cybrid_token(&t, 200).expect("local cybrid token");
+        assert_eq!(info.environment, None);
+        assert!(is_cybrid_issuer("https://id.dev.cybrid.app/"));
+        assert!(!is_cybrid_issuer("https://cybrid.app.evil.com"));
+        assert!(!is_cybrid_issuer("https://evil.com/x.cybrid.app"));
+        assert!(!is_cybrid_issuer("https://x.cybrid.app@evil.com"));
+        assert!(!is_cybrid_issuer("ftp://id.sandbox.cybrid.app"));
     }
 
     #[test]

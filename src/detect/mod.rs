@@ -7,14 +7,16 @@ pub mod check;
 pub mod fault;
 pub mod jwt;
 pub mod lines;
+pub mod owner;
 pub mod pairing;
 pub mod prefilter;
+pub mod structure;
 pub mod validate;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 
-use crate::finding::{Confidence, TokenInfo};
+use crate::finding::{Confidence, Context, TokenInfo, Via};
 use crate::rules::{Encoding, Pattern, Rule, RuleKind};
 use crate::secret::Secret;
 use prefilter::{Hit, Prefilter};
@@ -24,7 +26,7 @@ use prefilter::{Hit, Prefilter};
 /// Cybrid once is not regex-scanned whole.
 pub const DEFAULT_RADIUS: usize = 64 * 1024;
 
-/// Context this close (bytes and lines) to a candidate keeps its confidence.
+/// A Cybrid host this close (bytes and lines) to a candidate keeps its confidence.
 const NEAR_BYTES: usize = 1024;
 const NEAR_LINES: usize = 5;
 
@@ -41,7 +43,13 @@ pub struct Detection {
     pub confidence: Confidence,
     pub token: Option<TokenInfo>,
     pub environment_hint: Option<&'static str>,
+    /// Why it is Cybrid's; `via` is `None` while it awaits project evidence.
+    pub context: Option<Context>,
 }
+
+/// The note an unpaired client id carries.
+pub const LONE_CLIENT_ID_NOTE: &str =
+    "a client id alone names an application but cannot mint a token; no secret beside it";
 
 /// Per-thread buffers, reused across chunks so the hot path does not allocate.
 #[derive(Default)]
@@ -55,22 +63,51 @@ pub struct Scratch {
     environments: Vec<Hit>,
 }
 
+impl Scratch {
+    /// After [`Engine::scan`]: did the chunk mention Cybrid at all?
+    pub fn saw_cybrid(&self) -> bool {
+        !self.context.is_empty()
+    }
+
+    /// After [`Engine::scan`]: the first Cybrid host the chunk names, if any
+    /// (project evidence: "this file calls a Cybrid host").
+    pub fn first_host(&self, bytes: &[u8]) -> Option<String> {
+        self.context
+            .iter()
+            .find(|h| h.host)
+            .map(|h| prefilter::host_name(bytes, h.start, h.end))
+    }
+}
+
 /// Compiled rules plus their prefilter; built once, shared by all workers.
 #[derive(Debug)]
 pub struct Engine {
     rules: Vec<Rule>,
     prefilter: Prefilter,
     radius: usize,
+    /// Other providers' names (lowercase): a key or parent naming one is not Cybrid's.
+    providers: Vec<String>,
 }
 
 impl Engine {
+    /// An engine with the built-in list of other providers.
     pub fn new(rules: Vec<Rule>) -> Self {
+        Self::with_providers(rules, owner::builtin_providers())
+    }
+
+    pub fn with_providers(rules: Vec<Rule>, providers: Vec<String>) -> Self {
         let prefilter = Prefilter::new(&rules);
         Engine {
             rules,
             prefilter,
             radius: DEFAULT_RADIUS,
+            providers,
         }
+    }
+
+    /// The prefilter rules are run behind (log streams reuse it).
+    pub fn prefilter(&self) -> &Prefilter {
+        &self.prefilter
     }
 
     pub fn rules(&self) -> &[Rule] {
@@ -86,11 +123,11 @@ impl Engine {
     /// All credentials in `bytes`, ordered by offset.
     pub fn scan(&self, bytes: &[u8], scratch: &mut Scratch) -> Vec<Detection> {
         self.prefilter.hits(bytes, &mut scratch.hits);
+        scratch.context.clear();
         if scratch.hits.is_empty() {
             return Vec::new();
         }
         let hits = &scratch.hits;
-        scratch.context.clear();
         scratch
             .context
             .extend(hits.iter().filter(|h| self.prefilter.is_context(h)));
@@ -99,15 +136,19 @@ impl Engine {
             hits.iter()
                 .filter(|h| self.prefilter.environment(h).is_some()),
         );
+        let hosts: Vec<Hit> = scratch.context.iter().filter(|h| h.host).copied().collect();
         let near = Neighbours {
-            context: &scratch.context,
+            hosts: &hosts,
             environments: &scratch.environments,
         };
         let now = now_unix();
         let mut found = Vec::new();
         for (ri, rule) in self.rules.iter().enumerate() {
-            let active = hits.iter().filter(|h| self.prefilter.activates(h, ri));
-            for (lo, hi) in regions(bytes, active, self.radius) {
+            let active = hits
+                .iter()
+                .filter(|h| self.prefilter.activates(h, ri))
+                .map(|h| (h, self.prefilter.radius(h, self.radius)));
+            for (lo, hi) in regions(bytes, active) {
                 for pattern in &rule.patterns {
                     for caps in pattern.regex.captures_iter(&bytes[lo..hi]) {
                         let Some(m) = caps.get(pattern.secret_group) else {
@@ -117,10 +158,17 @@ impl Engine {
                             .client_id_group
                             .and_then(|g| caps.get(g))
                             .map(|c| (lo + c.start(), lo + c.end()));
+                        let key_span = pattern
+                            .key_group
+                            .and_then(|g| caps.get(g))
+                            .map(|c| (lo + c.start(), lo + c.end()));
                         let span = (lo + m.start(), lo + m.end());
-                        if let Some(d) =
-                            self.candidate(ri, pattern, bytes, span, id_span, &near, now)
-                        {
+                        let spans = Spans {
+                            value: span,
+                            id: id_span,
+                            key: key_span,
+                        };
+                        if let Some(d) = self.candidate(ri, pattern, bytes, spans, &near, now) {
                             found.push(d);
                         }
                     }
@@ -136,17 +184,17 @@ impl Engine {
         self.pair_halves(bytes, found)
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn candidate(
         &self,
         ri: usize,
         pattern: &Pattern,
         bytes: &[u8],
-        (start, end): (usize, usize),
-        id_span: Option<(usize, usize)>,
+        spans: Spans,
         near: &Neighbours<'_>,
         now: i64,
     ) -> Option<Detection> {
+        let (start, end) = spans.value;
+        let id_span = spans.id;
         let rule = &self.rules[ri];
         if !validate::on_boundary(bytes, start, end) {
             return None;
@@ -172,7 +220,8 @@ impl Engine {
         match rule.kind {
             RuleKind::AccessToken => {
                 let info = jwt::decode_cybrid_token(&secret, now)?;
-                if info.expired {
+                // Expired, or minted by a development or local identity service.
+                if info.expired || info.environment.is_none() {
                     confidence = Confidence::Low;
                 }
                 token = Some(info);
@@ -185,7 +234,7 @@ impl Engine {
                 }
             }
             RuleKind::ClientId | RuleKind::ClientSecret => {
-                if !plausible_credential(rule, &secret) {
+                if !(plausible_credential(rule, &secret) || is_hex_client_id(rule, &secret)) {
                     return None;
                 }
                 if let Some(id) = &client_id {
@@ -195,16 +244,60 @@ impl Engine {
                 }
             }
         }
-        if rule.full_len.is_some_and(|full| secret.len() < full) {
-            confidence = Confidence::Low;
-        }
-        if rule.requires_context {
-            match self.context_distance(bytes, near.context, start, end) {
-                None => return None,
-                Some(Proximity::Near) => {}
-                Some(Proximity::Far) => confidence = confidence.lowered(),
+        let key = spans
+            .key
+            .map(|(a, b)| structure::key_text(bytes, a, b))
+            .filter(|k| !k.is_empty());
+        if rule.kind == RuleKind::ClientId {
+            let words = key.as_deref().map(owner::key_words).unwrap_or_default();
+            // A GUID names a bank, customer or organization, never an application.
+            if words.iter().any(|w| w.contains("guid")) {
+                return None;
+            }
+            // 32 hex is an (older) client id only where the key says client id.
+            if is_hex_client_id(rule, &secret)
+                && !(words.iter().any(|w| w == "client") && words.iter().any(|w| w == "id"))
+            {
+                return None;
             }
         }
+        if rule.full_len.is_some_and(|full| secret.len() < full) && !is_hex_client_id(rule, &secret)
+        {
+            confidence = Confidence::Low;
+        }
+        let context = match &token {
+            Some(t) => Some(Context {
+                key: None,
+                via: Some(Via::Host),
+                evidence: format!("issued by {}", t.issuer),
+                note: match (t.expired, t.environment.is_none()) {
+                    (true, true) => Some("expired; not a public Cybrid environment".into()),
+                    (true, false) => Some("expired".into()),
+                    (false, true) => Some("not a public Cybrid environment".into()),
+                    (false, false) => None,
+                },
+            }),
+            None if rule.requires_context => {
+                let (context, proximity) = self.attribute(
+                    rule,
+                    bytes,
+                    &spans,
+                    key,
+                    &secret,
+                    client_id.as_deref(),
+                    near,
+                )?;
+                match proximity {
+                    Proximity::Near => {}
+                    Proximity::Far => confidence = confidence.lowered(),
+                }
+                if context.awaits_project() {
+                    confidence = confidence.min(Confidence::Medium);
+                }
+                Some(context)
+            }
+            None => None,
+        };
         let environment_hint = token
             .as_ref()
             .and_then(|t| t.environment.as_deref())
@@ -224,35 +317,109 @@ impl Engine {
             confidence,
             token,
             environment_hint,
+            context,
         })
     }
 
-    /// How close the nearest Cybrid context is to `start..end`. `context`
-    /// holds non-overlapping hits in offset order, so the nearest one on each
-    /// side is the closest in bytes and in lines: only those two are looked at.
-    fn context_distance(
+    /// Whose value is this: key, then parents, then a Cybrid host, then
+    /// (for a generic client id or secret of Cybrid's shape) the project.
+    /// `None`: not Cybrid's.
+    #[allow(clippy::too_many_arguments)]
+    fn attribute(
+        &self,
+        rule: &Rule,
+        bytes: &[u8],
+        spans: &Spans,
+        key: Option<String>,
+        secret: &str,
+        paired_id: Option<&str>,
+        near: &Neighbours<'_>,
+    ) -> Option<(Context, Proximity)> {
+        let (start, end) = spans.value;
+        let decided = |via: Via, evidence: String, key: Option<String>| Context {
+            key,
+            via: Some(via),
+            evidence,
+            note: None,
+        };
+        match owner::by_key(key.as_deref(), &self.providers) {
+            owner::Owner::Key => {
+                return Some((
+                    decided(Via::Key, "the key names Cybrid".into(), key),
+                    Proximity::Near,
+                ))
+            }
+            owner::Owner::Other => return None,
+            _ => {}
+        }
+        let from = spans.key.map_or(start, |(a, _)| a);
+        match owner::by_parents(&structure::parents(bytes, from), &self.providers) {
+            owner::Owner::Parent(evidence) => {
+                return Some((decided(Via::Parent, evidence, key), Proximity::Near))
+            }
+            owner::Owner::Other => return None,
+            _ => {}
+        }
+        // A host or the project can only make a client id or secret key Cybrid's:
+        // a `SECRET_KEY` or `JWT_SECRET` beside a Cybrid URL is someone else's.
+        let words = key.as_deref().map(owner::key_words).unwrap_or_default();
+        if key.is_some() && !credential_key(rule.kind, &words) {
+            return None;
+        }
+        if let Some((host, proximity)) = self.nearest_host(bytes, near.hosts, start, end) {
+            let evidence = format!(
+                "beside the Cybrid host {}",
+                prefilter::host_name(bytes, host.start, host.end)
+            );
+            return Some((decided(Via::Host, evidence, key), proximity));
+        }
+        // Only the project is left: a generic client id or secret key holding
+        // a value of Cybrid's exact shape, kept if the project turns out to be
+        // Cybrid's and the value finds its other half.
+        let generic_key =
+            key.is_some() && matches!(rule.kind, RuleKind::ClientSecret | RuleKind::ClientId);
+        let full_shape =
+            |v: &str| rule.full_len.is_none_or(|f| v.len() == f) || is_hex_client_id(rule, v);
+        let generic_pair = spans.key.is_none() && paired_id.is_some_and(full_shape);
+        if (generic_key || generic_pair) && full_shape(secret) {
+            return Some((
+                Context {
+                    key,
+                    via: None,
+                    evidence: String::new(),
+                    note: None,
+                },
+                Proximity::Near,
+            ));
+        }
+        None
+    }
+
+    /// The Cybrid host nearest to `start..end` within the radius, and how near.
+    /// `hosts` is in offset order, so only the nearest on each side is looked at.
+    fn nearest_host(
         &self,
         bytes: &[u8],
-        context: &[Hit],
+        hosts: &[Hit],
         start: usize,
         end: usize,
-    ) -> Option<Proximity> {
-        let split = context.partition_point(|h| h.end <= start);
+    ) -> Option<(Hit, Proximity)> {
+        let split = hosts.partition_point(|h| h.end <= start);
         let before = split
             .checked_sub(1)
-            .map(|i| (context[i], start - context[i].end));
-        let after = context
-            .get(split)
-            .map(|h| (*h, h.start.saturating_sub(end)));
-        let mut best: Option<Proximity> = None;
+            .map(|i| (hosts[i], start - hosts[i].end));
+        let after = hosts.get(split).map(|h| (*h, h.start.saturating_sub(end)));
+        let mut best: Option<(Hit, Proximity)> = None;
         for (h, gap) in before.into_iter().chain(after) {
             if gap > self.radius {
                 continue;
             }
             if gap <= NEAR_BYTES && lines::lines_between(bytes, h.start, start) <= NEAR_LINES {
-                return Some(Proximity::Near);
+                return Some((h, Proximity::Near));
             }
-            best = Some(Proximity::Far);
+            if best.is_none() {
+                best = Some((h, Proximity::Far));
+            }
         }
         best
     }
@@ -298,24 +465,52 @@ impl Engine {
         for (s, i) in pairs {
             let id = found[i].secret.clone();
             let id_hint = found[i].environment_hint;
+            let id_context = found[i].context.clone();
             let secret = &mut found[s];
             secret.client_id = Some(id);
             secret.environment_hint = secret.environment_hint.or(id_hint);
+            // A generic secret beside an id that is Cybrid's by its own key,
+            // parent or host is Cybrid's for the same reason.
+            if let (Some(sc), Some(ic)) = (&mut secret.context, id_context) {
+                if sc.awaits_project() && !ic.awaits_project() {
+                    sc.via = ic.via;
+                    sc.evidence = format!("its client id: {}", ic.evidence);
+                    secret.confidence = self.rules[secret.rule].confidence;
+                }
+            }
             absorbed[i] = true;
         }
         let mut idx = 0;
-        found.retain(|_| {
+        found.retain(|d| {
             idx += 1;
-            !absorbed[idx - 1]
+            let pending = d.context.as_ref().is_some_and(Context::awaits_project);
+            // Project context makes a pair Cybrid's, never a lone half.
+            let lone_pending = pending && d.client_id.is_none();
+            !(absorbed[idx - 1] || lone_pending)
         });
+        for d in &mut found {
+            if kind(d) == RuleKind::ClientId {
+                d.confidence = Confidence::Low;
+                if let Some(c) = &mut d.context {
+                    c.note = Some(LONE_CLIENT_ID_NOTE.to_string());
+                }
+            }
+        }
         found
     }
 }
 
-/// The hits a candidate looks around for: Cybrid context and environment hosts.
+/// The hits a candidate looks around for: Cybrid hosts and environment hosts.
 struct Neighbours<'a> {
-    context: &'a [Hit],
+    hosts: &'a [Hit],
     environments: &'a [Hit],
+}
+
+/// Where a pattern's captures are in the chunk.
+struct Spans {
+    value: (usize, usize),
+    id: Option<(usize, usize)>,
+    key: Option<(usize, usize)>,
 }
 
 enum Proximity {
@@ -327,6 +522,53 @@ fn plausible_credential(rule: &Rule, value: &str) -> bool {
     value.len() >= rule.min_len
         && rule.full_len.is_none_or(|full| value.len() <= full)
         && validate::is_url_safe_b64(value)
+        && !validate::is_placeholder(value)
+}
+
+/// Words of keys that hold something other than an OAuth client credential.
+const NOT_CLIENT_CREDENTIAL: &[&str] = &[
+    "key",
+    "token",
+    "session",
+    "cookie",
+    "jwt",
+    "encryption",
+    "signing",
+    "webhook",
+    "hmac",
+    "password",
+    "salt",
+    "guid",
+    "uuid",
+];
+
+/// Does a generic key (one that names no provider) say client id or client
+/// secret? Only such keys can be made Cybrid's by a host or the project.
+fn credential_key(kind: RuleKind, words: &[String]) -> bool {
+    let has = |w: &str| words.iter().any(|x| x == w);
+    let other_thing = words
+        .iter()
+        .any(|w| NOT_CLIENT_CREDENTIAL.contains(&w.as_str()));
+    match kind {
+        RuleKind::ClientSecret => has("secret") && !other_thing,
+        RuleKind::ClientId => {
+            has("id")
+                && !other_thing
+                && ["client", "app", "public", "api", "oauth"]
+                    .iter()
+                    .any(|w| has(w))
+        }
+        _ => true,
+    }
+}
+
+/// A 32-lowercase-hex client id (older applications); the key must say client id.
+fn is_hex_client_id(rule: &Rule, value: &str) -> bool {
+    rule.kind == RuleKind::ClientId
+        && value.len() == 32
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
         && !validate::is_placeholder(value)
 }
 
@@ -342,16 +584,20 @@ fn now_unix() -> i64 {
         .unwrap_or(0)
 }
 
-/// Disjoint byte ranges `radius` around each hit, merged, in order.
-fn regions<'h>(
-    bytes: &[u8],
-    hits: impl Iterator<Item = &'h Hit>,
-    radius: usize,
-) -> Vec<(usize, usize)> {
+/// Disjoint byte ranges around each hit (each with its radius), merged, in order.
+fn regions<'h>(bytes: &[u8], hits: impl Iterator<Item = (&'h Hit, usize)>) -> Vec<(usize, usize)> {
+    let mut spans: Vec<(usize, usize)> = hits
+        .map(|(h, radius)| {
+            (
+                line_start(bytes, h.start.saturating_sub(radius)),
+                line_end(bytes, (h.end + radius).min(bytes.len())),
+            )
+        })
+        .collect();
+    // Radii differ (generic keywords look less far), so starts are not in hit order.
+    spans.sort_unstable();
     let mut out: Vec<(usize, usize)> = Vec::new();
-    for h in hits {
-        let lo = line_start(bytes, h.start.saturating_sub(radius));
-        let hi = line_end(bytes, (h.end + radius).min(bytes.len()));
+    for (lo, hi) in spans {
         match out.last_mut() {
             Some(last) if lo <= last.1 => last.1 = last.1.max(hi),
             _ => out.push((lo, hi)),

@@ -24,6 +24,11 @@ pub const ENVIRONMENT_HOSTS: &[(&str, &str)] = &[
 /// The word that gives Cybrid context to a 43-character candidate.
 pub const CONTEXT_WORD: &str = "cybrid";
 
+/// Regions around a generic keyword's hit (rules' `generic_keywords`) are
+/// this small: a client id and secret pair sits within a few lines of the
+/// word `secret`, and most code says `secret` somewhere.
+pub const GENERIC_RADIUS: usize = 4 * 1024;
+
 #[derive(Debug, Clone)]
 struct Keyword {
     /// Lowercased when case-insensitive.
@@ -32,6 +37,8 @@ struct Keyword {
     /// Indices of the rules this keyword turns on.
     rules: Vec<usize>,
     context: bool,
+    /// Only some rules' `generic_keywords` name it: its regions are small.
+    generic: bool,
 }
 
 /// A keyword occurrence in a chunk.
@@ -41,6 +48,8 @@ pub struct Hit {
     pub end: usize,
     keyword: usize,
     environment: Option<&'static str>,
+    /// The hit is inside a Cybrid host name (`….cybrid.app`, `….cybrid.com`).
+    pub host: bool,
 }
 
 #[derive(Debug)]
@@ -52,28 +61,34 @@ pub struct Prefilter {
 impl Prefilter {
     pub fn new(rules: &[Rule]) -> Self {
         let mut keywords: Vec<Keyword> = Vec::new();
-        let mut add = |text: String, case_sensitive: bool| {
+        let mut add = |text: String, case_sensitive: bool, generic: bool| {
             let text = if case_sensitive {
                 text
             } else {
                 text.to_ascii_lowercase()
             };
-            if !keywords
-                .iter()
-                .any(|k| k.text == text && k.case_sensitive == case_sensitive)
+            if let Some(k) = keywords
+                .iter_mut()
+                .find(|k| k.text == text && k.case_sensitive == case_sensitive)
             {
+                k.generic &= generic;
+            } else {
                 keywords.push(Keyword {
                     context: text.to_ascii_lowercase().contains(CONTEXT_WORD),
                     text,
                     case_sensitive,
                     rules: Vec::new(),
+                    generic,
                 });
             }
         };
-        add(CONTEXT_WORD.to_string(), false);
+        add(CONTEXT_WORD.to_string(), false, false);
         for r in rules {
             for k in &r.keywords {
-                add(k.clone(), r.keywords_case_sensitive);
+                add(k.clone(), r.keywords_case_sensitive, false);
+            }
+            for k in &r.generic_keywords {
+                add(k.clone(), false, true);
             }
         }
         // Longest first: at one position the alternation prefers the earlier branch,
@@ -86,15 +101,19 @@ impl Prefilter {
                 .iter()
                 .enumerate()
                 .filter(|(_, r)| {
-                    r.keywords.iter().any(|k| {
-                        if r.keywords_case_sensitive && kw.case_sensitive {
-                            kw.text.contains(k.as_str())
-                        } else {
-                            kw.text
-                                .to_ascii_lowercase()
-                                .contains(&k.to_ascii_lowercase())
-                        }
-                    })
+                    let contains = |k: &String| {
+                        kw.text
+                            .to_ascii_lowercase()
+                            .contains(&k.to_ascii_lowercase())
+                    };
+                    r.generic_keywords.iter().any(contains)
+                        || r.keywords.iter().any(|k| {
+                            if r.keywords_case_sensitive && kw.case_sensitive {
+                                kw.text.contains(k.as_str())
+                            } else {
+                                contains(k)
+                            }
+                        })
                 })
                 .map(|(i, _)| i)
                 .collect();
@@ -132,16 +151,20 @@ impl Prefilter {
             }) else {
                 continue;
             };
-            let environment = if self.keywords[keyword].context {
-                host_environment(haystack, m.start(), m.end())
+            let (environment, host) = if self.keywords[keyword].context {
+                (
+                    host_environment(haystack, m.start(), m.end()),
+                    is_host(haystack, m.start(), m.end()),
+                )
             } else {
-                None
+                (None, false)
             };
             out.push(Hit {
                 start: m.start(),
                 end: m.end(),
                 keyword,
                 environment,
+                host,
             });
         }
     }
@@ -157,6 +180,42 @@ impl Prefilter {
     pub fn environment(&self, hit: &Hit) -> Option<&'static str> {
         hit.environment
     }
+
+    /// How far around `hit` rules look: the whole neighbourhood for Cybrid
+    /// keywords, a few lines for generic ones.
+    pub fn radius(&self, hit: &Hit, full: usize) -> usize {
+        if self.keywords[hit.keyword].generic {
+            full.min(GENERIC_RADIUS)
+        } else {
+            full
+        }
+    }
+}
+
+/// `….cybrid.app` or `….cybrid.com` around a `cybrid` hit at `start..end`.
+fn is_host(haystack: &[u8], start: usize, end: usize) -> bool {
+    let Some(after) = haystack.get(end..end + 4) else {
+        return false;
+    };
+    let tld = after.eq_ignore_ascii_case(b".app") || after.eq_ignore_ascii_case(b".com");
+    let label_end = haystack
+        .get(end + 4)
+        .is_none_or(|b| !(b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_'));
+    let before = start.checked_sub(1).map(|i| haystack[i]);
+    tld && label_end && matches!(before, Some(b'.') | Some(b'/') | Some(b'@'))
+}
+
+/// The host name around a host hit at `start..end` (`id.sandbox.cybrid.app`).
+pub fn host_name(haystack: &[u8], start: usize, end: usize) -> String {
+    let mut lo = start;
+    while lo > 0
+        && start - lo < 128
+        && (haystack[lo - 1].is_ascii_alphanumeric() || matches!(haystack[lo - 1], b'.' | b'-'))
+    {
+        lo -= 1;
+    }
+    let hi = (end + 4).min(haystack.len());
+    String::from_utf8_lossy(&haystack[lo..hi]).to_ascii_lowercase()
 }
 
 /// `sandbox.cybrid.app` around a `cybrid` hit at `start..end` names the sandbox.

@@ -13,9 +13,26 @@ pub fn on_boundary(bytes: &[u8], start: usize, end: usize) -> bool {
         || bytes[start - 1] == b'='
         || !is_token_byte(bytes[start - 1])
         || after_percent_escape(bytes, start)
-        || after_length_prefix(bytes, start);
+        || after_length_prefix(bytes, start)
+        || after_shell_default(bytes, start);
     let after_ok = end >= bytes.len() || !is_token_byte(bytes[end]);
     before_ok && after_ok
+}
+
+/// `${NAME:-value}` or `${NAME-value}`: a shell default starts at `at`.
+fn after_shell_default(bytes: &[u8], at: usize) -> bool {
+    if at < 4 || bytes[at - 1] != b'-' {
+        return false;
+    }
+    let mut i = at - 1;
+    if bytes[i - 1] == b':' {
+        i -= 1;
+    }
+    let name_end = i;
+    while i > 0 && (bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_') {
+        i -= 1;
+    }
+    i < name_end && i >= 2 && &bytes[i - 2..i] == b"${"
 }
 
 /// `%22value`: a URL-encoded quote ends right before `at`.
@@ -183,5 +200,8 @@ mod tests {
         assert!(!on_boundary(b"abc=", 0, 3));
         assert!(on_boundary(s, 5, 8));
         assert!(on_boundary(b"x abc", 2, 5));
+        assert!(on_boundary(b"${A_B:-abc}", 7, 10));
+        assert!(on_boundary(b"${AB-abc}", 5, 8));
+        assert!(!on_boundary(b"x-abc", 2, 5));
     }
 }

@@ -154,6 +154,10 @@ fn write_leak(
                 .unwrap_or_default()
         )),
     }
+    // Key and parent names come from the scanned bytes: escaped like paths.
+    if let Some(c) = &first.location.context {
+        details.push(escape_for_terminal(&c.describe()));
+    }
     // Token fields come from the scanned token's payload: escaped like paths.
     if let Some(t) = &first.token {
         details.push(format!(

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::{Report, RepositorySummary, Reveal, Stats};
 use crate::collect::{ScanError, Skipped};
 use crate::finding::{
-    Confidence, Finding, Fingerprint, Location, RevocationTarget, TokenInfo, Verification,
+    Confidence, Context, Finding, Fingerprint, Location, RevocationTarget, TokenInfo, Verification,
 };
 use crate::secret::Secret;
 
@@ -50,6 +50,9 @@ pub struct FindingRecord {
     pub environment_hint: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository: Option<String>,
+    /// Why the finding is Cybrid's: key, parent, project or host (never the secret).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<Context>,
 }
 
 /// One distinct credential of a report: its findings grouped by fingerprint
@@ -163,6 +166,7 @@ impl FindingRecord {
             token: f.token.clone(),
             environment_hint: f.environment_hint.clone(),
             repository: f.repository.clone(),
+            context: f.location.context.clone(),
         }
     }
 }
@@ -173,13 +177,15 @@ impl FindingRecord {
     /// state files), redacted text otherwise. A report does not record inline
     /// allow comments (those findings were dropped before it was written).
     pub fn into_finding(self) -> Finding {
+        let mut location = self.location;
+        location.context = self.context;
         Finding {
             rule_id: self.rule_id,
             fingerprint: Fingerprint(self.fingerprint),
             secret: Secret::new(self.secret),
             client_id: self.client_id.map(Secret::new),
             confidence: self.confidence,
-            location: self.location,
+            location,
             verification: self.verification,
             token: self.token,
             environment_hint: self.environment_hint,

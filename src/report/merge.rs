@@ -189,6 +189,7 @@ mod tests {
             token: None,
             environment_hint: None,
             repository: Some(repo.into()),
+            context: None,
         }
     }
 

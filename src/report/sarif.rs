@@ -477,6 +477,9 @@ fn result_properties(f: &Finding, reveal: Reveal) -> sarif::PropertyBag {
     if let Some(t) = &f.token {
         p.insert("token".into(), json!(t));
     }
+    if let Some(c) = &f.location.context {
+        p.insert("context".into(), json!(c));
+    }
     if let Some(s) = result_severity(f) {
         p.insert("security-severity".into(), json!(s));
     }

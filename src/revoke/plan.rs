@@ -249,6 +249,7 @@ mod tests {
             token: None,
             environment_hint: None,
             repository: None,
+            context: None,
         }
     }
 

@@ -9,6 +9,7 @@ use ignore::{WalkBuilder, WalkState};
 use crate::collect::{to_findings, Collector};
 use crate::detect::{Engine, Scratch};
 use crate::finding::{Location, SourceKind};
+use crate::project::Projects;
 
 /// Default cap on a single file: big enough for minified bundles and build caches.
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 50 * 1024 * 1024;
@@ -21,30 +22,47 @@ pub struct FsOptions {
     pub threads: usize,
 }
 
-/// Scan every file under each root.
+/// Scan every file under each root. Each root is one project (with its
+/// nested package roots): generic pairs that need project context are held
+/// until the root has been walked, then kept or dropped.
 pub fn scan_paths(roots: &[PathBuf], opts: &FsOptions, engine: &Engine, out: &Collector) {
     for root in roots {
+        let projects = Projects::default();
+        let scan = Scan {
+            opts,
+            engine,
+            out,
+            projects: &projects,
+        };
         match std::fs::metadata(root) {
             Err(e) => out.error(root.display().to_string(), format!("cannot open: {e}")),
-            Ok(md) if md.is_dir() => walk(root, opts, engine, out),
+            Ok(md) if md.is_dir() => walk(root, &scan),
             Ok(_) => {
                 let mut scratch = Scratch::default();
                 let mut buf = Vec::new();
                 scan_file(
                     root,
                     &root.display().to_string(),
-                    opts,
-                    engine,
-                    out,
+                    &scan,
                     &mut scratch,
                     &mut buf,
                 );
             }
         }
+        out.findings(projects.resolve());
     }
 }
 
-fn walk(root: &Path, opts: &FsOptions, engine: &Engine, out: &Collector) {
+/// What every file of one root's walk shares.
+struct Scan<'a> {
+    opts: &'a FsOptions,
+    engine: &'a Engine,
+    out: &'a Collector,
+    projects: &'a Projects,
+}
+
+fn walk(root: &Path, scan: &Scan<'_>) {
+    let (opts, out) = (scan.opts, scan.out);
     let walker = WalkBuilder::new(root)
         .hidden(false)
         .ignore(!opts.no_ignore)
@@ -81,30 +99,15 @@ fn walk(root: &Path, opts: &FsOptions, engine: &Engine, out: &Collector) {
             } else if !ft.is_file() {
                 out.skip(shown, "not a regular file");
             } else {
-                scan_file(
-                    entry.path(),
-                    &shown,
-                    opts,
-                    engine,
-                    out,
-                    &mut scratch,
-                    &mut buf,
-                );
+                scan_file(entry.path(), &shown, scan, &mut scratch, &mut buf);
             }
             WalkState::Continue
         })
     });
 }
 
-fn scan_file(
-    path: &Path,
-    shown: &str,
-    opts: &FsOptions,
-    engine: &Engine,
-    out: &Collector,
-    scratch: &mut Scratch,
-    buf: &mut Vec<u8>,
-) {
+fn scan_file(path: &Path, shown: &str, scan: &Scan<'_>, scratch: &mut Scratch, buf: &mut Vec<u8>) {
+    let (opts, engine, out) = (scan.opts, scan.engine, scan.out);
     // Look before opening: opening a FIFO for reading blocks until a writer
     // comes, and a device such as /dev/zero never ends.
     match std::fs::metadata(path) {
@@ -140,13 +143,15 @@ fn scan_file(
     }
     out.scanned(buf.len() as u64);
     let detections = engine.scan(buf, scratch);
+    scan.projects.observe(shown, buf, scratch);
     if !detections.is_empty() {
         let base = Location {
             source: SourceKind::File,
             path: shown.to_string(),
             ..Location::default()
         };
-        out.findings(to_findings(engine, buf, detections, &base));
+        let findings = to_findings(engine, buf, detections, &base);
+        out.findings(scan.projects.hold(findings));
     }
     if buf.capacity() > 64 << 20 {
         *buf = Vec::new();

@@ -17,6 +17,7 @@ use super::GitOptions;
 use crate::collect::{to_findings, Collector};
 use crate::detect::Engine;
 use crate::finding::{Finding, Location, SourceKind};
+use crate::project::Projects;
 
 /// The stages of a scan, in order, as the progress line names them: a long
 /// attribution must not look like a hang after the blobs are done.
@@ -79,6 +80,8 @@ pub(crate) struct Scan<'a> {
     phase: AtomicU8,
     /// When each phase began, for `CYBRID_SCAN_TIMINGS`.
     phases: Mutex<Vec<(Phase, Instant)>>,
+    /// Project evidence from any blob of the history; generic pairs wait for it.
+    projects: Projects,
 }
 
 impl<'a> Scan<'a> {
@@ -101,6 +104,7 @@ impl<'a> Scan<'a> {
             done: AtomicBool::new(false),
             phase: AtomicU8::new(Phase::Commits as u8),
             phases: Mutex::new(vec![(Phase::Commits, Instant::now())]),
+            projects: Projects::default(),
         }
     }
 
@@ -201,6 +205,7 @@ impl<'a> Scan<'a> {
         self.bytes_scanned
             .fetch_add(data.len() as u64, Ordering::Relaxed);
         let detections = self.engine.scan(data, &mut slot.scratch);
+        self.projects.observe(path, data, &slot.scratch);
         if detections.is_empty() {
             return;
         }
@@ -240,8 +245,10 @@ impl<'a> Scan<'a> {
     /// Returns how many there were.
     pub fn finish(&self, attribution: Attribution) -> u64 {
         let hits = std::mem::take(&mut *lock(&self.hits));
+        let project = self.projects.repository_evidence();
         let mut count = 0;
-        for hit in hits {
+        for mut hit in hits {
+            crate::project::keep_with(&mut hit.findings, project.as_deref());
             let origin = attribution.get(&hit.oid);
             let blob = hit.oid.to_string();
             let findings = hit.findings.into_iter().map(|mut f| {

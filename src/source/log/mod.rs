@@ -384,8 +384,13 @@ impl Job<'_> {
             Some(e) => format!("{}!{e}", origin.path),
             None => origin.path.to_string(),
         };
+        // A generic pair is Cybrid's when the same job log names a Cybrid host.
+        let host = scans.iter().find_map(|s| s.cybrid_host.clone());
         for scan in scans {
-            for p in scan.pending {
+            for mut p in scan.pending {
+                if !settle_project(&mut p, host.as_deref()) {
+                    continue;
+                }
                 findings.push(self.finding(&origin, p.start, p.end, newlines, last_newline, &p));
                 patches.extend(p.patches);
             }
@@ -447,6 +452,7 @@ fn place_finding(
     (location.line, location.column) = place(start);
     (location.end_line, location.end_column) = place(end);
     let d = &p.detection;
+    location.context = d.context.clone();
     let rule_id = engine.rules()[d.rule].id.clone();
     Finding {
         fingerprint: Fingerprint::of(&rule_id, &d.secret),
@@ -460,6 +466,22 @@ fn place_finding(
         environment_hint: d.environment_hint.map(str::to_string),
         repository: None,
         allowed_inline: p.allowed_inline,
+    }
+}
+
+/// A generic pair waiting for project evidence is Cybrid's when the same
+/// job log names a Cybrid host (`host`): say so, or tell the caller to drop it.
+fn settle_project(p: &mut Pending, host: Option<&str>) -> bool {
+    let Some(c) = p.detection.context.as_mut().filter(|c| c.awaits_project()) else {
+        return true;
+    };
+    match host {
+        Some(h) => {
+            c.via = Some(crate::finding::Via::Project);
+            c.evidence = format!("the same log names the Cybrid host {h}");
+            true
+        }
+        None => false,
     }
 }
 
@@ -485,10 +507,12 @@ pub fn scan_stream(
     base: &Location,
 ) -> StreamResult {
     let scan = scanner.scan(reader, Segment::WHOLE, None);
+    let host = scan.cybrid_host.clone();
     let findings = scan
         .pending
-        .iter()
-        .map(|p| place_finding(engine, base.clone(), p.start, p.end, (0, None), p))
+        .into_iter()
+        .filter_map(|mut p| settle_project(&mut p, host.as_deref()).then_some(p))
+        .map(|p| place_finding(engine, base.clone(), p.start, p.end, (0, None), &p))
         .collect();
     let trailing = scan
         .last_newline

@@ -85,6 +85,9 @@ pub struct SegmentScan {
     pub bytes: u64,
     /// The read that ended the stream early, with the offset where it failed.
     pub failure: Option<(u64, io::Error)>,
+    /// The first Cybrid host the stream names: what makes a generic client
+    /// id and secret pair in the same job log Cybrid's (project context).
+    pub cybrid_host: Option<String>,
 }
 
 /// The pieces a stream scan works with; one per thread.
@@ -97,7 +100,7 @@ pub struct Scanner<'e> {
     patches: bool,
     scratch: Scratch,
     keyword_hits: Vec<Hit>,
-    hits: Vec<(usize, usize)>,
+    hits: Vec<(usize, usize, usize)>,
     norm: Normalized,
     buf: Vec<u8>,
 }
@@ -201,10 +204,19 @@ impl<'e> Scanner<'e> {
     fn window(&mut self, win: &[u8], win_abs: u64, own: Range<usize>, out: &mut SegmentScan) {
         self.prefilter.hits(win, &mut self.keyword_hits);
         self.hits.clear();
-        self.hits
-            .extend(self.keyword_hits.iter().map(|h| (h.start, h.end)));
+        let (prefilter, lookback) = (self.prefilter, self.lookback);
+        self.hits.extend(
+            self.keyword_hits
+                .iter()
+                .map(|h| (h.start, h.end, prefilter.radius(h, lookback))),
+        );
+        if out.cybrid_host.is_none() {
+            if let Some(h) = self.keyword_hits.iter().find(|h| h.host) {
+                out.cybrid_host = Some(crate::detect::prefilter::host_name(win, h.start, h.end));
+            }
+        }
         if !self.hits.is_empty() {
-            let regions = regions(win, &self.hits, self.lookback);
+            let regions = regions(win, &self.hits);
             for (lo, hi) in regions {
                 if hi <= own.start || lo >= own.end {
                     continue;
@@ -299,18 +311,26 @@ fn patches_for(norm: &Normalized, d: &Detection, lo: usize, win_abs: u64) -> Vec
     out
 }
 
-/// Disjoint ranges `radius` around each hit, widened to whole lines (within
-/// a bound), merged, in order.
-fn regions(win: &[u8], hits: &[(usize, usize)], radius: usize) -> Vec<(usize, usize)> {
+/// Disjoint ranges around each hit (each with its radius), widened to whole
+/// lines (within a bound), merged, in order.
+fn regions(win: &[u8], hits: &[(usize, usize, usize)]) -> Vec<(usize, usize)> {
     const EDGE_SLACK: usize = 4096;
+    let mut spans: Vec<(usize, usize)> = hits
+        .iter()
+        .map(|&(start, end, radius)| {
+            let a = start.saturating_sub(radius);
+            let floor = a.saturating_sub(EDGE_SLACK);
+            let lo = memchr::memrchr(b'\n', &win[floor..a]).map_or(floor, |i| floor + i + 1);
+            let b = (end + radius).min(win.len());
+            let ceil = (b + EDGE_SLACK).min(win.len());
+            let hi = memchr::memchr(b'\n', &win[b..ceil]).map_or(ceil, |i| b + i + 1);
+            (lo, hi)
+        })
+        .collect();
+    // Generic keywords look less far, so starts are not in hit order.
+    spans.sort_unstable();
     let mut out: Vec<(usize, usize)> = Vec::new();
-    for &(start, end) in hits {
-        let a = start.saturating_sub(radius);
-        let floor = a.saturating_sub(EDGE_SLACK);
-        let lo = memchr::memrchr(b'\n', &win[floor..a]).map_or(floor, |i| floor + i + 1);
-        let b = (end + radius).min(win.len());
-        let ceil = (b + EDGE_SLACK).min(win.len());
-        let hi = memchr::memchr(b'\n', &win[b..ceil]).map_or(ceil, |i| b + i + 1);
+    for (lo, hi) in spans {
         match out.last_mut() {
             Some(last) if lo <= last.1 => last.1 = last.1.max(hi),
             _ => out.push((lo, hi)),

@@ -1,0 +1,649 @@
+//! Issue #19 end to end: credentials the way real code holds them (property
+//! lists, XML settings, fallback defaults, blocks named for Cybrid, project
+//! context), in `dir`, `git` and `logs`, with the attribution each finding
+//! carries; and the negatives beside them, which must stay silent.
+//!
+//! Fixtures are written by `scripts/gen-shape-fixtures.py` with generated
+//! values; `fixtures/shapes-values.json` names each one. Lines and columns are
+//! computed here from the fixture text, so a finding in the wrong place fails.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_cybrid-scan"));
+    c.env_remove("NO_COLOR");
+    c
+}
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read fixtures") {
+        let entry = entry.expect("entry");
+        let dest = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            copy_tree(&entry.path(), &dest);
+        } else {
+            std::fs::copy(entry.path(), &dest).expect("copy");
+        }
+    }
+}
+
+/// A temp copy of `fixtures/NAME`, away from this repository's ignore files.
+fn tree(name: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    copy_tree(&fixtures().join(name), dir.path());
+    dir
+}
+
+fn run(args: &[&str], dir: &Path) -> Output {
+    bin()
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run cybrid-scan")
+}
+
+fn json_of(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+/// (client_id, secret) of a generated shape.
+fn value(shape: &str) -> (Option<String>, String) {
+    let text = std::fs::read_to_string(fixtures().join("shapes-values.json")).expect("values");
+    let all: Value = serde_json::from_str(&text).expect("values json");
+    let v = &all[shape];
+    (
+        v["client_id"].as_str().map(str::to_string),
+        v["secret"].as_str().expect("secret").to_string(),
+    )
+}
+
+/// 1-based line and byte column of the first `needle` in `file`.
+fn position(file: &Path, needle: &str) -> (u64, u64) {
+    let text = std::fs::read_to_string(file).expect("fixture");
+    let at = text
+        .find(needle)
+        .unwrap_or_else(|| panic!("{} lacks the value", file.display()));
+    let line = text[..at].matches('\n').count() as u64 + 1;
+    let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    (line, (at - line_start) as u64 + 1)
+}
+
+/// What a test asserts of one finding.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Seen {
+    rule: String,
+    path: String,
+    line: u64,
+    column: u64,
+    confidence: String,
+    client_id: Option<String>,
+    via: Option<String>,
+    key: Option<String>,
+}
+
+fn seen(report: &Value) -> Vec<Seen> {
+    let mut out: Vec<Seen> = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            let l = &f["location"];
+            let s = |v: &Value| v.as_str().map(str::to_string);
+            Seen {
+                rule: s(&f["rule_id"]).expect("rule"),
+                path: s(&l["path"]).expect("path"),
+                line: l["line"].as_u64().expect("line"),
+                column: l["column"].as_u64().expect("column"),
+                confidence: s(&f["confidence"]).expect("confidence"),
+                client_id: s(&f["client_id"]),
+                via: s(&f["context"]["via"]),
+                key: s(&f["context"]["key"]),
+            }
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// The expected finding of a shape: its secret's place in `root/path`.
+fn expect(
+    root: &Path,
+    shape: &str,
+    path: &str,
+    rule: &str,
+    confidence: &str,
+    via: &str,
+    key: Option<&str>,
+) -> Seen {
+    let (id, secret) = value(shape);
+    let (line, column) = position(&root.join(path), &secret);
+    Seen {
+        rule: rule.into(),
+        path: path.into(),
+        line,
+        column,
+        confidence: confidence.into(),
+        client_id: id,
+        via: Some(via.into()),
+        key: key.map(str::to_string),
+    }
+}
+
+const SECRET: &str = "cybrid-client-secret";
+
+/// (shape, path, via, key) of every client-secret shape in fixtures/shapes.
+const SHAPES: &[(&str, &str, &str, &str)] = &[
+    (
+        "actions",
+        "actions/.github/workflows/e2e.yml",
+        "key",
+        "CYBRID_CLIENT_SECRET",
+    ),
+    (
+        "compose",
+        "compose/docker-compose.yml",
+        "parent",
+        "CLIENT_SECRET",
+    ),
+    ("readme", "docs/README.md", "key", "CybridAPI_Secret"),
+    (
+        "app_config",
+        "dotnet/Payments/App.config",
+        "key",
+        "Cybrid:ClientSecret",
+    ),
+    ("hex_id", "env/legacy.env", "key", "CYBRID_CLIENT_SECRET"),
+    ("helm", "helm/values.yaml", "parent", "clientSecret"),
+    (
+        "plist",
+        "ios/CybridDemo/Info.plist",
+        "key",
+        "CybridClientSecret",
+    ),
+    ("constants", "js/cybrid.js", "key", "CYBRID_CLIENT_SECRET"),
+    (
+        "json_nested",
+        "json/appsettings.json",
+        "parent",
+        "ClientSecret",
+    ),
+    ("k8s", "k8s/payments-secret.yaml", "parent", "client_secret"),
+    (
+        "kt_fallback",
+        "kotlin/src/main/kotlin/demo/Env.kt",
+        "key",
+        "CYBRID_CLIENT_SECRET",
+    ),
+    (
+        "py_fallback",
+        "python/app/settings.py",
+        "key",
+        "CYBRID_CLIENT_SECRET",
+    ),
+    (
+        "rb_fallback",
+        "ruby/config/initializers/payments.rb",
+        "key",
+        "CYBRID_CLIENT_SECRET",
+    ),
+    (
+        "sh_fallback",
+        "shell/start.sh",
+        "key",
+        "CYBRID_CLIENT_SECRET",
+    ),
+    (
+        "strings_xml",
+        "android/app/src/main/res/values/strings.xml",
+        "key",
+        "cybrid_client_secret",
+    ),
+    (
+        "swift_fallback",
+        "swift/Sources/Demo/Env.swift",
+        "key",
+        "CYBRID_CLIENT_SECRET",
+    ),
+    (
+        "terraform",
+        "terraform/variables.tf",
+        "key",
+        "cybrid_client_secret",
+    ),
+    ("toml", "toml/config.toml", "parent", "client_secret"),
+    (
+        "ts_fallback",
+        "web/src/environments/environment.ts",
+        "key",
+        "process.env.CYBRID_CLIENT_SECRET",
+    ),
+    (
+        "yaml_nested",
+        "yaml/application.yml",
+        "parent",
+        "client_secret",
+    ),
+];
+
+fn expected_shapes(root: &Path) -> Vec<Seen> {
+    let mut want: Vec<Seen> = SHAPES
+        .iter()
+        .map(|(shape, path, via, key)| expect(root, shape, path, SECRET, "high", via, Some(key)))
+        .collect();
+    // The curl transcript's customer token from a local identity service: expired.
+    let mut token = expect(
+        root,
+        "local_jwt",
+        "transcripts/customer-token.txt",
+        "cybrid-access-token",
+        "low",
+        "host",
+        None,
+    );
+    token.client_id = None;
+    want.push(token);
+    want.sort();
+    want
+}
+
+#[test]
+fn dir_finds_every_shape_with_its_key_pair_and_attribution() {
+    let dir = tree("shapes");
+    let out = run(&["dir", ".", "-f", "json", "--show-secrets"], dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    let report = json_of(&out);
+    assert_eq!(seen(&report), expected_shapes(dir.path()));
+    // Every pair was found: each secret carries its own generated client id.
+    let paired = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["rule_id"] == SECRET)
+        .all(|f| f["client_id"].is_string());
+    assert!(paired);
+}
+
+#[test]
+fn evidence_names_the_parent_and_never_a_value() {
+    let dir = tree("shapes");
+    let report = json_of(&run(
+        &["dir", ".", "-f", "json", "--show-secrets"],
+        dir.path(),
+    ));
+    let evidence = |path: &str| -> String {
+        report["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .find(|f| f["location"]["path"] == path)
+            .map(|f| f["context"]["evidence"].as_str().unwrap_or("").to_string())
+            .unwrap_or_default()
+    };
+    assert_eq!(evidence("toml/config.toml"), "in section `[cybrid]`");
+    assert_eq!(
+        evidence("k8s/payments-secret.yaml"),
+        "Secret named `cybrid-api`"
+    );
+    assert_eq!(
+        evidence("compose/docker-compose.yml"),
+        "inside `cybrid-worker:`"
+    );
+    assert_eq!(evidence("yaml/application.yml"), "inside `cybrid:`");
+    assert_eq!(
+        evidence("transcripts/customer-token.txt"),
+        "issued by http://api-idp.local.cybrid.com:3000"
+    );
+    for f in report["findings"].as_array().expect("findings") {
+        let context = f["context"].to_string();
+        for v in [&f["secret"], &f["client_id"]] {
+            if let Some(v) = v.as_str() {
+                assert!(!context.contains(v), "context holds a value: {context}");
+            }
+        }
+    }
+}
+
+#[test]
+fn project_context_makes_a_generic_pair_cybrids_and_says_so() {
+    let dir = tree("project");
+    let root = dir.path();
+    let out = run(&["dir", ".", "-f", "json", "--show-secrets"], root);
+    assert_eq!(out.status.code(), Some(1));
+    let report = json_of(&out);
+    let want = {
+        let mut w = vec![
+            expect(
+                root,
+                "karma",
+                "karma.conf.js",
+                SECRET,
+                "medium",
+                "project",
+                Some("CLIENT_SECRET_PLAID"),
+            ),
+            expect(
+                root,
+                "component",
+                "src/app/login/login.component.ts",
+                SECRET,
+                "medium",
+                "project",
+                Some("publicClientSecret"),
+            ),
+            expect(
+                root,
+                "bundle",
+                "dist/main.js",
+                SECRET,
+                "medium",
+                "project",
+                Some("publicClientSecret"),
+            ),
+        ];
+        w.sort();
+        w
+    };
+    assert_eq!(seen(&report), want);
+    for f in report["findings"].as_array().expect("findings") {
+        assert_eq!(
+            f["context"]["evidence"],
+            "package.json depends on @cybrid/cybrid-api-bank-angular"
+        );
+    }
+    // The same shapes in a project that does not use Cybrid: nothing.
+    let other = tree("not-a-project");
+    let out = run(&["dir", ".", "-f", "json"], other.path());
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(seen(&json_of(&out)).is_empty());
+}
+
+#[test]
+fn nested_package_roots_are_projects_of_their_own() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    copy_tree(&fixtures().join("project"), &root.join("packages/wallet"));
+    copy_tree(
+        &fixtures().join("not-a-project"),
+        &root.join("packages/other"),
+    );
+    std::fs::write(
+        root.join("package.json"),
+        "{\"name\": \"monorepo\", \"private\": true}\n",
+    )
+    .expect("write");
+    let report = json_of(&run(&["dir", ".", "-f", "json"], root));
+    let paths: Vec<String> = seen(&report).into_iter().map(|s| s.path).collect();
+    assert_eq!(
+        paths,
+        vec![
+            "packages/wallet/dist/main.js",
+            "packages/wallet/karma.conf.js",
+            "packages/wallet/src/app/login/login.component.ts",
+        ]
+    );
+}
+
+#[test]
+fn negatives_beside_cybrid_lines_report_nothing() {
+    let dir = tree("shapes-negatives");
+    let out = run(&["dir", ".", "-f", "json"], dir.path());
+    let report = json_of(&out);
+    assert!(seen(&report).is_empty(), "{:#?}", seen(&report));
+    assert_eq!(out.status.code(), Some(0));
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "Dev")
+        .env("GIT_AUTHOR_EMAIL", "dev@example.com")
+        .env("GIT_COMMITTER_NAME", "Dev")
+        .env("GIT_COMMITTER_EMAIL", "dev@example.com")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", dir)
+        .output()
+        .expect("git");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A repository whose first commit holds the generic pairs and whose second
+/// adds the manifest that makes them Cybrid's: evidence from any blob of the
+/// history counts, and each finding stays with the commit that introduced it.
+#[test]
+fn git_holds_project_candidates_until_the_history_is_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    git(root, &["init", "-q", "-b", "main"]);
+    copy_tree(&fixtures().join("project"), root);
+    std::fs::remove_file(root.join("package.json")).expect("rm");
+    git(root, &["add", "-A"]);
+    git(root, &["commit", "-qm", "app"]);
+    let first = git(root, &["rev-parse", "HEAD"]);
+    let out = run(&["git", ".", "-f", "json"], root);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "no manifest yet: nothing is Cybrid's"
+    );
+    assert!(seen(&json_of(&out)).is_empty());
+    std::fs::copy(
+        fixtures().join("project/package.json"),
+        root.join("package.json"),
+    )
+    .expect("copy");
+    copy_tree(&fixtures().join("shapes"), &root.join("shapes"));
+    git(root, &["add", "-A"]);
+    git(root, &["commit", "-qm", "depend on the Cybrid SDK"]);
+    let report = json_of(&run(&["git", ".", "-f", "json", "--show-secrets"], root));
+    let findings = report["findings"].as_array().expect("findings");
+    let project: Vec<&Value> = findings
+        .iter()
+        .filter(|f| f["context"]["via"] == "project")
+        .collect();
+    assert_eq!(project.len(), 3, "{findings:#?}");
+    for f in &project {
+        assert_eq!(f["location"]["commit"].as_str(), Some(first.as_str()));
+        assert_eq!(f["confidence"], "medium");
+        assert_eq!(
+            f["context"]["evidence"],
+            "package.json depends on @cybrid/cybrid-api-bank-angular"
+        );
+    }
+    let karma = project
+        .iter()
+        .find(|f| f["location"]["path"] == "karma.conf.js")
+        .expect("karma pair");
+    let (id, secret) = value("karma");
+    let (line, column) = position(&root.join("karma.conf.js"), &secret);
+    assert_eq!(karma["secret"].as_str(), Some(secret.as_str()));
+    assert_eq!(karma["client_id"].as_str(), id.as_deref());
+    assert_eq!(karma["location"]["line"].as_u64(), Some(line));
+    assert_eq!(karma["location"]["column"].as_u64(), Some(column));
+    // Every shape is found in history as in a directory, under shapes/.
+    let shapes: Vec<Seen> = seen(&report)
+        .into_iter()
+        .filter(|s| s.path.starts_with("shapes/"))
+        .map(|mut s| {
+            s.path = s.path["shapes/".len()..].to_string();
+            s.client_id = None;
+            s
+        })
+        .collect();
+    let want: Vec<Seen> = expected_shapes(&root.join("shapes"))
+        .into_iter()
+        .map(|mut s| {
+            s.client_id = None;
+            s
+        })
+        .collect();
+    assert_eq!(shapes, want);
+}
+
+fn write(path: &Path, text: &str) {
+    if let Some(p) = path.parent() {
+        std::fs::create_dir_all(p).expect("mkdir");
+    }
+    std::fs::write(path, text).expect("write");
+}
+
+/// In a job log, a generic pair is Cybrid's when the same log names a Cybrid host.
+#[test]
+fn logs_pair_generic_keys_with_a_host_in_the_same_log() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    let (id, secret) = value("karma");
+    let filler = "2024-05-01T10:00:00.0000000Z step output line\n".repeat(3000);
+    let pair = format!(
+        "2024-05-01T10:00:01.0000000Z env: {{ CLIENT_ID: '{id}', CLIENT_SECRET: '{secret}' }}\n",
+        id = id.as_deref().expect("id")
+    );
+    write(
+        &root.join("with-host.log"),
+        &format!(
+            "{pair}{filler}2024-05-01T10:00:09.0000000Z POST https://id.sandbox.cybrid.app/oauth/token 401\n"
+        ),
+    );
+    write(&root.join("no-host.log"), &format!("{pair}{filler}"));
+    let (_, shell_secret) = value("sh_fallback");
+    write(
+        &root.join("fallback.log"),
+        &format!("+ CLIENT_SECRET=\"${{CYBRID_CLIENT_SECRET:-{shell_secret}}}\"\n"),
+    );
+    let (_, token) = value("local_jwt");
+    write(
+        &root.join("token.log"),
+        &format!("> Authorization: Bearer {token}\n"),
+    );
+    let report = json_of(&run(
+        &[
+            "logs",
+            "with-host.log",
+            "no-host.log",
+            "fallback.log",
+            "token.log",
+            "-f",
+            "json",
+        ],
+        root,
+    ));
+    let mut got: Vec<(String, u64, String, String, Option<String>)> = seen(&report)
+        .into_iter()
+        .map(|s| (s.path, s.line, s.rule, s.confidence, s.via))
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            (
+                "fallback.log".into(),
+                1,
+                SECRET.into(),
+                "high".into(),
+                Some("key".into())
+            ),
+            (
+                "token.log".into(),
+                1,
+                "cybrid-access-token".into(),
+                "low".into(),
+                Some("host".into())
+            ),
+            (
+                "with-host.log".into(),
+                1,
+                SECRET.into(),
+                "medium".into(),
+                Some("project".into())
+            ),
+        ]
+    );
+    let with_host = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["location"]["path"] == "with-host.log")
+        .expect("finding");
+    assert_eq!(
+        with_host["context"]["evidence"],
+        "the same log names the Cybrid host id.sandbox.cybrid.app"
+    );
+}
+
+#[test]
+fn min_confidence_decides_what_is_reported_and_the_exit_status() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    let (id, secret) = value("readme");
+    let id = id.expect("id");
+    // A setup guide: a real-looking client id beside a placeholder secret.
+    write(
+        &root.join("SETUP.md"),
+        &format!("CYBRID_CLIENT_ID={id}\nCYBRID_CLIENT_SECRET=your_secret\n"),
+    );
+    let out = run(&["dir", ".", "-f", "json"], root);
+    assert_eq!(out.status.code(), Some(1));
+    let report = json_of(&out);
+    let lone = &report["findings"][0];
+    assert_eq!(lone["rule_id"], "cybrid-client-id");
+    assert_eq!(lone["confidence"], "low");
+    assert!(lone["context"]["note"]
+        .as_str()
+        .is_some_and(|n| n.contains("client id alone")));
+    let out = run(
+        &["dir", ".", "-f", "json", "--min-confidence", "medium"],
+        root,
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert!(seen(&json_of(&out)).is_empty());
+    // A pair is never lowered: it stays above the gate.
+    write(
+        &root.join(".env"),
+        &format!("CYBRID_CLIENT_ID={id}\nCYBRID_CLIENT_SECRET={secret}\n"),
+    );
+    let out = run(
+        &["dir", ".", "-f", "json", "--min-confidence", "high"],
+        root,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let kept = seen(&json_of(&out));
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].path, ".env");
+    assert!(kept[0].client_id.is_some(), "paired");
+    let bad = run(&["dir", ".", "--min-confidence", "certain"], root);
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn context_in_sarif_and_the_human_report() {
+    let dir = tree("shapes");
+    let sarif = json_of(&run(&["dir", "toml", "-f", "sarif"], dir.path()));
+    let result = &sarif["runs"][0]["results"][0];
+    assert_eq!(result["properties"]["context"]["via"], "parent");
+    assert_eq!(result["properties"]["context"]["key"], "client_secret");
+    let human = run(&["dir", "toml", "--no-color"], dir.path());
+    let text = String::from_utf8_lossy(&human.stdout);
+    assert!(
+        text.contains("Cybrid's via parent: in section `[cybrid]`"),
+        "{text}"
+    );
+}
