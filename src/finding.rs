@@ -3,11 +3,11 @@
 //! A `Finding` owns everything; it outlives the chunk it was found in and flows
 //! through verification, suppression and reporting unchanged in shape.
 
+use crate::refs::RefSet;
 use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fmt;
-use std::sync::Arc;
 
 #[derive(
     Debug,
@@ -94,8 +94,8 @@ pub struct Location {
     /// Refs that reach the commit. Shared between the findings of one
     /// commit: a GitHub mirror's thousands of pull-request refs are listed
     /// once in memory, not once per finding.
-    #[serde(default, skip_serializing_if = "no_refs")]
-    pub refs: Refs,
+    #[serde(default, skip_serializing_if = "RefSet::is_empty")]
+    pub refs: RefSet,
     /// CI: `owner/repo` (GitHub) or the project's path (GitLab).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository: Option<String>,
@@ -116,15 +116,6 @@ pub struct Location {
     /// as the finding's `context`, not inside it.
     #[serde(skip)]
     pub context: Option<Context>,
-}
-
-/// A ref's name, allocated once however many findings list it.
-pub type RefName = Arc<str>;
-/// The refs that reach a commit, shared by the findings it introduced.
-pub type Refs = Arc<[RefName]>;
-
-fn no_refs(refs: &Refs) -> bool {
-    refs.is_empty()
 }
 
 /// The state of a credential after (optional) verification.

@@ -13,6 +13,7 @@ pub mod exit;
 pub mod finding;
 pub mod idsim;
 pub mod project;
+pub mod refs;
 pub mod report;
 pub mod revoke;
 pub mod rules;

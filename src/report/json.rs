@@ -124,7 +124,7 @@ impl LeakRecord {
             commits: leak.commits as u64,
             files: leak.files as u64,
             at_head: leak.at_head,
-            refs: leak.refs.iter().map(|r| r.to_string()).collect(),
+            refs: leak.refs().into_iter().map(str::to_string).collect(),
             paths: leak.paths.iter().map(|p| p.to_string()).collect(),
             repositories: leak.repositories.iter().map(|r| r.to_string()).collect(),
         }

@@ -10,6 +10,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use crate::finding::{Confidence, Finding, Verification, VerificationStatus};
+use crate::refs::RefSet;
 
 /// Every finding of one credential, and what they add up to.
 #[derive(Debug)]
@@ -28,8 +29,6 @@ pub struct Leak<'a> {
     pub shown: &'a Finding,
     /// Whether any copy is still at HEAD (git), `None` outside git.
     pub at_head: Option<bool>,
-    /// Union of the refs that reach any of its commits, sorted.
-    pub refs: Vec<&'a str>,
     /// Distinct paths, sorted.
     pub paths: Vec<&'a str>,
     /// Distinct repositories of a sweep, sorted.
@@ -51,6 +50,12 @@ impl Leak<'_> {
 
     pub fn occurrences(&self) -> usize {
         self.findings.len()
+    }
+
+    /// Union of the refs that reach any of its commits, sorted. Computed on
+    /// demand: a mirror's thousands of refs are listed only where asked.
+    pub fn refs(&self) -> Vec<&str> {
+        RefSet::union(self.findings.iter().map(|f| &f.location.refs))
     }
 
     /// "100 blobs, 97 commits, 2 paths" or "3 files": where it was seen.
@@ -165,10 +170,6 @@ fn summarise(findings: Vec<&Finding>) -> Option<Leak<'_>> {
         .iter()
         .filter_map(|f| f.location.at_head)
         .reduce(|a, b| a || b);
-    let refs: BTreeSet<&str> = findings
-        .iter()
-        .flat_map(|f| f.location.refs.iter().map(|r| &**r))
-        .collect();
     let paths: BTreeSet<&str> = findings.iter().map(|f| f.location.path.as_str()).collect();
     let repositories: BTreeSet<&str> = findings
         .iter()
@@ -200,7 +201,6 @@ fn summarise(findings: Vec<&Finding>) -> Option<Leak<'_>> {
         verification,
         shown,
         at_head,
-        refs: refs.into_iter().collect(),
         paths: paths.into_iter().collect(),
         repositories: repositories.into_iter().collect(),
         blobs: blobs.len(),

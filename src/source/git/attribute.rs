@@ -5,14 +5,15 @@
 //! Commits are visited oldest first in topological order (parents before
 //! children, independent lines by committer time), each tree at most once:
 //! the first commit whose tree holds a blob is then the one that introduced
-//! it, and a tree met before cannot hold anything not already placed. The
-//! walk stops as soon as every blob is placed. The commit graph is the one
+//! it, and a tree met before cannot hold anything not already placed. Runs
+//! of commits are walked in parallel and the earliest commit wins. The commit graph is the one
 //! the history walk already read; which refs reach each introducing commit
 //! is one more pass over it ([`reach`]), whatever the number of refs.
 
 use std::collections::HashMap;
 
 use git2::{ObjectType, Odb, Oid, Repository};
+use rayon::prelude::*;
 use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, UtcOffset};
 
@@ -21,7 +22,8 @@ use super::oidset::{LocalOidSet, OidBuild};
 use super::reach::{self, CommitGraph};
 use super::scan::join;
 use super::tree::{self, Kind};
-use crate::finding::Refs;
+use super::workers::Workers;
+use crate::refs::RefSet;
 
 /// Where a blob with findings came from.
 #[derive(Debug, Clone, Default)]
@@ -33,7 +35,7 @@ pub(crate) struct Origin {
     pub at_head: Option<bool>,
     /// Shared by every blob the same commit introduced: on a mirror with
     /// thousands of pull-request refs the list is long.
-    pub refs: Refs,
+    pub refs: RefSet,
 }
 
 pub(crate) type Attribution = HashMap<Oid, Origin, OidBuild>;
@@ -42,28 +44,68 @@ pub(crate) type Attribution = HashMap<Oid, Origin, OidBuild>;
 /// directly) and its path there.
 pub(crate) type FirstSeen = HashMap<Oid, (Option<Oid>, String), OidBuild>;
 
+/// Fewest commits worth a task of their own: each task walks one full
+/// snapshot before its seen-set prunes, so tasks are few and long.
+const MIN_COMMITS_PER_TASK: usize = 512;
+
 /// Attribute `targets` over the whole history reachable from `tips`.
+///
+/// The commits (oldest first) are split into contiguous runs walked in
+/// parallel, each with its own seen-set, and for each blob the earliest
+/// commit wins. That is exactly the sequential answer: a tree that an earlier
+/// run saw and this run did not cannot hold a blob first introduced here, so
+/// walking it again finds nothing new, and within the introducing commit the
+/// same entries are walked in the same order.
 pub(crate) fn full_history(
     repo: &Repository,
     tips: &[Tip],
     targets: &LocalOidSet,
     graph: &CommitGraph,
+    workers: &Workers,
 ) -> Attribution {
     let Ok(odb) = repo.odb() else {
         return Attribution::default();
     };
-    let mut first = FirstSeen::default();
-    let mut seen = LocalOidSet::default();
-    for (c, tree) in graph.oldest_first() {
-        if seen.insert(tree) {
-            locate(&odb, tree, "", targets, &mut seen, &mut |blob, path| {
-                first.entry(blob).or_insert((Some(c), path));
-            });
-        }
-        if first.len() == targets.len() {
-            break;
+    let order = graph.oldest_first();
+    // One run per thread: every run after the first re-walks one snapshot.
+    let per_task = order
+        .len()
+        .div_ceil(workers.pool.current_num_threads().max(1))
+        .max(MIN_COMMITS_PER_TASK);
+    let runs: Vec<FirstAt> = workers.pool.install(|| {
+        order
+            .par_chunks(per_task)
+            .enumerate()
+            .filter_map(|(i, run)| {
+                workers
+                    .with(|slot| {
+                        let odb = slot.repo.odb().ok()?;
+                        Some(first_in(&odb, run, i * per_task, targets))
+                    })
+                    .ok()
+                    .flatten()
+            })
+            .collect()
+    });
+    let mut earliest: FirstAt = HashMap::default();
+    for run in runs {
+        for (blob, (at, path)) in run {
+            match earliest.entry(blob) {
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert((at, path));
+                }
+                std::collections::hash_map::Entry::Occupied(mut o) if at < o.get().0 => {
+                    o.insert((at, path));
+                }
+                std::collections::hash_map::Entry::Occupied(_) => {}
+            }
         }
     }
+    let mut first: FirstSeen = earliest
+        .into_iter()
+        .map(|(blob, (at, path))| (blob, (Some(order[at].0), path)))
+        .collect();
+    let mut seen = LocalOidSet::default();
     // Trees and blobs that a ref names directly, outside any commit.
     for tip in tips {
         match tip.kind {
@@ -84,6 +126,26 @@ pub(crate) fn full_history(
         .and_then(|h| h.peel(ObjectType::Commit).ok())
         .map(|c| c.id());
     describe(repo, tips, &first, head, Some(graph))
+}
+
+/// For each target blob, the position in `run` (offset by `base`) of the
+/// first commit whose tree holds it, and its path there.
+type FirstAt = HashMap<Oid, (usize, String), OidBuild>;
+
+fn first_in(odb: &Odb<'_>, run: &[(Oid, Oid)], base: usize, targets: &LocalOidSet) -> FirstAt {
+    let mut found = FirstAt::default();
+    let mut seen = LocalOidSet::default();
+    for (k, (_, tree)) in run.iter().enumerate() {
+        if seen.insert(*tree) {
+            locate(odb, *tree, "", targets, &mut seen, &mut |blob, path| {
+                found.entry(blob).or_insert((base + k, path));
+            });
+        }
+        if found.len() == targets.len() {
+            break;
+        }
+    }
+    found
 }
 
 /// Call `found` for each target blob under tree `oid`, skipping trees in `seen`.
@@ -175,7 +237,7 @@ pub(crate) fn describe(
     out
 }
 
-fn commit_origin(repo: &Repository, c: Oid, refs: Option<Refs>) -> Origin {
+fn commit_origin(repo: &Repository, c: Oid, refs: Option<RefSet>) -> Origin {
     let mut origin = Origin {
         commit: Some(c.to_string()),
         refs: refs.unwrap_or_default(),

@@ -169,7 +169,7 @@ pub(crate) fn run(opened: &Opened, workers: &Workers, ctx: &Scan) -> Result<Mode
     let attribution = if targets.is_empty() {
         attribute::Attribution::default()
     } else {
-        attribute::full_history(repo, &tips, &targets, &graph)
+        attribute::full_history(repo, &tips, &targets, &graph, workers)
     };
     Ok(ModeResult {
         commits,

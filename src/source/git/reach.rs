@@ -9,7 +9,8 @@
 //! bitset. The cost is one pass over the graph plus one bitset per tip, of
 //! `targets / 64` words each, whatever the number of refs; a bitset is freed
 //! as soon as the last child of its commit has taken it over, so memory
-//! follows the width of the history, not its length.
+//! follows the width of the history, not its length. Each target's refs
+//! come out as a [`RefSet`]: a bitset over one shared table of names.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,7 +19,7 @@ use git2::{ObjectType, Odb, Oid};
 
 use super::commit::{self, CommitInfo, Tip};
 use super::oidset::{LocalOidSet, OidBuild};
-use crate::finding::{RefName, Refs};
+use crate::refs::RefSet;
 
 /// The commit graph as a walk read it: each commit's parents, by index.
 #[derive(Debug, Default)]
@@ -166,7 +167,7 @@ pub(crate) fn refs_reaching(
     graph: &CommitGraph,
     tips: &[Tip],
     targets: &[Oid],
-) -> HashMap<Oid, Refs, OidBuild> {
+) -> HashMap<Oid, RefSet, OidBuild> {
     let mut slot: HashMap<u32, usize> = HashMap::new();
     let mut placed: Vec<Oid> = Vec::new();
     for t in targets {
@@ -177,7 +178,7 @@ pub(crate) fn refs_reaching(
             }
         }
     }
-    let mut out: HashMap<Oid, Refs, OidBuild> = HashMap::default();
+    let mut out: HashMap<Oid, RefSet, OidBuild> = HashMap::default();
     if placed.is_empty() {
         return out;
     }
@@ -219,23 +220,25 @@ pub(crate) fn refs_reaching(
         }
         bits[c as usize] = mine;
     }
-    // Tips in name order, so every list comes out sorted without sorting
-    // millions of names; each name allocated once and shared.
+    // One sorted table of tip names for the whole scan; each target's refs
+    // are a bitset over it (a bit per name, not a copy of each name).
     let mut ordered: Vec<&Tip> = tips
         .iter()
         .filter(|t| t.kind == ObjectType::Commit)
         .collect();
     ordered.sort_by(|a, b| a.name.cmp(&b.name));
-    let mut lists: Vec<Vec<RefName>> = vec![Vec::new(); placed.len()];
-    let mut last: Vec<Option<usize>> = vec![None; placed.len()];
-    // The current name, and where its run of equal names began in `ordered`.
-    let mut name: Option<(RefName, usize)> = None;
+    let mut table: Vec<Arc<str>> = Vec::new();
+    let mut name_of: Vec<usize> = Vec::with_capacity(ordered.len());
+    for t in &ordered {
+        if table.last().is_none_or(|last| **last != *t.name) {
+            table.push(Arc::from(t.name.as_str()));
+        }
+        name_of.push(table.len() - 1);
+    }
+    let table: Arc<[Arc<str>]> = table.into();
+    let name_words = table.len().div_ceil(64);
+    let mut sets: Vec<Vec<u64>> = vec![vec![0u64; name_words]; placed.len()];
     for (k, t) in ordered.iter().enumerate() {
-        let (shared, first_of_name) = match &name {
-            Some((n, start)) if **n == *t.name => (Arc::clone(n), *start),
-            _ => (Arc::from(t.name.as_str()), k),
-        };
-        name = Some((Arc::clone(&shared), first_of_name));
         let Some(set) = graph
             .index
             .get(&t.oid)
@@ -243,22 +246,18 @@ pub(crate) fn refs_reaching(
         else {
             continue;
         };
-        // Equal names are adjacent: one entry per name.
+        let n = name_of[k];
         for (w, word) in set.iter().enumerate() {
             let mut word = *word;
             while word != 0 {
                 let j = w * 64 + word.trailing_zeros() as usize;
                 word &= word - 1;
-                if last[j].is_some_and(|l| l >= first_of_name) {
-                    continue;
-                }
-                last[j] = Some(k);
-                lists[j].push(Arc::clone(&shared));
+                sets[j][n / 64] |= 1 << (n % 64);
             }
         }
     }
-    for (j, list) in lists.into_iter().enumerate() {
-        out.insert(placed[j], Arc::from(list));
+    for (j, set) in sets.into_iter().enumerate() {
+        out.insert(placed[j], RefSet::new(Arc::clone(&table), set));
     }
     out
 }

@@ -261,7 +261,7 @@ impl<'a> Scan<'a> {
                         loc.author = o.author.clone();
                         loc.date = o.date.clone();
                         loc.at_head = o.at_head;
-                        loc.refs = std::sync::Arc::clone(&o.refs);
+                        loc.refs = o.refs.clone();
                     }
                     None => loc.path = hit.path.clone(),
                 }

@@ -1,0 +1,202 @@
+//! The refs that reach a finding's commit, kept small. On a GitHub mirror
+//! with 10,000 `refs/pull/*` an old commit is reached by thousands of refs,
+//! and 2,000 findings would hold ten million names. Instead a scan keeps one
+//! sorted table of ref names, and each set is a bitset over it (a bit per
+//! ref: 1.25 KB for 10,000 refs), shared by every finding of the commit.
+//! Sets read back from a report hold their own table.
+
+use std::cmp::Ordering;
+use std::collections::BTreeSet;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use serde::ser::SerializeSeq;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A set of ref names, iterated in the table's (sorted) order.
+#[derive(Clone, Default)]
+pub struct RefSet {
+    names: Arc<[Arc<str>]>,
+    bits: Arc<[u64]>,
+}
+
+impl RefSet {
+    /// The refs of `names` (a sorted, de-duplicated table) whose bit is set.
+    pub fn new(names: Arc<[Arc<str>]>, bits: Vec<u64>) -> Self {
+        RefSet {
+            names,
+            bits: bits.into(),
+        }
+    }
+
+    /// A set of exactly these names (sorted and de-duplicated here).
+    pub fn from_names<I: IntoIterator<Item = S>, S: AsRef<str>>(names: I) -> Self {
+        let sorted: BTreeSet<String> = names.into_iter().map(|n| n.as_ref().to_string()).collect();
+        let table: Arc<[Arc<str>]> = sorted.into_iter().map(Arc::from).collect();
+        let mut bits = vec![0u64; table.len().div_ceil(64)];
+        for i in 0..table.len() {
+            bits[i / 64] |= 1 << (i % 64);
+        }
+        RefSet::new(table, bits)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
+        self.bits.iter().enumerate().flat_map(move |(w, word)| {
+            let mut word = *word;
+            std::iter::from_fn(move || {
+                if word == 0 {
+                    return None;
+                }
+                let i = w * 64 + word.trailing_zeros() as usize;
+                word &= word - 1;
+                Some(i)
+            })
+            .filter_map(|i| self.names.get(i).map(|n| &**n))
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bits.iter().all(|w| *w == 0)
+    }
+
+    pub fn len(&self) -> usize {
+        self.bits.iter().map(|w| w.count_ones() as usize).sum()
+    }
+
+    /// The sorted union of `sets`: a word-wise OR where they share a table
+    /// (the findings of one scan), a merge of names otherwise.
+    pub fn union<'a>(sets: impl IntoIterator<Item = &'a RefSet>) -> Vec<&'a str> {
+        let sets: Vec<&RefSet> = sets.into_iter().filter(|s| !s.is_empty()).collect();
+        let Some(first) = sets.first() else {
+            return Vec::new();
+        };
+        if sets.iter().all(|s| Arc::ptr_eq(&s.names, &first.names)) {
+            let mut bits = vec![0u64; first.bits.len()];
+            for s in &sets {
+                for (a, b) in bits.iter_mut().zip(s.bits.iter()) {
+                    *a |= *b;
+                }
+            }
+            let all = RefSet {
+                names: Arc::clone(&first.names),
+                bits: Arc::from(bits),
+            };
+            // Borrow the names from the shared table, not the temporary set.
+            let picked: Vec<usize> = all.indexes().collect();
+            return picked.into_iter().map(|i| &*first.names[i]).collect();
+        }
+        let names: BTreeSet<&str> = sets.iter().flat_map(|s| s.iter()).collect();
+        names.into_iter().collect()
+    }
+
+    fn indexes(&self) -> impl Iterator<Item = usize> + '_ {
+        self.bits.iter().enumerate().flat_map(|(w, word)| {
+            let mut word = *word;
+            std::iter::from_fn(move || {
+                if word == 0 {
+                    return None;
+                }
+                let i = w * 64 + word.trailing_zeros() as usize;
+                word &= word - 1;
+                Some(i)
+            })
+        })
+    }
+}
+
+impl fmt::Debug for RefSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl PartialEq for RefSet {
+    fn eq(&self, other: &Self) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for RefSet {}
+
+impl PartialOrd for RefSet {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for RefSet {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.iter().cmp(other.iter())
+    }
+}
+
+impl Hash for RefSet {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        for name in self.iter() {
+            name.hash(state);
+        }
+    }
+}
+
+impl Serialize for RefSet {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(Some(self.len()))?;
+        for name in self.iter() {
+            seq.serialize_element(name)?;
+        }
+        seq.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for RefSet {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let names = Vec::<String>::deserialize(deserializer)?;
+        Ok(RefSet::from_names(names))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(names: &[&str]) -> Arc<[Arc<str>]> {
+        names.iter().map(|n| Arc::from(*n)).collect()
+    }
+
+    #[test]
+    fn sets_over_a_shared_table_iterate_in_order_and_unite() {
+        let names = table(&[
+            "HEAD",
+            "refs/heads/main",
+            "refs/pull/1/head",
+            "refs/tags/v1",
+        ]);
+        let a = RefSet::new(Arc::clone(&names), vec![0b0101]);
+        let b = RefSet::new(Arc::clone(&names), vec![0b1001]);
+        assert_eq!(a.iter().collect::<Vec<_>>(), ["HEAD", "refs/pull/1/head"]);
+        assert_eq!(a.len(), 2);
+        assert_eq!(
+            RefSet::union([&a, &b]),
+            ["HEAD", "refs/pull/1/head", "refs/tags/v1"]
+        );
+        let read = RefSet::from_names(["refs/tags/v1", "HEAD"]);
+        assert_eq!(
+            RefSet::union([&a, &read]),
+            ["HEAD", "refs/pull/1/head", "refs/tags/v1"]
+        );
+        assert!(RefSet::default().is_empty());
+        assert_eq!(RefSet::union([&RefSet::default()]), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn json_is_a_list_of_names_and_reads_back_equal() {
+        let names = table(&["HEAD", "refs/heads/main"]);
+        let set = RefSet::new(names, vec![0b10]);
+        let json = serde_json::to_string(&set).unwrap();
+        assert_eq!(json, r#"["refs/heads/main"]"#);
+        let back: RefSet = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, set);
+        assert_eq!(back.cmp(&set), Ordering::Equal);
+    }
+}
