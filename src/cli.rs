@@ -233,7 +233,7 @@ pub struct CiSourceArgs {
     /// At most N runs (GitHub) or jobs (GitLab) per repository, newest first [default: all the CI retains]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_runs: Option<u64>,
-    /// Also scan the runs' artifacts (not supported yet: refused)
+    /// Also scan the runs' artifacts (GitHub) or the jobs' artifacts archives (GitLab): text entries as logs, binary ones as bytes
     #[arg(long)]
     pub artifacts: bool,
     /// Record each finished run/job here; a rerun skips them and reports the same

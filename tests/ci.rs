@@ -165,6 +165,21 @@ fn step_log(pair: &common::Pair) -> (Vec<u8>, u64) {
     (log.into_bytes(), 6)
 }
 
+/// A binary file (NUL bytes around it) with `pair` in it.
+fn binary_with(pair: &common::Pair) -> Vec<u8> {
+    let mut b = b"\x7fELF\x02\x01\x01\x00".to_vec();
+    b.extend_from_slice(&[0u8; 300]);
+    b.extend_from_slice(
+        format!(
+            "CYBRID_CLIENT_ID={}\nCYBRID_CLIENT_SECRET={}\n",
+            pair.id, pair.secret
+        )
+        .as_bytes(),
+    );
+    b.extend_from_slice(&[0u8, 1, 2, 3, 0xff, 0xfe, 0]);
+    b
+}
+
 /// A run's log archive as GitHub builds it: per-job directories of
 /// per-step files, plus each job's whole log at the top level.
 fn run_zip(entries: &[(&str, Vec<u8>)]) -> Vec<u8> {
@@ -207,6 +222,8 @@ struct GitHubWorld {
     /// Log downloads of this run stall (to kill the scan mid-sweep).
     stall: Mutex<Option<u64>>,
     downloads: Mutex<BTreeMap<u64, u32>>,
+    /// Workflow artifacts: (run, artifact id, name, expired, zip).
+    artifacts: Vec<(u64, u64, &'static str, bool, Logs)>,
 }
 
 const PAGE: usize = 2;
@@ -301,6 +318,34 @@ fn github_handler(world: Arc<GitHubWorld>, api: String, download: String) -> Arc
                     &format!("{download}/blob/{id}.zip?sig=presigned-signature-xyz&se=2030"),
                 )
             }
+            ("GET", ["repos", _, _, "actions", "runs", id, "artifacts"]) => {
+                let id: u64 = id.parse().unwrap_or(0);
+                let listed: Vec<Value> = world
+                    .artifacts
+                    .iter()
+                    .filter(|a| a.0 == id)
+                    .map(|(_, aid, name, expired, _)| {
+                        json!({"id": aid, "name": name, "expired": expired, "size_in_bytes": 1000,
+                               "archive_download_url": format!("{api}/repos/x/y/actions/artifacts/{aid}/zip"),
+                               "workflow_run": {"id": id}})
+                    })
+                    .collect();
+                paged(listed, &|v| json!({"total_count": 3, "artifacts": v}))
+            }
+            ("GET", ["repos", _, _, "actions", "artifacts", aid, "zip"]) => {
+                let aid: u64 = aid.parse().unwrap_or(0);
+                match world.artifacts.iter().find(|a| a.1 == aid) {
+                    Some((_, _, _, false, _)) => Answer::bytes(302, "text/plain", Vec::new())
+                        .header(
+                            "Location",
+                            &format!(
+                                "{download}/artifact/{aid}.zip?sig=presigned-signature-xyz&se=2030"
+                            ),
+                        ),
+                    Some(_) => Answer::json(410, json!({"message": "Artifact has expired"})),
+                    None => Answer::json(404, json!({"message": "Not Found"})),
+                }
+            }
             ("DELETE", ["repos", _, _, "actions", "runs", id, "logs"]) => {
                 let id: u64 = id.parse().unwrap_or(0);
                 let mut deleted = world.deleted.lock().expect("deleted");
@@ -329,6 +374,29 @@ fn json_jobs(o: &str, n: &str, id: &str) -> Answer {
 
 fn download_handler(world: Arc<GitHubWorld>) -> Arc<Handler> {
     Arc::new(move |r: &Seen| {
+        if let Some(aid) = r.path().strip_prefix("/artifact/") {
+            let aid: u64 = aid.trim_end_matches(".zip").parse().unwrap_or(0);
+            if r.query("sig").as_deref() != Some("presigned-signature-xyz") {
+                return Answer::bytes(
+                    403,
+                    "application/xml",
+                    b"<Error>AuthenticationFailed</Error>".to_vec(),
+                );
+            }
+            return match world.artifacts.iter().find(|a| a.1 == aid).map(|a| &a.4) {
+                Some(Logs::Zip(z)) => Answer::bytes(200, "application/zip", z.clone()),
+                Some(Logs::Corrupt) => {
+                    let mut z = run_zip(&[("report.txt", vec![b'x'; 5000])]);
+                    z.truncate(z.len() / 2);
+                    Answer::bytes(200, "application/zip", z)
+                }
+                _ => Answer::bytes(
+                    404,
+                    "application/xml",
+                    b"<Error>BlobNotFound</Error>".to_vec(),
+                ),
+            };
+        }
         let id: u64 = r
             .path()
             .trim_start_matches("/blob/")
@@ -375,6 +443,8 @@ struct GitHubSims {
     download: Sim,
     world: Arc<GitHubWorld>,
     leaks: Vec<(u64, common::Pair, u64)>,
+    /// Run 102's artifact `test-results`: the pair in its text file, the one in its binary.
+    artifact_leaks: (common::Pair, common::Pair),
 }
 
 /// acme/app: run 103 in progress, 102 leaks in `build` step 3, 101 expired
@@ -443,6 +513,15 @@ fn github_sims() -> GitHubSims {
             logs: Logs::Zip(zip201),
         },
     ];
+    // Run 102's artifacts (fetched only with --artifacts), two per listing
+    // page: a corrupt zip, an expired one, and one with a text file and a
+    // binary each leaking a pair.
+    let (p3, p4) = (common::pair(), common::pair());
+    let (text3, _) = step_log(&p3);
+    let artifact = run_zip(&[
+        ("reports/env.txt", text3),
+        ("bin/app.bin", binary_with(&p4)),
+    ]);
     let world = Arc::new(GitHubWorld {
         runs,
         deleted: Mutex::new(Vec::new()),
@@ -450,6 +529,11 @@ fn github_sims() -> GitHubSims {
         bad_gateway: AtomicBool::new(true),
         stall: Mutex::new(None),
         downloads: Mutex::new(BTreeMap::new()),
+        artifacts: vec![
+            (102, 5003, "coverage", false, Logs::Corrupt),
+            (102, 5002, "old-build", true, Logs::Gone),
+            (102, 5001, "test-results", false, Logs::Zip(artifact)),
+        ],
     });
     let download = Sim::start(download_handler(world.clone()));
     // The API's URL is known only once it listens: hand it over through a cell.
@@ -465,6 +549,7 @@ fn github_sims() -> GitHubSims {
         download,
         world,
         leaks: vec![(102, p1, line1), (201, p2, line2)],
+        artifact_leaks: (p3, p4),
     }
 }
 
@@ -744,6 +829,7 @@ fn github_zip_bomb_is_bounded_and_reported() {
         bad_gateway: AtomicBool::new(false),
         stall: Mutex::new(None),
         downloads: Mutex::new(BTreeMap::new()),
+        artifacts: Vec::new(),
     });
     let download = Sim::start(download_handler(world.clone()));
     let cell = Arc::new(Mutex::new(String::new()));
@@ -943,6 +1029,170 @@ fn shards_split_the_repositories() {
     assert_eq!(all, ["102", "201"]);
 }
 
+#[test]
+fn github_artifacts_text_and_binary_behind_the_redirect() {
+    let s = github_sims();
+    s.world.secondary_limit.store(false, Ordering::SeqCst);
+    let artifact_requests = |sims: &GitHubSims| {
+        let api = sims
+            .api
+            .seen()
+            .into_iter()
+            .filter(|r| r.path().contains("artifacts"));
+        let dl = sims
+            .download
+            .seen()
+            .into_iter()
+            .filter(|r| r.path().starts_with("/artifact/"));
+        api.chain(dl).count()
+    };
+
+    // Without --artifacts none are listed or fetched.
+    let mut c = bin();
+    c.env("GITHUB_TOKEN", GH_TOKEN).args([
+        "ci",
+        "github",
+        "acme/app",
+        "--api-url",
+        &s.api.url,
+        "-f",
+        "json",
+        "--quiet",
+    ]);
+    let plain = run(&mut c);
+    assert_eq!(plain.report["findings"].as_array().expect("f").len(), 1);
+    assert_eq!(artifact_requests(&s), 0);
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path().join("state");
+    let audit = dir.path().join("audit.jsonl");
+    let args = [
+        "ci",
+        "github",
+        "acme/app",
+        "--api-url",
+        &s.api.url,
+        "-f",
+        "json",
+        "--quiet",
+        "--artifacts",
+        "--state",
+        state.to_str().expect("utf-8"),
+        "--delete-leaking-logs",
+        "--dry-run",
+        "--audit-log",
+        audit.to_str().expect("utf-8"),
+    ];
+    let mut c = bin();
+    c.env("GITHUB_TOKEN", GH_TOKEN).args(args);
+    let out = run(&mut c);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let findings = out.report["findings"].as_array().expect("findings");
+    assert_eq!(findings.len(), 3, "{}", out.report);
+    // The run's log first (its path), then the artifact's entries.
+    assert_eq!(findings[0]["location"]["path"], "acme/app/actions/runs/102");
+    let (p3, p4) = &s.artifact_leaks;
+    let by_entry = |e: &str| {
+        findings
+            .iter()
+            .find(|f| f["location"]["entry"] == e)
+            .unwrap_or_else(|| panic!("no finding in {e}: {}", out.report))
+    };
+    let text = &by_entry("test-results/reports/env.txt")["location"];
+    assert_eq!(text["source"], "ci");
+    assert_eq!(text["path"], "acme/app/actions/runs/102/artifacts/5001");
+    assert_eq!(text["repository"], "acme/app");
+    assert_eq!(text["run"], "102");
+    assert!(text.get("job").is_none() && text.get("step").is_none());
+    assert_eq!(
+        text["line"], 6,
+        "timestamps and ANSI normalised like a run log"
+    );
+    assert_eq!(
+        text["url"],
+        "https://github.example/acme/app/actions/runs/102#artifacts"
+    );
+    let binary = by_entry("test-results/bin/app.bin");
+    assert_eq!(
+        binary["location"]["path"],
+        "acme/app/actions/runs/102/artifacts/5001"
+    );
+    assert_eq!(binary["rule_id"], "cybrid-client-secret");
+    assert_eq!(binary["location"]["line"], 2, "{binary}");
+
+    let skipped = paths(&out.report, "skipped");
+    assert!(
+        skipped
+            .iter()
+            .any(|(p, r)| p == "acme/app/actions/runs/102/artifacts/5002"
+                && r.contains("old-build")
+                && r.contains("expired")),
+        "{skipped:?}"
+    );
+    let errors = paths(&out.report, "errors");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].0 == "acme/app/actions/runs/102/artifacts/5003" && errors[0].1.contains("zip"),
+        "{errors:?}"
+    );
+
+    // Listed with Link pagination; downloads through the redirect, the token
+    // sent to the API and never to the download host; the expired one not fetched.
+    let api = s.api.seen();
+    assert!(api
+        .iter()
+        .any(|r| r.path() == "/repos/acme/app/actions/runs/102/artifacts"
+            && r.query("page").as_deref() == Some("2")));
+    let zips: Vec<&Seen> = api.iter().filter(|r| r.path().ends_with("/zip")).collect();
+    assert_eq!(zips.len(), 2, "{zips:?}");
+    assert!(zips.iter().all(|r| r.headers.contains_key("authorization")));
+    let fetched: Vec<Seen> = s
+        .download
+        .seen()
+        .into_iter()
+        .filter(|r| r.path().starts_with("/artifact/"))
+        .collect();
+    let mut got: Vec<&str> = fetched.iter().map(|r| r.path()).collect();
+    got.sort();
+    assert_eq!(got, ["/artifact/5001.zip", "/artifact/5003.zip"]);
+    assert!(
+        fetched
+            .iter()
+            .all(|r| !r.headers.contains_key("authorization")),
+        "token sent to the download host"
+    );
+
+    // Deleting logs leaves artifacts: the plan says so; run 102 is planned for its log finding.
+    let notes = out.report["notes"].to_string();
+    assert!(
+        notes.contains("1 artifact(s) with findings not deleted")
+            && notes.contains("acme/app/actions/runs/102/artifacts/5001"),
+        "{notes}"
+    );
+    assert!(
+        out.stderr.contains("does not delete its artifacts"),
+        "{}",
+        out.stderr
+    );
+    let audit_text = std::fs::read_to_string(&audit).expect("audit");
+    assert_eq!(
+        audit_text.matches("\"outcome\":\"planned\"").count(),
+        1,
+        "{audit_text}"
+    );
+    assert_no_secret(&out, &[&s.leaks[0].1, p3, p4]);
+
+    // Resumed from the state: the same report, no artifact fetched again.
+    let before = artifact_requests(&s);
+    let mut c = bin();
+    c.env("GITHUB_TOKEN", GH_TOKEN).args(args);
+    let again = run(&mut c);
+    assert_eq!(again.report["findings"], out.report["findings"]);
+    assert_eq!(again.report["errors"], out.report["errors"]);
+    assert_eq!(again.report["skipped"], out.report["skipped"]);
+    assert_eq!(artifact_requests(&s), before);
+}
+
 // ---------------------------------------------------------------- GitLab
 
 /// A job: id, name, status, trace (`None`: the trace answers 404).
@@ -953,6 +1203,8 @@ struct GitLabWorld {
     projects: Vec<(u64, &'static str, Vec<GlJob>)>,
     erased: Mutex<Vec<u64>>,
     limited: AtomicU32,
+    /// Jobs' artifacts archives: (job id, zip; `None`: a corrupt one).
+    artifacts: Vec<(u64, Option<Vec<u8>>)>,
 }
 
 fn gitlab_handler(world: Arc<GitLabWorld>, base: Arc<Mutex<String>>) -> Arc<Handler> {
@@ -1001,8 +1253,14 @@ fn gitlab_handler(world: Arc<GitLabWorld>, base: Arc<Mutex<String>>) -> Arc<Hand
             ("GET", ["projects", key, "jobs"]) => match project(key) {
                 Some((_, p, jobs)) => paged(
                     jobs.iter()
-                        .map(|(id, name, status, _)| json!({"id": id, "name": name, "status": status,
-                            "created_at": "2024-05-01T10:00:00Z", "web_url": format!("{web}/{p}/-/jobs/{id}")}))
+                        .map(|(id, name, status, _)| {
+                            let mut j = json!({"id": id, "name": name, "status": status,
+                                "created_at": "2024-05-01T10:00:00Z", "web_url": format!("{web}/{p}/-/jobs/{id}")});
+                            if world.artifacts.iter().any(|a| a.0 == *id) {
+                                j["artifacts_file"] = json!({"filename": "artifacts.zip", "size": 1000});
+                            }
+                            j
+                        })
                         .collect(),
                 ),
                 None => Answer::json(404, json!({"message": "404 Project Not Found"})),
@@ -1015,6 +1273,21 @@ fn gitlab_handler(world: Arc<GitLabWorld>, base: Arc<Mutex<String>>) -> Arc<Hand
                 match project(key).and_then(|(_, _, jobs)| jobs.iter().find(|j| j.0 == id)) {
                     Some((_, _, _, Some(trace))) => Answer::bytes(200, "text/plain", trace.clone()),
                     _ => Answer::json(404, json!({"message": "404 Not found"})),
+                }
+            }
+            ("GET", ["projects", _, "jobs", id, "artifacts"]) => {
+                let id: u64 = id.parse().unwrap_or(0);
+                if world.erased.lock().expect("e").contains(&id) {
+                    return Answer::json(404, json!({"message": "404 Not Found"}));
+                }
+                match world.artifacts.iter().find(|a| a.0 == id) {
+                    Some((_, Some(z))) => Answer::bytes(200, "application/zip", z.clone()),
+                    Some((_, None)) => {
+                        let mut z = run_zip(&[("report.txt", vec![b'x'; 5000])]);
+                        z.truncate(z.len() / 2);
+                        Answer::bytes(200, "application/zip", z)
+                    }
+                    None => Answer::json(404, json!({"message": "404 Not Found"})),
                 }
             }
             ("POST", ["projects", _, "jobs", id, "erase"]) => {
@@ -1069,6 +1342,7 @@ fn gitlab_group_end_to_end_with_erase() {
         ],
         erased: Mutex::new(Vec::new()),
         limited: AtomicU32::new(1),
+        artifacts: Vec::new(),
     });
     let base = Arc::new(Mutex::new(String::new()));
     let sim = Sim::start(gitlab_handler(world.clone(), base.clone()));
@@ -1166,5 +1440,123 @@ fn gitlab_group_end_to_end_with_erase() {
     assert_eq!(
         out.report["notes"][0],
         "ci gitlab: 1 repositories, 1 runs/jobs listed"
+    );
+}
+
+#[test]
+fn gitlab_job_artifacts_archive() {
+    let (p1, p2) = (common::pair(), common::pair());
+    let (t1, line1) = gitlab_trace(&p1);
+    let clean = b"2024-05-01T10:00:00.100000Z 00O all good\n".to_vec();
+    let archive = run_zip(&[
+        ("config/cybrid.log", t1),
+        ("dist/app.bin", binary_with(&p2)),
+        ("dist/huge.log", vec![b'\n'; 8 << 20]),
+    ]);
+    let world = Arc::new(GitLabWorld {
+        projects: vec![(
+            11,
+            "grp/api",
+            vec![
+                (504, "package", "success", Some(clean.clone())),
+                (503, "lint", "success", Some(clean.clone())),
+                (502, "deploy", "failed", Some(clean.clone())),
+            ],
+        )],
+        erased: Mutex::new(Vec::new()),
+        limited: AtomicU32::new(0),
+        artifacts: vec![(502, Some(archive)), (504, None)],
+    });
+    let base = Arc::new(Mutex::new(String::new()));
+    let sim = Sim::start(gitlab_handler(world.clone(), base.clone()));
+    *base.lock().expect("b") = sim.url.clone();
+    let sweep = |extra: &[&str]| {
+        run(bin()
+            .env("GITLAB_TOKEN", GL_TOKEN)
+            .args([
+                "ci",
+                "gitlab",
+                "grp/api",
+                "--api-url",
+                &sim.url,
+                "-f",
+                "json",
+                "--quiet",
+            ])
+            .args(extra))
+    };
+
+    let plain = sweep(&[]);
+    assert_eq!(plain.code, 0, "{}", plain.stdout);
+    assert!(!sim.seen().iter().any(|r| r.path().ends_with("/artifacts")));
+
+    let out = sweep(&["--artifacts", "--max-decompressed-size", "1M"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let findings = out.report["findings"].as_array().expect("findings");
+    assert_eq!(findings.len(), 2, "{}", out.report);
+    let l = &findings[0]["location"];
+    assert_eq!(l["source"], "ci");
+    assert_eq!(l["path"], "grp/api/-/jobs/502/artifacts");
+    assert_eq!(l["entry"], "artifacts.zip/config/cybrid.log");
+    assert_eq!(l["repository"], "grp/api");
+    assert_eq!(l["run"], "502");
+    assert_eq!(l["job"], "deploy");
+    assert_eq!(l["line"], line1);
+    assert_eq!(
+        l["url"],
+        format!("{}/grp/api/-/jobs/502/artifacts/browse", sim.url)
+    );
+    assert_eq!(
+        findings[1]["location"]["entry"],
+        "artifacts.zip/dist/app.bin"
+    );
+
+    // The corrupt archive and the bomb listed; the job without artifacts (404) is not an error.
+    let errors = paths(&out.report, "errors");
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(
+        errors.iter().any(
+            |(p, m)| p == "grp/api/-/jobs/502/artifacts!artifacts.zip/dist/huge.log"
+                && m.contains("stopped after 1048576")
+        ),
+        "{errors:?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|(p, m)| p == "grp/api/-/jobs/504/artifacts" && m.contains("zip")),
+        "{errors:?}"
+    );
+    assert!(paths(&out.report, "skipped").is_empty(), "{}", out.report);
+    let asked: Vec<String> = sim
+        .seen()
+        .iter()
+        .filter(|r| r.path().ends_with("/artifacts"))
+        .map(|r| r.path().to_string())
+        .collect();
+    assert_eq!(asked.len(), 3, "{asked:?}");
+    assert_no_secret(&out, &[&p1, &p2]);
+
+    // Binary entries are read whole like `dir` reads a file, so --max-file-size
+    // bounds them (listed); text entries stream through the log pipeline.
+    let capped = sweep(&[
+        "--artifacts",
+        "--max-decompressed-size",
+        "1M",
+        "--max-file-size",
+        "100",
+    ]);
+    let findings = capped.report["findings"].as_array().expect("findings");
+    assert_eq!(findings.len(), 1, "{}", capped.report);
+    assert_eq!(
+        findings[0]["location"]["entry"],
+        "artifacts.zip/config/cybrid.log"
+    );
+    assert!(
+        paths(&capped.report, "skipped").iter().any(|(p, r)| p
+            == "grp/api/-/jobs/502/artifacts!artifacts.zip/dist/app.bin"
+            && r.contains("--max-file-size")),
+        "{}",
+        capped.report
     );
 }

@@ -5,6 +5,11 @@
 //! erase the job) ends that, but not the leak itself: the credential must
 //! still be revoked.
 //!
+//! Deleting a GitHub run's logs leaves its artifacts: findings in artifacts
+//! (`ci --artifacts`) do not make a run's logs a target; the plan lists those
+//! artifacts as left in place ([`Plan::artifacts_left`]). Erasing a GitLab
+//! job removes its trace and its artifacts, so either kind of finding counts.
+//!
 //! Only units with findings (after suppression) are touched. The plan is
 //! printed first; every step goes to the audit log (`revoke`'s JSON-lines
 //! log, actions `ci_delete_logs` / `ci_erase_job`), fsynced before the next
@@ -30,9 +35,19 @@ pub struct Target {
     pub credentials: usize,
 }
 
-/// The units of `findings` (CI findings only), with the ids the API needs
-/// from `records`.
-pub fn plan(findings: &[Finding], records: &[UnitRecord]) -> Vec<Target> {
+/// What `--delete-leaking-logs` will do.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    pub targets: Vec<Target>,
+    /// Artifacts with findings that the deletion leaves in place (GitHub):
+    /// their report path and how many findings.
+    pub artifacts_left: Vec<(String, usize)>,
+}
+
+/// The units of `findings` (CI findings only) to delete, with the ids the
+/// API needs from `records`. A finding whose `path` is not its unit's is in
+/// an artifact: it counts for a GitLab erase, not for a GitHub log deletion.
+pub fn plan(kind: ProviderKind, findings: &[Finding], records: &[UnitRecord]) -> Plan {
     let ids: BTreeMap<(&str, u64), (&str, &str)> = records
         .iter()
         .map(|r| {
@@ -43,6 +58,7 @@ pub fn plan(findings: &[Finding], records: &[UnitRecord]) -> Vec<Target> {
         })
         .collect();
     let mut grouped: BTreeMap<(String, u64), (usize, BTreeSet<&str>)> = BTreeMap::new();
+    let mut left: BTreeMap<String, usize> = BTreeMap::new();
     for f in findings
         .iter()
         .filter(|f| f.location.source == SourceKind::Ci)
@@ -53,11 +69,18 @@ pub fn plan(findings: &[Finding], records: &[UnitRecord]) -> Vec<Target> {
         let Ok(run) = run.parse::<u64>() else {
             continue;
         };
+        let in_artifact = ids
+            .get(&(repo.as_str(), run))
+            .is_some_and(|(_, path)| *path != f.location.path);
+        if in_artifact && kind == ProviderKind::GitHub {
+            *left.entry(f.location.path.clone()).or_default() += 1;
+            continue;
+        }
         let slot = grouped.entry((repo.clone(), run)).or_default();
         slot.0 += 1;
         slot.1.insert(f.fingerprint.as_str());
     }
-    grouped
+    let targets = grouped
         .into_iter()
         .filter_map(|((repository, unit), (findings, fps))| {
             let (repo_id, path) = ids.get(&(repository.as_str(), unit))?;
@@ -70,24 +93,32 @@ pub fn plan(findings: &[Finding], records: &[UnitRecord]) -> Vec<Target> {
                 credentials: fps.len(),
             })
         })
-        .collect()
+        .collect();
+    Plan {
+        targets,
+        artifacts_left: left.into_iter().collect(),
+    }
 }
 
 /// The plan, as printed before anything is deleted.
-pub fn describe(kind: ProviderKind, targets: &[Target], dry_run: bool) -> String {
+pub fn describe(kind: ProviderKind, plan: &Plan, dry_run: bool) -> String {
+    let targets = &plan.targets;
     let what = match kind {
         ProviderKind::GitHub => "delete the logs of",
         ProviderKind::GitLab => "erase (trace and artifacts of)",
     };
-    let mut s = format!(
-        "{} {what} {} {} with findings:\n",
-        if dry_run { "Would" } else { "Will" },
-        targets.len(),
-        match kind {
-            ProviderKind::GitHub => "run(s)",
-            ProviderKind::GitLab => "job(s)",
-        }
-    );
+    let mut s = String::new();
+    if !targets.is_empty() {
+        s = format!(
+            "{} {what} {} {} with findings:\n",
+            if dry_run { "Would" } else { "Will" },
+            targets.len(),
+            match kind {
+                ProviderKind::GitHub => "run(s)",
+                ProviderKind::GitLab => "job(s)",
+            }
+        );
+    }
     for t in targets {
         s.push_str(&format!(
             "  {}  ({} finding(s), {} credential(s))\n",
@@ -95,6 +126,18 @@ pub fn describe(kind: ProviderKind, targets: &[Target], dry_run: bool) -> String
             t.findings,
             t.credentials
         ));
+    }
+    if !plan.artifacts_left.is_empty() {
+        s.push_str(&format!(
+            "Not deleted: deleting a run's logs does not delete its artifacts; {} artifact(s) with findings stay until they expire or are deleted (web UI, or DELETE /repos/OWNER/REPO/actions/artifacts/ID):\n",
+            plan.artifacts_left.len()
+        ));
+        for (path, findings) in &plan.artifacts_left {
+            s.push_str(&format!(
+                "  {}  ({findings} finding(s))\n",
+                crate::report::escape_for_terminal(path)
+            ));
+        }
     }
     s
 }

@@ -7,16 +7,19 @@
 //! pages for line links): `GET .../runs/{id}/jobs`. Its logs:
 //! `GET .../runs/{id}/logs`, a 302 to a pre-signed zip on another host (no
 //! token sent there). Deletion: `DELETE .../runs/{id}/logs`. Listings are
-//! paginated with the `Link` header.
+//! paginated with the `Link` header. With `--artifacts`, the run's artifacts:
+//! `GET .../runs/{id}/artifacts`, each downloaded with
+//! `GET .../actions/artifacts/{id}/zip` (a 302 to a pre-signed URL, like the logs).
 
 use reqwest::{Method, Url};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
+use super::artifact::{scan_artifact, Artifact};
 use super::http::{next_link, shown, Api, HttpError, Waits};
 use super::scan::{github_archive, new_record, spool, JobInfo, ScanContext};
 use super::{Filter, Provider, ProviderKind, Repo, Unfinished, Unit, UnitRecord, UnitStatus};
-use crate::collect::Skipped;
+use crate::collect::{ScanError, Skipped};
 
 pub const DEFAULT_API: &str = "https://api.github.com";
 /// Headers GitHub asks every REST client to send.
@@ -50,6 +53,19 @@ struct RunJson {
     created_at: Option<String>,
     #[serde(default)]
     html_url: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Artifacts {
+    artifacts: Vec<ArtifactJson>,
+}
+
+#[derive(Deserialize)]
+struct ArtifactJson {
+    id: u64,
+    name: String,
+    #[serde(default)]
+    expired: bool,
 }
 
 #[derive(Deserialize)]
@@ -130,6 +146,136 @@ impl GitHub {
             })
             .collect())
     }
+
+    /// The run's log archive, scanned into a new record.
+    fn scan_logs(&self, unit: &Unit, ctx: &ScanContext<'_>) -> Result<UnitRecord, Unfinished> {
+        let path = unit.path(ProviderKind::GitHub);
+        let jobs = self.jobs(unit)?;
+        let id = unit.id.to_string();
+        let mut segments = vec!["repos"];
+        segments.extend(Self::repo_segments(&unit.repo.name));
+        segments.extend(["actions", "runs", &id, "logs"]);
+        let url = self.api.url(&segments, &[]);
+        let mut response = match self.api.download(&url) {
+            Ok(r) => r,
+            Err(
+                e @ HttpError::Status {
+                    status: 404 | 410, ..
+                },
+            ) => {
+                let mut record = new_record(unit, path.clone(), UnitStatus::Expired);
+                record.skipped.push(Skipped {
+                    path,
+                    reason: format!(
+                        "logs expired or deleted (HTTP {})",
+                        e.status().unwrap_or_default()
+                    ),
+                });
+                return Ok(record);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let archive = spool(&mut response, ctx.spill_above, ctx.max_decompressed)
+            .map_err(|e| Unfinished::Error(format!("log archive download failed: {e}")))?;
+        let mut record = new_record(unit, path, UnitStatus::Scanned);
+        github_archive(ctx, archive, unit, &jobs, &mut record).map_err(Unfinished::Error)?;
+        Ok(record)
+    }
+
+    /// The run's artifacts, each scanned into `record`. An expired one is
+    /// listed in `skipped`; a corrupt or oversized one in `errors`; a failed
+    /// request leaves the run unfinished (tried again by a rerun).
+    fn scan_artifacts(
+        &self,
+        unit: &Unit,
+        ctx: &ScanContext<'_>,
+        record: &mut UnitRecord,
+    ) -> Result<(), Unfinished> {
+        let id = unit.id.to_string();
+        let mut segments = vec!["repos"];
+        segments.extend(Self::repo_segments(&unit.repo.name));
+        segments.extend(["actions", "runs", &id, "artifacts"]);
+        let url = self.api.url(&segments, &[("per_page", "100")]);
+        let listed = match self.pages(url, |p: Artifacts| p.artifacts, |_| false) {
+            Ok(l) => l,
+            Err(
+                e @ HttpError::Status {
+                    status: 404 | 410, ..
+                },
+            ) => {
+                record.skipped.push(Skipped {
+                    path: format!("{}/artifacts", record.path),
+                    reason: format!(
+                        "artifacts cannot be listed: the run is gone (HTTP {})",
+                        e.status().unwrap_or_default()
+                    ),
+                });
+                return Ok(());
+            }
+            Err(e) => return Err(Unfinished::Error(format!("cannot list artifacts: {e}"))),
+        };
+        for a in listed {
+            let art = Artifact {
+                path: format!("{}/artifacts/{}", record.path, a.id),
+                url: format!("{}#artifacts", unit.web_url),
+                name: a.name,
+            };
+            if a.expired {
+                record.skipped.push(Skipped {
+                    path: art.path,
+                    reason: format!("artifact {:?} expired: nothing to scan", art.name),
+                });
+                continue;
+            }
+            let aid = a.id.to_string();
+            let mut segments = vec!["repos"];
+            segments.extend(Self::repo_segments(&unit.repo.name));
+            segments.extend(["actions", "artifacts", &aid, "zip"]);
+            let url = self.api.url(&segments, &[]);
+            // Redirected to a pre-signed URL on another host: `download`
+            // sends the token only to the API's own origin.
+            let mut response = match self.api.download(&url) {
+                Ok(r) => r,
+                Err(
+                    e @ HttpError::Status {
+                        status: 404 | 410, ..
+                    },
+                ) => {
+                    record.skipped.push(Skipped {
+                        path: art.path,
+                        reason: format!(
+                            "artifact {:?} expired or deleted (HTTP {})",
+                            art.name,
+                            e.status().unwrap_or_default()
+                        ),
+                    });
+                    continue;
+                }
+                Err(e) => {
+                    return Err(Unfinished::Error(format!(
+                        "artifact {:?} ({}): {e}",
+                        art.name, art.path
+                    )))
+                }
+            };
+            match spool(&mut response, ctx.spill_above, ctx.max_decompressed) {
+                Ok(archive) => scan_artifact(ctx, archive, unit, &art, record),
+                Err(e) if e.kind() == std::io::ErrorKind::FileTooLarge => {
+                    record.errors.push(ScanError {
+                        path: art.path,
+                        message: format!("artifact {:?}: {e}", art.name),
+                    })
+                }
+                Err(e) => {
+                    return Err(Unfinished::Error(format!(
+                        "artifact {:?} ({}) download failed: {e}",
+                        art.name, art.path
+                    )))
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Provider for GitHub {
@@ -203,6 +349,7 @@ impl Provider for GitHub {
                     repo: repo.clone(),
                     id: r.id,
                     name: None,
+                    artifact_name: None,
                     finished: status == "completed",
                     web_url: r.html_url.unwrap_or_else(|| {
                         format!("https://github.com/{}/actions/runs/{}", repo.name, r.id)
@@ -214,36 +361,10 @@ impl Provider for GitHub {
     }
 
     fn scan(&self, unit: &Unit, ctx: &ScanContext<'_>) -> Result<UnitRecord, Unfinished> {
-        let path = unit.path(ProviderKind::GitHub);
-        let jobs = self.jobs(unit)?;
-        let id = unit.id.to_string();
-        let mut segments = vec!["repos"];
-        segments.extend(Self::repo_segments(&unit.repo.name));
-        segments.extend(["actions", "runs", &id, "logs"]);
-        let url = self.api.url(&segments, &[]);
-        let mut response = match self.api.download(&url) {
-            Ok(r) => r,
-            Err(
-                e @ HttpError::Status {
-                    status: 404 | 410, ..
-                },
-            ) => {
-                let mut record = new_record(unit, path.clone(), UnitStatus::Expired);
-                record.skipped.push(Skipped {
-                    path,
-                    reason: format!(
-                        "logs expired or deleted (HTTP {})",
-                        e.status().unwrap_or_default()
-                    ),
-                });
-                return Ok(record);
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let archive = spool(&mut response, ctx.spill_above, ctx.max_decompressed)
-            .map_err(|e| Unfinished::Error(format!("log archive download failed: {e}")))?;
-        let mut record = new_record(unit, path, UnitStatus::Scanned);
-        github_archive(ctx, archive, unit, &jobs, &mut record).map_err(Unfinished::Error)?;
+        let mut record = self.scan_logs(unit, ctx)?;
+        if ctx.artifacts {
+            self.scan_artifacts(unit, ctx, &mut record)?;
+        }
         Ok(record)
     }
 

@@ -4,17 +4,20 @@
 //! or `GET /projects/:id` for one (a target is tried as a group first: group
 //! and project paths look alike). Jobs: `GET /projects/:id/jobs`, newest
 //! first. A job's log: `GET /projects/:id/jobs/:job_id/trace`, streamed.
-//! Clean-up: `POST /projects/:id/jobs/:job_id/erase`. Listings are paginated
-//! with `X-Next-Page`.
+//! With `--artifacts`, the job's artifacts archive (a zip):
+//! `GET /projects/:id/jobs/:job_id/artifacts` (404: the job has none).
+//! Clean-up: `POST /projects/:id/jobs/:job_id/erase` (trace and artifacts).
+//! Listings are paginated with `X-Next-Page`.
 
 use reqwest::{Method, Url};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
+use super::artifact::{scan_artifact, Artifact};
 use super::http::{next_page, Api, HttpError, Waits};
-use super::scan::{gitlab_trace, new_record, ScanContext};
+use super::scan::{gitlab_trace, new_record, spool, ScanContext};
 use super::{Filter, Provider, ProviderKind, Repo, Unfinished, Unit, UnitRecord, UnitStatus};
-use crate::collect::Skipped;
+use crate::collect::{ScanError, Skipped};
 
 pub const DEFAULT_INSTANCE: &str = "https://gitlab.com";
 const MAX_PAGES: u64 = 10_000;
@@ -55,6 +58,15 @@ struct JobJson {
     created_at: Option<String>,
     #[serde(default)]
     web_url: Option<String>,
+    /// The artifacts archive, when the job has one.
+    #[serde(default)]
+    artifacts_file: Option<ArtifactsFile>,
+}
+
+#[derive(Deserialize)]
+struct ArtifactsFile {
+    #[serde(default)]
+    filename: Option<String>,
 }
 
 impl GitLab {
@@ -87,6 +99,87 @@ impl GitLab {
             }
         }
         Ok(out)
+    }
+
+    /// The job's trace, scanned into a new record.
+    fn scan_trace(&self, unit: &Unit, ctx: &ScanContext<'_>) -> Result<UnitRecord, Unfinished> {
+        let path = unit.path(ProviderKind::GitLab);
+        let id = unit.id.to_string();
+        let url = self
+            .api
+            .url(&["projects", &unit.repo.id, "jobs", &id, "trace"], &[]);
+        let mut response = match self.api.download(&url) {
+            Ok(r) => r,
+            Err(
+                e @ HttpError::Status {
+                    status: 404 | 410, ..
+                },
+            ) => {
+                let mut record = new_record(unit, path.clone(), UnitStatus::Expired);
+                record.skipped.push(Skipped {
+                    path,
+                    reason: format!(
+                        "trace expired or erased (HTTP {})",
+                        e.status().unwrap_or_default()
+                    ),
+                });
+                return Ok(record);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let mut record = new_record(unit, path, UnitStatus::Scanned);
+        gitlab_trace(ctx, &mut response, unit, &mut record);
+        Ok(record)
+    }
+
+    /// The job's artifacts archive, scanned into `record`. 404 is a job
+    /// without artifacts (or with expired ones: GitLab does not tell them
+    /// apart); a corrupt or oversized archive goes to `errors`; a failed
+    /// request leaves the job unfinished (tried again by a rerun).
+    fn scan_artifacts(
+        &self,
+        unit: &Unit,
+        ctx: &ScanContext<'_>,
+        record: &mut UnitRecord,
+    ) -> Result<(), Unfinished> {
+        let id = unit.id.to_string();
+        let url = self
+            .api
+            .url(&["projects", &unit.repo.id, "jobs", &id, "artifacts"], &[]);
+        let art = Artifact {
+            path: format!("{}/artifacts", record.path),
+            name: unit
+                .artifact_name
+                .clone()
+                .unwrap_or_else(|| "artifacts.zip".into()),
+            url: format!("{}/artifacts/browse", unit.web_url),
+        };
+        let mut response = match self.api.download(&url) {
+            Ok(r) => r,
+            Err(HttpError::Status { status: 404, .. }) => return Ok(()),
+            Err(e @ HttpError::Status { status: 410, .. }) => {
+                record.skipped.push(Skipped {
+                    path: art.path,
+                    reason: format!(
+                        "artifacts expired or erased (HTTP {})",
+                        e.status().unwrap_or_default()
+                    ),
+                });
+                return Ok(());
+            }
+            Err(e) => return Err(Unfinished::Error(format!("artifacts: {e}"))),
+        };
+        match spool(&mut response, ctx.spill_above, ctx.max_decompressed) {
+            Ok(archive) => scan_artifact(ctx, archive, unit, &art, record),
+            Err(e) if e.kind() == std::io::ErrorKind::FileTooLarge => {
+                record.errors.push(ScanError {
+                    path: art.path,
+                    message: format!("artifacts: {e}"),
+                })
+            }
+            Err(e) => return Err(Unfinished::Error(format!("artifacts download failed: {e}"))),
+        }
+        Ok(())
     }
 }
 
@@ -146,6 +239,7 @@ impl Provider for GitLab {
                         format!("{root}/{}/-/jobs/{}", repo.name, j.id)
                     }),
                     name: Some(j.name),
+                    artifact_name: j.artifacts_file.and_then(|a| a.filename),
                     status,
                 }
             })
@@ -153,32 +247,10 @@ impl Provider for GitLab {
     }
 
     fn scan(&self, unit: &Unit, ctx: &ScanContext<'_>) -> Result<UnitRecord, Unfinished> {
-        let path = unit.path(ProviderKind::GitLab);
-        let id = unit.id.to_string();
-        let url = self
-            .api
-            .url(&["projects", &unit.repo.id, "jobs", &id, "trace"], &[]);
-        let mut response = match self.api.download(&url) {
-            Ok(r) => r,
-            Err(
-                e @ HttpError::Status {
-                    status: 404 | 410, ..
-                },
-            ) => {
-                let mut record = new_record(unit, path.clone(), UnitStatus::Expired);
-                record.skipped.push(Skipped {
-                    path,
-                    reason: format!(
-                        "trace expired or erased (HTTP {})",
-                        e.status().unwrap_or_default()
-                    ),
-                });
-                return Ok(record);
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let mut record = new_record(unit, path, UnitStatus::Scanned);
-        gitlab_trace(ctx, &mut response, unit, &mut record);
+        let mut record = self.scan_trace(unit, ctx)?;
+        if ctx.artifacts {
+            self.scan_artifacts(unit, ctx, &mut record)?;
+        }
         Ok(record)
     }
 

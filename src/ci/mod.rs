@@ -15,6 +15,7 @@
 //!
 //! [`http`] is the polite, token-careful client both providers share.
 
+pub mod artifact;
 pub mod cleanup;
 pub mod github;
 pub mod gitlab;
@@ -52,6 +53,8 @@ pub struct Unit {
     pub id: u64,
     /// The job's name (GitLab); GitHub jobs are listed when the run is scanned.
     pub name: Option<String>,
+    /// The artifacts archive's file name, when the listing gives it (GitLab).
+    pub artifact_name: Option<String>,
     /// Whether the CI has finished it (its logs are final).
     pub finished: bool,
     /// `status` as the API says it (for the skip reason).

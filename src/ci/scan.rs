@@ -34,10 +34,15 @@ pub struct ScanContext<'e> {
     /// Per archive or trace: bytes read (inflated) at most.
     pub max_decompressed: u64,
     pub spill_above: usize,
+    /// `--artifacts`: scan the runs' / jobs' artifacts too.
+    pub artifacts: bool,
+    /// A binary artifact entry is read whole (as `dir` reads a file) up to
+    /// this size (`--max-file-size`); a bigger one is listed in `skipped`.
+    pub max_binary: u64,
 }
 
 impl ScanContext<'_> {
-    fn scanner(&self) -> Scanner<'_> {
+    pub(super) fn scanner(&self) -> Scanner<'_> {
         Scanner::new(self.engine, self.prefilter, self.chunk, false)
     }
 }
@@ -269,7 +274,7 @@ pub fn gitlab_trace(
     }
 }
 
-fn stream_failure(e: &io::Error, cap: u64) -> String {
+pub(super) fn stream_failure(e: &io::Error, cap: u64) -> String {
     if e.kind() == io::ErrorKind::FileTooLarge {
         format!("stopped after {cap} bytes (--max-decompressed-size; a zip bomb or a huge log): the rest was not scanned; findings before that point are reported")
     } else {

@@ -42,9 +42,6 @@ fn sweep(kind: ProviderKind, args: CiSourceArgs) -> Result<Outcome> {
     let started = Instant::now();
     // Nothing swept is trusted for settings: only --config counts.
     let settings = Settings::load(&args.common, None)?;
-    if args.artifacts {
-        bail!("--artifacts is not supported yet: only run logs (GitHub) and job traces (GitLab) are swept");
-    }
     let shard: Option<Shard> = args.shard.as_deref().map(str::parse).transpose()?;
     let since = args
         .since
@@ -95,6 +92,8 @@ fn sweep(kind: ProviderKind, args: CiSourceArgs) -> Result<Outcome> {
         }),
         max_decompressed: max_log,
         spill_above: SPILL_ABOVE,
+        artifacts: args.artifacts,
+        max_binary: settings.max_file_size,
     };
     let deadline = args
         .deadline
@@ -130,7 +129,17 @@ fn sweep(kind: ProviderKind, args: CiSourceArgs) -> Result<Outcome> {
             CiState::open(
                 dir,
                 root.as_str(),
-                cybrid_scan::sweep::scan_key(engine.rules(), max_log),
+                // A run recorded without its artifacts is not done for a
+                // sweep with --artifacts (nor the other way round).
+                if args.artifacts {
+                    format!(
+                        "{}+artifacts:{}",
+                        cybrid_scan::sweep::scan_key(engine.rules(), max_log),
+                        settings.max_file_size
+                    )
+                } else {
+                    cybrid_scan::sweep::scan_key(engine.rules(), max_log)
+                },
             )
         })
         .transpose()
@@ -211,15 +220,31 @@ fn sweep(kind: ProviderKind, args: CiSourceArgs) -> Result<Outcome> {
         let kept = settings
             .suppress
             .apply(report.findings.clone(), &mut ignored);
-        let targets = cleanup::plan(&kept, &records);
+        let plan = cleanup::plan(kind, &kept, &records);
+        let targets = &plan.targets;
+        if !plan.artifacts_left.is_empty() {
+            let paths: Vec<&str> = plan
+                .artifacts_left
+                .iter()
+                .map(|(p, _)| p.as_str())
+                .collect();
+            report.notes.push(format!(
+                "ci: --delete-leaking-logs: {} artifact(s) with findings not deleted (deleting a run's logs keeps its artifacts; delete them in the web UI or through the API, and revoke the credentials): {}",
+                paths.len(),
+                paths.join(", ")
+            ));
+        }
         if targets.is_empty() {
-            say("ci: --delete-leaking-logs: no run has findings; nothing to delete");
+            if !plan.artifacts_left.is_empty() {
+                eprint!("{}", cleanup::describe(kind, &plan, args.dry_run));
+            }
+            say("ci: --delete-leaking-logs: no run has findings in its logs; nothing to delete");
         } else {
-            eprint!("{}", cleanup::describe(kind, &targets, args.dry_run));
+            eprint!("{}", cleanup::describe(kind, &plan, args.dry_run));
             let go = args.dry_run || yes || confirm(targets.len());
             if go {
                 let (mut audit, _) = AuditLog::open(&settings.revoke.audit_log_path())?;
-                let done = cleanup::execute(provider.as_ref(), &targets, &mut audit, args.dry_run)?;
+                let done = cleanup::execute(provider.as_ref(), targets, &mut audit, args.dry_run)?;
                 let note = done.note(kind, args.dry_run);
                 say(&note);
                 for (path, why) in &done.failed {

@@ -4,10 +4,11 @@
 //! readers that decompress them with a cap on the decompressed size.
 
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, BufReader, Cursor, Read};
 use std::path::{Path, PathBuf};
 
 use crossbeam_channel::{bounded, Receiver, Sender};
+use flate2::bufread::MultiGzDecoder;
 
 /// One thing to scan, as named on the command line or found in a directory.
 #[derive(Debug, Clone)]
@@ -64,6 +65,32 @@ pub fn read_magic(r: &mut impl Read) -> io::Result<Vec<u8>> {
     let mut magic = Vec::with_capacity(MAGIC_LEN);
     r.by_ref().take(MAGIC_LEN as u64).read_to_end(&mut magic)?;
     Ok(magic)
+}
+
+/// Open an archive entry for scanning: its kind told by its magic bytes, and
+/// a reader of its content (a gzip entry inflated). `logs` reads the entries
+/// of a zip of logs this way, `ci --artifacts` the entries of an artifact.
+pub fn decode<'a>(mut r: impl Read + 'a) -> io::Result<(Kind, Box<dyn Read + 'a>)> {
+    let magic = read_magic(&mut r)?;
+    let kind = kind_of(&magic);
+    let chained = Cursor::new(magic).chain(r);
+    Ok((
+        kind,
+        match kind {
+            Kind::Gzip => Box::new(MultiGzDecoder::new(BufReader::new(chained))),
+            _ => Box::new(chained),
+        },
+    ))
+}
+
+/// Bytes looked at to tell text from binary.
+pub const SNIFF_LEN: usize = 8000;
+
+/// Whether content starting with `head` is binary: a NUL byte in its first
+/// [`SNIFF_LEN`] bytes (git's test). Text is scanned through the log
+/// pipeline (lines, ANSI, timestamps); binary as bytes, as `dir` does.
+pub fn looks_binary(head: &[u8]) -> bool {
+    head[..head.len().min(SNIFF_LEN)].contains(&0)
 }
 
 /// Expand the command line's inputs: directories become the files under

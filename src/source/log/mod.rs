@@ -345,18 +345,12 @@ impl Job<'_> {
                     .error(at, input::cap_error(self.opts.max_decompressed).to_string());
                 break;
             }
-            let magic = match input::read_magic(&mut entry) {
-                Ok(m) => m,
+            let mut reader = match input::decode(&mut entry) {
+                Ok((_, r)) => r,
                 Err(e) => {
                     self.out.error(at, format!("cannot read: {e}"));
                     continue;
                 }
-            };
-            let kind = input::kind_of(&magic);
-            let chained = Cursor::new(magic).chain(&mut entry);
-            let mut reader: Box<dyn Read> = match kind {
-                Kind::Gzip => Box::new(MultiGzDecoder::new(BufReader::new(chained))),
-                _ => Box::new(chained),
             };
             let mut capped = Capped::new(&mut reader, budget);
             let scan = scanner.scan(&mut capped, Segment::WHOLE, None);
