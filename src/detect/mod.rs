@@ -588,9 +588,11 @@ fn now_unix() -> i64 {
 fn regions<'h>(bytes: &[u8], hits: impl Iterator<Item = (&'h Hit, usize)>) -> Vec<(usize, usize)> {
     let mut spans: Vec<(usize, usize)> = hits
         .map(|(h, radius)| {
+            // A small region stays small on a minified one-line bundle.
+            let slack = EDGE_SLACK.min(radius / 4);
             (
-                line_start(bytes, h.start.saturating_sub(radius)),
-                line_end(bytes, (h.end + radius).min(bytes.len())),
+                line_start(bytes, h.start.saturating_sub(radius), slack),
+                line_end(bytes, (h.end + radius).min(bytes.len()), slack),
             )
         })
         .collect();
@@ -609,12 +611,12 @@ fn regions<'h>(bytes: &[u8], hits: impl Iterator<Item = (&'h Hit, usize)>) -> Ve
 /// Widen a region edge to a line boundary, within a bound, so a match is not cut.
 const EDGE_SLACK: usize = 4096;
 
-fn line_start(bytes: &[u8], at: usize) -> usize {
-    let floor = at.saturating_sub(EDGE_SLACK);
+fn line_start(bytes: &[u8], at: usize, slack: usize) -> usize {
+    let floor = at.saturating_sub(slack);
     memchr::memrchr(b'\n', &bytes[floor..at]).map_or(floor, |i| floor + i + 1)
 }
 
-fn line_end(bytes: &[u8], at: usize) -> usize {
-    let ceil = (at + EDGE_SLACK).min(bytes.len());
+fn line_end(bytes: &[u8], at: usize, slack: usize) -> usize {
+    let ceil = (at + slack).min(bytes.len());
     memchr::memchr(b'\n', &bytes[at..ceil]).map_or(ceil, |i| at + i)
 }

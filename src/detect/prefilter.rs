@@ -27,7 +27,7 @@ pub const CONTEXT_WORD: &str = "cybrid";
 /// Regions around a generic keyword's hit (rules' `generic_keywords`) are
 /// this small: a client id and secret pair sits within a few lines of the
 /// word `secret`, and most code says `secret` somewhere.
-pub const GENERIC_RADIUS: usize = 4 * 1024;
+pub const GENERIC_RADIUS: usize = 1024;
 
 #[derive(Debug, Clone)]
 struct Keyword {
