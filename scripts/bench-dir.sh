@@ -8,7 +8,7 @@ if [ ! -d "$tree" ]; then
   python3 scripts/gen-tree.py "$tree" 520
 fi
 cargo build --release --quiet
-bin=target/release/cybrid-scan
+bin=${BIN:-target/release/cybrid-scan}
 command -v rg >/dev/null || { echo "ripgrep (rg) is needed: apt-get install ripgrep" >&2; exit 1; }
 
 bytes=$(du -sb "$tree" | cut -f1)

@@ -99,7 +99,7 @@ PY
   fi
 fi
 
-bin="$here/target/release/cybrid-scan"
+bin=${BIN:-"$here/target/release/cybrid-scan"}
 (cd "$here" && cargo build --release --quiet)
 
 peak() { # command... -> prints "seconds peak_kb": best time and highest RSS of $runs runs

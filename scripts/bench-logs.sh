@@ -11,7 +11,7 @@ set -euo pipefail
 size_mb=${1:-1100}
 work=${2:-$(mktemp -d)}
 here=$(cd "$(dirname "$0")/.." && pwd)
-bin=$here/target/release/cybrid-scan
+bin=${BIN:-$here/target/release/cybrid-scan}
 
 if [ ! -x "$bin" ] || [ -n "${BENCH_BUILD:-}" ]; then
   (cd "$here" && cargo build --release --bin cybrid-scan)

@@ -87,8 +87,20 @@ impl Prefilter {
             for k in &r.keywords {
                 add(k.clone(), r.keywords_case_sensitive, false);
             }
+            // Generic keywords in their three real spellings (`secret`,
+            // `clientSecret`, `CLIENT_SECRET`), matched case-sensitively: a
+            // case-insensitive literal expands to every mix of cases and
+            // pushes the SIMD literal search into its slower wide mode, which
+            // every byte of every input then pays for.
             for k in &r.generic_keywords {
-                add(k.clone(), false, true);
+                let lower = k.to_ascii_lowercase();
+                let mut title = lower.clone();
+                if let Some(first) = title.get_mut(..1) {
+                    first.make_ascii_uppercase();
+                }
+                add(k.to_ascii_uppercase(), true, true);
+                add(title, true, true);
+                add(lower, true, true);
             }
         }
         // Longest first: at one position the alternation prefers the earlier branch,
