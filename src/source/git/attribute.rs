@@ -22,6 +22,7 @@ use super::oidset::{LocalOidSet, OidBuild};
 use super::reach::{self, CommitGraph};
 use super::scan::join;
 use super::tree::{self, Kind};
+use super::treecache::TreeCache;
 use super::workers::Workers;
 use crate::refs::RefSet;
 
@@ -62,6 +63,7 @@ pub(crate) fn full_history(
     targets: &LocalOidSet,
     graph: &CommitGraph,
     workers: &Workers,
+    cache: &TreeCache,
 ) -> Attribution {
     let Ok(odb) = repo.odb() else {
         return Attribution::default();
@@ -80,7 +82,7 @@ pub(crate) fn full_history(
                 workers
                     .with(|slot| {
                         let odb = slot.repo.odb().ok()?;
-                        Some(first_in(&odb, run, i * per_task, targets))
+                        Some(first_in(&odb, Some(cache), run, i * per_task, targets))
                     })
                     .ok()
                     .flatten()
@@ -110,9 +112,17 @@ pub(crate) fn full_history(
     for tip in tips {
         match tip.kind {
             ObjectType::Tree if seen.insert(tip.oid) => {
-                locate(&odb, tip.oid, "", targets, &mut seen, &mut |blob, path| {
-                    first.entry(blob).or_insert((None, path));
-                });
+                locate(
+                    &odb,
+                    Some(cache),
+                    tip.oid,
+                    "",
+                    targets,
+                    &mut seen,
+                    &mut |blob, path| {
+                        first.entry(blob).or_insert((None, path));
+                    },
+                );
             }
             ObjectType::Blob if targets.contains(&tip.oid) => {
                 first.entry(tip.oid).or_insert((None, tip.name.clone()));
@@ -125,21 +135,35 @@ pub(crate) fn full_history(
         .ok()
         .and_then(|h| h.peel(ObjectType::Commit).ok())
         .map(|c| c.id());
-    describe(repo, tips, &first, head, Some(graph))
+    describe(repo, tips, &first, head, Some(graph), Some(cache))
 }
 
 /// For each target blob, the position in `run` (offset by `base`) of the
 /// first commit whose tree holds it, and its path there.
 type FirstAt = HashMap<Oid, (usize, String), OidBuild>;
 
-fn first_in(odb: &Odb<'_>, run: &[(Oid, Oid)], base: usize, targets: &LocalOidSet) -> FirstAt {
+fn first_in(
+    odb: &Odb<'_>,
+    cache: Option<&TreeCache>,
+    run: &[(Oid, Oid)],
+    base: usize,
+    targets: &LocalOidSet,
+) -> FirstAt {
     let mut found = FirstAt::default();
     let mut seen = LocalOidSet::default();
     for (k, (_, tree)) in run.iter().enumerate() {
         if seen.insert(*tree) {
-            locate(odb, *tree, "", targets, &mut seen, &mut |blob, path| {
-                found.entry(blob).or_insert((base + k, path));
-            });
+            locate(
+                odb,
+                cache,
+                *tree,
+                "",
+                targets,
+                &mut seen,
+                &mut |blob, path| {
+                    found.entry(blob).or_insert((base + k, path));
+                },
+            );
         }
         if found.len() == targets.len() {
             break;
@@ -151,22 +175,35 @@ fn first_in(odb: &Odb<'_>, run: &[(Oid, Oid)], base: usize, targets: &LocalOidSe
 /// Call `found` for each target blob under tree `oid`, skipping trees in `seen`.
 fn locate(
     odb: &Odb<'_>,
+    cache: Option<&TreeCache>,
     oid: Oid,
     prefix: &str,
     targets: &LocalOidSet,
     seen: &mut LocalOidSet,
     found: &mut dyn FnMut(Oid, String),
 ) {
-    let Ok(object) = odb.read(oid) else {
-        return; // unreadable trees were reported by the scan
+    let kept;
+    let object;
+    let data: &[u8] = match cache.and_then(|c| c.get(&oid)) {
+        Some(bytes) => {
+            kept = bytes;
+            &kept
+        }
+        None => match odb.read(oid) {
+            Ok(o) => {
+                object = o;
+                object.data()
+            }
+            Err(_) => return, // unreadable trees were reported by the scan
+        },
     };
-    for entry in tree::entries(object.data()).map_while(Result::ok) {
+    for entry in tree::entries(data).map_while(Result::ok) {
         match entry.kind {
             Kind::Tree => {
                 if seen.insert(entry.oid) {
                     let mut path = join(prefix, entry.name);
                     path.push('/');
-                    locate(odb, entry.oid, &path, targets, seen, found);
+                    locate(odb, cache, entry.oid, &path, targets, seen, found);
                 }
             }
             Kind::Blob | Kind::Symlink => {
@@ -189,15 +226,24 @@ pub(crate) fn describe(
     first: &FirstSeen,
     head: Option<Oid>,
     graph: Option<&CommitGraph>,
+    cache: Option<&TreeCache>,
 ) -> Attribution {
     let targets: LocalOidSet = first.keys().copied().collect();
     let mut at_head = LocalOidSet::default();
     if let (Some(head), Ok(odb)) = (head, repo.odb()) {
         if let Ok(info) = commit::read(&odb, head) {
             let mut seen = LocalOidSet::default();
-            locate(&odb, info.tree, "", &targets, &mut seen, &mut |blob, _| {
-                at_head.insert(blob);
-            });
+            locate(
+                &odb,
+                cache,
+                info.tree,
+                "",
+                &targets,
+                &mut seen,
+                &mut |blob, _| {
+                    at_head.insert(blob);
+                },
+            );
         }
     }
     let introducing: Vec<Oid> = {

@@ -169,7 +169,7 @@ pub(crate) fn run(opened: &Opened, workers: &Workers, ctx: &Scan) -> Result<Mode
     let attribution = if targets.is_empty() {
         attribute::Attribution::default()
     } else {
-        attribute::full_history(repo, &tips, &targets, &graph, workers)
+        attribute::full_history(repo, &tips, &targets, &graph, workers, &ctx.tree_cache)
     };
     Ok(ModeResult {
         commits,
@@ -241,6 +241,7 @@ fn read_tree(
     if object.kind() != ObjectType::Tree {
         return Err(format!("object {oid} is a {}, not a tree", object.kind()));
     }
+    ctx.tree_cache.keep(oid, object.data());
     for entry in tree::entries(object.data()) {
         let entry = match entry {
             Ok(e) => e,

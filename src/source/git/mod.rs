@@ -23,6 +23,7 @@ mod reach;
 mod scan;
 mod staged;
 mod tree;
+mod treecache;
 mod workers;
 
 use std::path::PathBuf;

@@ -204,7 +204,7 @@ pub(crate) fn run(
     let targets = ctx.hit_oids();
     first.retain(|blob, _| targets.contains(blob));
     let tips = commit::tips(repo, &|_, _| {});
-    let attribution = attribute::describe(repo, &tips, &first, Some(range.head), None);
+    let attribution = attribute::describe(repo, &tips, &first, Some(range.head), None, None);
     Ok(ModeResult {
         commits,
         notes: vec![format!(

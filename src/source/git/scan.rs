@@ -12,6 +12,7 @@ use git2::{ObjectType, Oid};
 
 use super::attribute::Attribution;
 use super::oidset::{LocalOidSet, OidSet};
+use super::treecache::TreeCache;
 use super::workers::Slot;
 use super::GitOptions;
 use crate::collect::{to_findings, Collector};
@@ -67,6 +68,8 @@ pub(crate) struct Scan<'a> {
     pub shown: String,
     pub trees: OidSet,
     pub blobs: OidSet,
+    /// Tree bytes from the tree pass, for attribution's second walk.
+    pub tree_cache: TreeCache,
     hits: Mutex<Vec<Hit>>,
     submodules: Mutex<BTreeSet<String>>,
     blobs_scanned: AtomicU64,
@@ -94,6 +97,7 @@ impl<'a> Scan<'a> {
             shown: shown.to_string(),
             trees: OidSet::default(),
             blobs: OidSet::default(),
+            tree_cache: TreeCache::default(),
             hits: Mutex::default(),
             submodules: Mutex::default(),
             blobs_scanned: AtomicU64::new(0),
