@@ -390,17 +390,65 @@ fn clip_bytes(b: &[u8]) -> String {
     clip(&String::from_utf8_lossy(b))
 }
 
-/// At most `MAX_TEXT` characters, on a character boundary.
+/// At most `MAX_TEXT` characters, on a character boundary, with anything
+/// credential-shaped masked: key and parent texts go into reports as the
+/// finding's context, and a minified line can hold another value there.
 fn clip(s: &str) -> String {
-    match s.char_indices().nth(MAX_TEXT) {
-        Some((i, _)) => format!("{}…", &s[..i]),
-        None => s.to_string(),
+    let masked = mask_values(s);
+    match masked.char_indices().nth(MAX_TEXT) {
+        Some((i, _)) => format!("{}…", &masked[..i]),
+        None => masked,
     }
+}
+
+/// Runs this long of base64/hex characters mixing letters and digits are
+/// values (secrets, ids, token segments, GUIDs), never key names.
+const VALUE_RUN: usize = 32;
+
+fn mask_values(s: &str) -> String {
+    let is_value_char = |c: char| c.is_ascii_alphanumeric() || "-_+/=".contains(c);
+    let mut out = String::with_capacity(s.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        let mixed =
+            run.chars().any(|c| c.is_ascii_digit()) && run.chars().any(|c| c.is_ascii_alphabetic());
+        if run.len() >= VALUE_RUN && mixed {
+            out.push_str("***");
+        } else {
+            out.push_str(run);
+        }
+        run.clear();
+    };
+    for c in s.chars() {
+        if is_value_char(c) {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn context_texts_never_carry_a_value() {
+        let line = r#"e={clientId:"k3Jd8sPq0ZxY7wVu6TsRq5PoNm4LkJi3HgF2eDc1BaZ",cybrid:{"#;
+        let shown = clip(line);
+        assert!(
+            !shown.contains("k3Jd8sPq0ZxY7wVu6TsRq5PoNm4LkJi3HgF2eDc1BaZ"),
+            "{shown}"
+        );
+        assert_eq!(shown, r#"e={clientId:"***",cybrid:{"#);
+        assert_eq!(
+            clip("NEXT_PUBLIC_CYBRID_CLIENT_SECRET_SANDBOX"),
+            "NEXT_PUBLIC_CYBRID_CLIENT_SECRET_SANDBOX"
+        );
+    }
 
     fn texts(src: &str, needle: &str) -> Vec<String> {
         let at = src.find(needle).expect("needle");
