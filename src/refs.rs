@@ -42,18 +42,8 @@ impl RefSet {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
-        self.bits.iter().enumerate().flat_map(move |(w, word)| {
-            let mut word = *word;
-            std::iter::from_fn(move || {
-                if word == 0 {
-                    return None;
-                }
-                let i = w * 64 + word.trailing_zeros() as usize;
-                word &= word - 1;
-                Some(i)
-            })
+        self.indexes()
             .filter_map(|i| self.names.get(i).map(|n| &**n))
-        })
     }
 
     pub fn is_empty(&self) -> bool {
@@ -78,10 +68,7 @@ impl RefSet {
                     *a |= *b;
                 }
             }
-            let all = RefSet {
-                names: Arc::clone(&first.names),
-                bits: Arc::from(bits),
-            };
+            let all = RefSet::new(Arc::clone(&first.names), bits);
             // Borrow the names from the shared table, not the temporary set.
             let picked: Vec<usize> = all.indexes().collect();
             return picked.into_iter().map(|i| &*first.names[i]).collect();

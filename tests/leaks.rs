@@ -37,19 +37,23 @@ impl Repo {
         repo
     }
 
-    fn git(&self, args: &[&str]) -> String {
-        let out = Command::new("git")
-            .current_dir(&self.path)
+    /// `git -c commit.gpgsign=false` in the repository, isolated from the
+    /// machine's configuration, as Ann Leak.
+    fn command(&self) -> Command {
+        let mut cmd = Command::new("git");
+        cmd.current_dir(&self.path)
             .env("HOME", self.path.parent().unwrap())
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .env("GIT_AUTHOR_NAME", "Ann Leak")
             .env("GIT_AUTHOR_EMAIL", "ann@example.com")
             .env("GIT_COMMITTER_NAME", "Ann Leak")
             .env("GIT_COMMITTER_EMAIL", "ann@example.com")
-            .args(["-c", "commit.gpgsign=false"])
-            .args(args)
-            .output()
-            .unwrap();
+            .args(["-c", "commit.gpgsign=false"]);
+        cmd
+    }
+
+    fn git(&self, args: &[&str]) -> String {
+        let out = self.command().args(args).output().unwrap();
         assert!(
             out.status.success(),
             "git {args:?}: {}",
@@ -65,17 +69,11 @@ impl Repo {
         std::fs::write(p, text).unwrap();
         self.git(&["add", "--", rel]);
         let date = format!("{} +0000", 1_700_000_000 + n * 60);
-        let out = Command::new("git")
-            .current_dir(&self.path)
-            .env("HOME", self.path.parent().unwrap())
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_AUTHOR_NAME", "Ann Leak")
-            .env("GIT_AUTHOR_EMAIL", "ann@example.com")
-            .env("GIT_COMMITTER_NAME", "Ann Leak")
-            .env("GIT_COMMITTER_EMAIL", "ann@example.com")
+        let out = self
+            .command()
             .env("GIT_AUTHOR_DATE", &date)
             .env("GIT_COMMITTER_DATE", &date)
-            .args(["-c", "commit.gpgsign=false", "commit", "-q", "-m"])
+            .args(["commit", "-q", "-m"])
             .arg(format!("build {n}"))
             .output()
             .unwrap();
