@@ -734,4 +734,17 @@ fn packed_deltified_and_loose_history_is_scanned_whole() {
         .filter(|l| *l == "blob")
         .count();
     assert_eq!(s.report["stats"]["files"], blobs as u64, "{}", s.report);
+
+    // Reading blobs through libgit2 one at a time instead of walking the
+    // packs' delta trees changes nothing in the report.
+    let one_by_one = scan_in(&repo.path, &[], &[("CYBRID_SCAN_PACK_WALK", "0")]);
+    for field in ["findings", "leaks", "errors", "skipped"] {
+        assert_eq!(one_by_one.report[field], s.report[field], "{field}");
+    }
+    for stat in ["files", "bytes"] {
+        assert_eq!(
+            one_by_one.report["stats"][stat], s.report["stats"][stat],
+            "{stat}"
+        );
+    }
 }

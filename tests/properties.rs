@@ -349,3 +349,64 @@ proptest! {
         }
     }
 }
+
+/// A line of source-like text: keys of every shape the rules read, long
+/// identifiers and hashes (runs the value-shape gate stops at), and now and
+/// then a generated credential behind one of those keys.
+fn code_line() -> impl Strategy<Value = String> {
+    let key = prop::sample::select(vec![
+        "CYBRID_CLIENT_SECRET=",
+        "cybrid_client_id: ",
+        "  clientSecret: process.env.CYBRID_CLIENT_SECRET || \"",
+        "<key>CybridClientSecret</key>\n  <string>",
+        "variable \"cybrid_client_secret\" {\n  type = string\n  default = \"",
+        "CLIENT_ID = '",
+        "secret ",
+        "webhook_signing_key = ",
+        "external_bank_account_guid_with_http_info_and_more_words = ",
+        "# cybrid api bank: ",
+        "",
+    ]);
+    let value = prop_oneof![
+        credential(),
+        "[0-9a-f]{32}",
+        "[0-9a-f]{64}",
+        "[a-z_]{30,60}",
+        "[A-Za-z0-9_-]{20,50}",
+        Just("cybrid.app".to_string()),
+        Just("sandbox".to_string()),
+    ];
+    (key, value, "[ a-z\"',;]{0,12}").prop_map(|(k, v, tail)| format!("{k}{v}{tail}"))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+
+    /// Value-shape gating runs each pattern only around runs its secret can
+    /// match: it must find exactly what running every pattern over whole
+    /// regions finds, with one scratch reused across chunks of the same length
+    /// (windows cached for one chunk must not leak into the next).
+    #[test]
+    fn gating_changes_nothing(chunks in proptest::collection::vec(
+        proptest::collection::vec(code_line(), 1..80), 1..4)) {
+        static UNGATED: OnceLock<Engine> = OnceLock::new();
+        let ungated = UNGATED.get_or_init(|| {
+            Engine::new(load_rules(&[]).expect("built-in rules")).ungated()
+        });
+        let gated = engine();
+        prop_assert!(gated.gated_patterns().0 > 0);
+        let width = chunks.iter().map(|c| c.join("\n").len()).max().unwrap_or(0);
+        let mut reused = Scratch::default();
+        for lines in chunks {
+            let mut text = lines.join("\n").into_bytes();
+            // Same length for every chunk: same regions, so a stale cache would show.
+            text.resize(width, b' ');
+            let key = |d: &cybrid_scan::detect::Detection| {
+                (d.rule, d.start, d.end, d.confidence, d.client_id.is_some())
+            };
+            let want: Vec<_> = ungated.scan(&text, &mut Scratch::default()).iter().map(key).collect();
+            let got: Vec<_> = gated.scan(&text, &mut reused).iter().map(key).collect();
+            prop_assert_eq!(got, want);
+        }
+    }
+}

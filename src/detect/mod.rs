@@ -5,6 +5,7 @@
 pub mod check;
 #[cfg(feature = "fault-injection")]
 pub mod fault;
+pub mod gate;
 pub mod jwt;
 pub mod lines;
 pub mod owner;
@@ -19,6 +20,7 @@ use base64::Engine as _;
 use crate::finding::{Confidence, Context, TokenInfo, Via};
 use crate::rules::{Encoding, Pattern, Rule, RuleKind};
 use crate::secret::Secret;
+use gate::Gate;
 use prefilter::{Hit, Prefilter};
 
 /// Regexes run this far (bytes) on each side of a keyword hit. Large enough
@@ -61,6 +63,16 @@ pub struct Scratch {
     /// O(n log n) rather than O(n²).
     context: Vec<Hit>,
     environments: Vec<Hit>,
+    /// Per gate: the region its windows were computed for, and the windows
+    /// (the patterns of several rules share a gate and a region).
+    windows: Vec<GateWindows>,
+}
+
+/// One gate's windows in the region they were computed for.
+#[derive(Default)]
+struct GateWindows {
+    region: Option<(usize, usize)>,
+    list: Vec<(usize, usize)>,
 }
 
 impl Scratch {
@@ -87,6 +99,10 @@ pub struct Engine {
     radius: usize,
     /// Other providers' names (lowercase): a key or parent naming one is not Cybrid's.
     providers: Vec<String>,
+    /// The distinct value-shape gates of all patterns, and each pattern's
+    /// (by rule, then pattern), if it has one.
+    gates: Vec<Gate>,
+    pattern_gates: Vec<Vec<Option<usize>>>,
 }
 
 impl Engine {
@@ -97,12 +113,54 @@ impl Engine {
 
     pub fn with_providers(rules: Vec<Rule>, providers: Vec<String>) -> Self {
         let prefilter = Prefilter::new(&rules);
+        let mut gates: Vec<Gate> = Vec::new();
+        let pattern_gates = rules
+            .iter()
+            .map(|rule| {
+                rule.patterns
+                    .iter()
+                    .map(|p| {
+                        let gate = Gate::of(p.regex.as_str())?;
+                        Some(match gates.iter().position(|g| *g == gate) {
+                            Some(i) => i,
+                            None => {
+                                gates.push(gate);
+                                gates.len() - 1
+                            }
+                        })
+                    })
+                    .collect()
+            })
+            .collect();
         Engine {
             rules,
             prefilter,
             radius: DEFAULT_RADIUS,
             providers,
+            gates,
+            pattern_gates,
         }
+    }
+
+    /// The same engine with every pattern run over whole regions: what
+    /// value-shape gating must never change (tests compare the two).
+    pub fn ungated(mut self) -> Self {
+        for gates in &mut self.pattern_gates {
+            gates.iter_mut().for_each(|g| *g = None);
+        }
+        self
+    }
+
+    /// How many patterns have a value-shape gate (of all patterns).
+    pub fn gated_patterns(&self) -> (usize, usize) {
+        let all = self.pattern_gates.iter().map(Vec::len).sum();
+        let gated = self
+            .pattern_gates
+            .iter()
+            .flatten()
+            .filter(|g| g.is_some())
+            .count();
+        (gated, all)
     }
 
     /// The prefilter rules are run behind (log streams reuse it).
@@ -127,6 +185,10 @@ impl Engine {
         if scratch.hits.is_empty() {
             return Vec::new();
         }
+        // Windows belong to the previous chunk's regions.
+        for cached in &mut scratch.windows {
+            cached.region = None;
+        }
         let hits = &scratch.hits;
         scratch
             .context
@@ -149,10 +211,11 @@ impl Engine {
                 .filter(|h| self.prefilter.activates(h, ri))
                 .map(|h| (h, self.prefilter.radius(h, self.radius)));
             for (lo, hi) in regions(bytes, active) {
-                for pattern in &rule.patterns {
-                    for caps in pattern.regex.captures_iter(&bytes[lo..hi]) {
+                let hay = &bytes[lo..hi];
+                for (pi, pattern) in rule.patterns.iter().enumerate() {
+                    let mut on_match = |caps: regex::bytes::Captures<'_>| {
                         let Some(m) = caps.get(pattern.secret_group) else {
-                            continue;
+                            return;
                         };
                         let id_span = pattern
                             .client_id_group
@@ -170,6 +233,35 @@ impl Engine {
                         };
                         if let Some(d) = self.candidate(ri, pattern, bytes, spans, &near, now) {
                             found.push(d);
+                        }
+                    };
+                    let Some(g) = self.pattern_gates[ri][pi] else {
+                        pattern.regex.captures_iter(hay).for_each(&mut on_match);
+                        continue;
+                    };
+                    // Gated: only the windows around runs of the secret's shape.
+                    // The haystack still starts at the region's start, so
+                    // look-behind context is what an ungated search sees.
+                    let windows = &mut scratch.windows;
+                    if windows.len() <= g {
+                        windows.resize_with(g + 1, GateWindows::default);
+                    }
+                    let cached = &mut windows[g];
+                    if cached.region != Some((lo, hi)) {
+                        cached.list.clear();
+                        self.gates[g].windows(bytes, lo, hi, &mut cached.list);
+                        cached.region = Some((lo, hi));
+                    }
+                    for &(w_lo, w_hi) in cached.list.iter() {
+                        let hay = &bytes[lo..w_hi];
+                        let mut at = w_lo - lo;
+                        while at <= hay.len() {
+                            let Some(caps) = pattern.regex.captures_at(hay, at) else {
+                                break;
+                            };
+                            let Some(whole) = caps.get(0) else { break };
+                            at = whole.end().max(whole.start() + 1);
+                            on_match(caps);
                         }
                     }
                 }

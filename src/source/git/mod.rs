@@ -13,10 +13,13 @@
 
 mod attribute;
 mod commit;
+mod delta;
 mod history;
 mod oidset;
 pub mod open;
+mod packfile;
 mod packorder;
+mod packwalk;
 mod progress;
 pub mod range;
 mod reach;

@@ -34,6 +34,8 @@ pub(crate) struct PackIndex {
 struct Idx {
     data: Vec<u8>,
     count: usize,
+    /// The `.pack` file this index describes.
+    pack: PathBuf,
 }
 
 impl PackIndex {
@@ -66,12 +68,11 @@ impl PackIndex {
                 .filter(|p| p.extension().is_some_and(|x| x == "idx"))
                 .collect();
             names.sort();
-            packs.extend(
-                names
-                    .iter()
-                    .filter_map(|p| fs::read(p).ok())
-                    .filter_map(Idx::parse),
-            );
+            packs.extend(names.iter().filter_map(|p| {
+                let mut idx = Idx::parse(fs::read(p).ok()?)?;
+                idx.pack = p.with_extension("pack");
+                Some(idx)
+            }));
         }
         PackIndex { packs }
     }
@@ -82,6 +83,31 @@ impl PackIndex {
             .iter()
             .enumerate()
             .find_map(|(i, idx)| idx.offset(oid.as_bytes()).map(|o| (i as u32, o)))
+    }
+
+    /// Packs whose indexes hold nothing (tests of the pack walk: every
+    /// ref-delta base is then outside the pack).
+    #[cfg(test)]
+    pub fn without_entries(packs: &[PathBuf]) -> Self {
+        let packs = packs
+            .iter()
+            .map(|p| Idx {
+                data: Vec::new(),
+                count: 0,
+                pack: p.clone(),
+            })
+            .collect();
+        PackIndex { packs }
+    }
+
+    /// The pack file of pack `pack` (as numbered by [`position`](Self::position)).
+    pub fn pack_path(&self, pack: u32) -> Option<PathBuf> {
+        self.packs.get(pack as usize).map(|idx| idx.pack.clone())
+    }
+
+    /// Where `oid` sits in pack `pack`, if that pack holds it.
+    pub fn offset_in(&self, pack: u32, oid: &Oid) -> Option<u64> {
+        self.packs.get(pack as usize)?.offset(oid.as_bytes())
     }
 }
 
@@ -96,7 +122,11 @@ impl Idx {
         if data.len() < HEADER + FANOUT + tables {
             return None;
         }
-        Some(Idx { data, count })
+        Some(Idx {
+            data,
+            count,
+            pack: PathBuf::new(),
+        })
     }
 
     fn fanout(&self, byte: usize) -> Option<usize> {

@@ -16,7 +16,7 @@ use super::treecache::TreeCache;
 use super::workers::Slot;
 use super::GitOptions;
 use crate::collect::{to_findings, Collector};
-use crate::detect::Engine;
+use crate::detect::{Engine, Scratch};
 use crate::finding::{Finding, Location, SourceKind};
 use crate::project::Projects;
 
@@ -181,13 +181,7 @@ impl<'a> Scan<'a> {
                 return self.error(path, format!("cannot read blob {oid}: {}", e.message()));
             }
             Ok((size, _)) if size as u64 > self.max_size => {
-                return self.skip(
-                    path,
-                    format!(
-                        "blob {oid} larger than --max-file-size ({size} > {} bytes)",
-                        self.max_size
-                    ),
-                );
+                return self.too_large(oid, path, size as u64);
             }
             Ok(_) => {}
         }
@@ -203,13 +197,33 @@ impl<'a> Scan<'a> {
                 format!("object {oid} is a {}, not a blob", object.kind()),
             );
         }
-        let data = object.data();
+        self.scan_bytes(&mut slot.scratch, oid, path, object.data());
+    }
+
+    /// The message for a blob over `--max-file-size`, the same whichever
+    /// reader met it.
+    pub fn too_large(&self, oid: Oid, path: &str, size: u64) {
+        self.skip(
+            path,
+            format!(
+                "blob {oid} larger than --max-file-size ({size} > {} bytes)",
+                self.max_size
+            ),
+        );
+    }
+
+    pub fn max_size(&self) -> u64 {
+        self.max_size
+    }
+
+    /// Scan the contents of blob `oid`, met at `path`.
+    pub fn scan_bytes(&self, scratch: &mut Scratch, oid: Oid, path: &str, data: &[u8]) {
         self.out.scanned(data.len() as u64);
         self.blobs_scanned.fetch_add(1, Ordering::Relaxed);
         self.bytes_scanned
             .fetch_add(data.len() as u64, Ordering::Relaxed);
-        let detections = self.engine.scan(data, &mut slot.scratch);
-        self.projects.observe(path, data, &slot.scratch);
+        let detections = self.engine.scan(data, scratch);
+        self.projects.observe(path, data, scratch);
         if detections.is_empty() {
             return;
         }

@@ -1,0 +1,258 @@
+//! Value-shape gating: a pattern runs only near text its `secret` capture
+//! could match.
+//!
+//! Why: in a project that integrates Cybrid every file names it, so keyword
+//! regions cover whole files, and two dozen patterns each made a full regex
+//! pass over every byte of a regenerated SDK's history (27 GB inflated):
+//! matching, not reading, became the cost of a history scan. Every pattern's
+//! secret is a run of characters from a small class (base64url, hex, base64)
+//! of a minimum length; such runs are rare in code, and finding them is one
+//! cheap pass that mostly skips `min_len` bytes at a time.
+//!
+//! The gate is derived from each pattern (regex-syntax: the bytes the
+//! `secret` group can match and its minimum length), so user rules get it
+//! too, and it is sound: a match's secret lies inside a run, and the window
+//! around the run reaches [`BACK`] bytes (widened to a line start) before it
+//! and [`FORWARD`] after, more than any shipped pattern's key and separators
+//! span. A pattern whose secret can hold other bytes, or is short, is not gated.
+
+use regex_syntax::hir::{Class, Hir, HirKind};
+
+/// How far before a run a match may start (key, separators, a paired id).
+const BACK: usize = 1024;
+/// A window's start is moved back to its line's start when one is this close.
+const LINE_SLACK: usize = 1024;
+/// How far after a run a match may end (closing quotes, braces).
+const FORWARD: usize = 256;
+/// Shorter secrets are not worth gating: runs that short are everywhere.
+const MIN_GATED_LEN: usize = 16;
+
+/// The shape a pattern's secret has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gate {
+    class: [bool; 256],
+    min_len: usize,
+}
+
+impl Gate {
+    /// The gate of `pattern` (its `secret` group), if it has a useful one.
+    pub fn of(pattern: &str) -> Option<Gate> {
+        let hir = regex_syntax::ParserBuilder::new()
+            .utf8(false)
+            .build()
+            .parse(pattern)
+            .ok()?;
+        let secret = find_group(&hir, "secret")?;
+        let min_len = secret.properties().minimum_len()?;
+        if min_len < MIN_GATED_LEN {
+            return None;
+        }
+        let mut class = [false; 256];
+        collect(secret, &mut class)?;
+        // A class holding whitespace or most bytes gates nothing.
+        if class[usize::from(b' ')]
+            || class[usize::from(b'\n')]
+            || class.iter().filter(|b| **b).count() > 96
+        {
+            return None;
+        }
+        Some(Gate { class, min_len })
+    }
+
+    /// The windows of `bytes[lo..hi]` where a secret of this shape can sit,
+    /// merged and in order, appended to `out`.
+    pub fn windows(&self, bytes: &[u8], lo: usize, hi: usize, out: &mut Vec<(usize, usize)>) {
+        let first = out.len();
+        let mut i = lo;
+        // bytes[i..good] are known to be in the class.
+        let mut good = lo;
+        while i + self.min_len <= hi {
+            let probe = i + self.min_len - 1;
+            // Check from the probe down to what is already known: a byte
+            // outside the class means no run of min_len can cover the probe
+            // from before it.
+            let mut j = probe + 1;
+            while j > good && self.class[usize::from(bytes[j - 1])] {
+                j -= 1;
+            }
+            if j > good {
+                i = j;
+                good = probe + 1;
+                continue;
+            }
+            let mut end = probe + 1;
+            while end < hi && self.class[usize::from(bytes[end])] {
+                end += 1;
+            }
+            let floor = i.saturating_sub(BACK).max(lo);
+            let slack_floor = floor.saturating_sub(LINE_SLACK).max(lo);
+            let start = memchr::memrchr(b'\n', &bytes[slack_floor..floor])
+                .map_or(floor, |p| slack_floor + p + 1);
+            let stop = (end + FORWARD).min(hi);
+            let mergeable = out.len() > first;
+            match out.last_mut() {
+                Some(last) if mergeable && start <= last.1 => last.1 = last.1.max(stop),
+                _ => out.push((start, stop)),
+            }
+            i = end + 1;
+            good = i;
+        }
+    }
+}
+
+/// The capture group named `name`, anywhere in `hir`.
+fn find_group<'h>(hir: &'h Hir, name: &str) -> Option<&'h Hir> {
+    match hir.kind() {
+        HirKind::Capture(c) if c.name.as_deref() == Some(name) => Some(&c.sub),
+        HirKind::Capture(c) => find_group(&c.sub, name),
+        HirKind::Repetition(r) => find_group(&r.sub, name),
+        HirKind::Concat(hs) | HirKind::Alternation(hs) => {
+            hs.iter().find_map(|h| find_group(h, name))
+        }
+        _ => None,
+    }
+}
+
+/// Mark every byte `hir` can match; `None` if that cannot be bounded
+/// (a class beyond ASCII).
+fn collect(hir: &Hir, class: &mut [bool; 256]) -> Option<()> {
+    match hir.kind() {
+        HirKind::Empty | HirKind::Look(_) => Some(()),
+        HirKind::Literal(lit) => {
+            for b in lit.0.iter() {
+                class[usize::from(*b)] = true;
+            }
+            Some(())
+        }
+        HirKind::Class(Class::Bytes(c)) => {
+            for r in c.iter() {
+                for b in r.start()..=r.end() {
+                    class[usize::from(b)] = true;
+                }
+            }
+            Some(())
+        }
+        HirKind::Class(Class::Unicode(c)) => {
+            // `(?i)[a-z]` also matches the Kelvin sign and the long s: their
+            // UTF-8 bytes join the class (rare in text, so the gate stays
+            // useful). A class with many non-ASCII characters is not gated.
+            let mut wide = 0u32;
+            for r in c.iter() {
+                for ch in r.start()..=r.end() {
+                    if ch.is_ascii() {
+                        class[ch as usize] = true;
+                        continue;
+                    }
+                    wide += 1;
+                    if wide > 64 {
+                        return None;
+                    }
+                    let mut buf = [0u8; 4];
+                    for b in ch.encode_utf8(&mut buf).bytes() {
+                        class[usize::from(b)] = true;
+                    }
+                }
+            }
+            Some(())
+        }
+        HirKind::Capture(c) => collect(&c.sub, class),
+        HirKind::Repetition(r) => collect(&r.sub, class),
+        HirKind::Concat(hs) | HirKind::Alternation(hs) => {
+            hs.iter().try_for_each(|h| collect(h, class))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gates_come_from_the_secret_group() {
+        // (?i) folds k and s into two non-ASCII letters: their UTF-8 bytes join.
+        let g = Gate::of(r"(?i)key\s*=\s*(?P<secret>[a-z0-9_\-]{40,43})").expect("gated");
+        assert!(g.class[0xe2] && g.class[0x84] && g.class[0xaa]);
+        assert_eq!(g.min_len, 40);
+        assert!(
+            g.class[usize::from(b'A')] && g.class[usize::from(b'_')] && g.class[usize::from(b'-')]
+        );
+        assert!(!g.class[usize::from(b'"')] && !g.class[usize::from(b'.')]);
+        let hex = Gate::of(r"id = (?P<secret>(?-i:[0-9a-f]{32}))").expect("gated");
+        assert_eq!(hex.min_len, 32);
+        assert!(!hex.class[usize::from(b'g')]);
+        // short, or able to hold any byte, or no secret group: not gated
+        assert_eq!(Gate::of(r"(?P<secret>[a-z]{4})"), None);
+        assert_eq!(Gate::of(r"(?P<secret>.{40})"), None);
+        assert_eq!(Gate::of(r"(?P<secret>[^\n]{40})"), None);
+        assert_eq!(Gate::of(r"(?P<other>[a-z]{40})"), None);
+    }
+
+    #[test]
+    fn windows_surround_long_enough_runs_only() {
+        let mut class = [false; 256];
+        for b in b'a'..=b'z' {
+            class[usize::from(b)] = true;
+        }
+        let g = Gate { class, min_len: 8 };
+        let mut text = vec![b' '; 5000];
+        text[3000..3010].copy_from_slice(b"abcdefghij");
+        text[100..107].copy_from_slice(b"abcdefg");
+        text[1500] = b'\n';
+        let mut out = Vec::new();
+        g.windows(&text, 0, text.len(), &mut out);
+        // one run (the 7-letter one is too short); the window starts at the line
+        // start within reach before it and ends FORWARD after it
+        assert_eq!(out, vec![(1501, 3010 + FORWARD)]);
+        // a run exactly min_len long at the region's end counts
+        let mut out = Vec::new();
+        g.windows(&text, 2500, 3010, &mut out);
+        assert_eq!(out, vec![(2500, 3010)]);
+        // shorter than the region: nothing
+        let mut out = Vec::new();
+        g.windows(&text, 3003, 3010, &mut out);
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn finds_every_run_like_a_plain_scan() {
+        // Compare the skipping scan with a byte-by-byte one on varied text.
+        let g = Gate::of(r"(?P<secret>[A-Za-z0-9_\-]{20,})").expect("gated");
+        let mut text = Vec::new();
+        let mut x = 12345u32;
+        for _ in 0..20000 {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            let r = (x >> 16) % 100;
+            text.push(match r {
+                0..=3 => b' ',
+                4 => b'\n',
+                5 => b'"',
+                _ => b"abcXYZ019_-"[(r % 11) as usize],
+            });
+        }
+        let mut runs = Vec::new();
+        let mut s = None;
+        for (i, b) in text.iter().chain(std::iter::once(&b' ')).enumerate() {
+            let inside = g.class[usize::from(*b)] && i < text.len();
+            match (inside, s) {
+                (true, None) => s = Some(i),
+                (false, Some(st)) => {
+                    if i - st >= 20 {
+                        runs.push((st, i));
+                    }
+                    s = None;
+                }
+                _ => {}
+            }
+        }
+        assert!(!runs.is_empty());
+        let mut out = Vec::new();
+        g.windows(&text, 0, text.len(), &mut out);
+        for (st, en) in runs {
+            assert!(
+                out.iter()
+                    .any(|(lo, hi)| *lo <= st.saturating_sub(BACK) && en <= *hi),
+                "run {st}..{en} not covered"
+            );
+        }
+    }
+}
