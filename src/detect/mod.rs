@@ -66,6 +66,8 @@ pub struct Scratch {
     /// Per gate: the region its windows were computed for, and the windows
     /// (the patterns of several rules share a gate and a region).
     windows: Vec<GateWindows>,
+    /// Per regex set of the rule being run: which patterns match in each window.
+    masks: Vec<Vec<u64>>,
 }
 
 /// One gate's windows in the region they were computed for.
@@ -103,7 +105,23 @@ pub struct Engine {
     /// (by rule, then pattern), if it has one.
     gates: Vec<Gate>,
     pattern_gates: Vec<Vec<Option<usize>>>,
+    /// Per rule, its gated patterns grouped by gate into regex sets: one
+    /// pass over a window says which patterns can match there at all, and
+    /// each pattern then runs only on its windows. `set_bits` places each
+    /// pattern (by rule, then pattern) in its set.
+    gate_sets: Vec<Vec<GateSet>>,
+    set_bits: Vec<Vec<Option<(usize, u32)>>>,
 }
+
+/// The gated patterns of one rule that share a gate, as one regex set.
+#[derive(Debug)]
+struct GateSet {
+    gate: usize,
+    set: regex::bytes::RegexSet,
+}
+
+/// Patterns per regex set: each window's matches are a bitmask.
+const SET_WIDTH: usize = 64;
 
 impl Engine {
     /// An engine with the built-in list of other providers.
@@ -131,7 +149,8 @@ impl Engine {
                     })
                     .collect()
             })
-            .collect();
+            .collect::<Vec<Vec<Option<usize>>>>();
+        let (gate_sets, set_bits) = gate_sets(&rules, &pattern_gates);
         Engine {
             rules,
             prefilter,
@@ -139,6 +158,8 @@ impl Engine {
             providers,
             gates,
             pattern_gates,
+            gate_sets,
+            set_bits,
         }
     }
 
@@ -148,7 +169,31 @@ impl Engine {
         for gates in &mut self.pattern_gates {
             gates.iter_mut().for_each(|g| *g = None);
         }
+        for bits in &mut self.set_bits {
+            bits.iter_mut().for_each(|b| *b = None);
+        }
         self
+    }
+
+    /// Gate `g`'s windows in region `lo..hi`, computed once per region.
+    fn windows<'s>(
+        &self,
+        cache: &'s mut Vec<GateWindows>,
+        g: usize,
+        bytes: &[u8],
+        lo: usize,
+        hi: usize,
+    ) -> &'s [(usize, usize)] {
+        if cache.len() <= g {
+            cache.resize_with(g + 1, GateWindows::default);
+        }
+        let cached = &mut cache[g];
+        if cached.region != Some((lo, hi)) {
+            cached.list.clear();
+            self.gates[g].windows(bytes, lo, hi, &mut cached.list);
+            cached.region = Some((lo, hi));
+        }
+        &cached.list
     }
 
     /// How many patterns have a value-shape gate (of all patterns).
@@ -212,6 +257,24 @@ impl Engine {
                 .map(|h| (h, self.prefilter.radius(h, self.radius)));
             for (lo, hi) in regions(bytes, active) {
                 let hay = &bytes[lo..hi];
+                // Which gated patterns can match in which window: one set
+                // pass per window.
+                if scratch.masks.len() < self.gate_sets[ri].len() {
+                    scratch
+                        .masks
+                        .resize_with(self.gate_sets[ri].len(), Vec::new);
+                }
+                for (si, gs) in self.gate_sets[ri].iter().enumerate() {
+                    let windows = self.windows(&mut scratch.windows, gs.gate, bytes, lo, hi);
+                    let masks = &mut scratch.masks[si];
+                    masks.clear();
+                    masks.extend(windows.iter().map(|&(w_lo, w_hi)| {
+                        gs.set
+                            .matches_at(&bytes[lo..w_hi], w_lo - lo)
+                            .iter()
+                            .fold(0u64, |bits, i| bits | (1 << i))
+                    }));
+                }
                 for (pi, pattern) in rule.patterns.iter().enumerate() {
                     let mut on_match = |caps: regex::bytes::Captures<'_>| {
                         let Some(m) = caps.get(pattern.secret_group) else {
@@ -239,20 +302,21 @@ impl Engine {
                         pattern.regex.captures_iter(hay).for_each(&mut on_match);
                         continue;
                     };
-                    // Gated: only the windows around runs of the secret's shape.
+                    // Gated: only the windows around runs of the secret's shape
+                    // (and, with a set, only those where the set saw it match).
                     // The haystack still starts at the region's start, so
                     // look-behind context is what an ungated search sees.
-                    let windows = &mut scratch.windows;
-                    if windows.len() <= g {
-                        windows.resize_with(g + 1, GateWindows::default);
-                    }
-                    let cached = &mut windows[g];
-                    if cached.region != Some((lo, hi)) {
-                        cached.list.clear();
-                        self.gates[g].windows(bytes, lo, hi, &mut cached.list);
-                        cached.region = Some((lo, hi));
-                    }
-                    for &(w_lo, w_hi) in cached.list.iter() {
+                    let in_set = self.set_bits[ri][pi];
+                    let windows = self.windows(&mut scratch.windows, g, bytes, lo, hi);
+                    for (wi, &(w_lo, w_hi)) in windows.iter().enumerate() {
+                        if let Some((si, bit)) = in_set {
+                            if scratch.masks[si]
+                                .get(wi)
+                                .is_some_and(|m| m & (1 << bit) == 0)
+                            {
+                                continue;
+                            }
+                        }
                         let hay = &bytes[lo..w_hi];
                         let mut at = w_lo - lo;
                         while at <= hay.len() {
@@ -674,6 +738,46 @@ fn now_unix() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
+}
+
+/// Group each rule's gated patterns by gate into regex sets of at most
+/// [`SET_WIDTH`]. A set that will not compile (too large) leaves its patterns
+/// run window by window without it.
+type SetPlan = (Vec<Vec<GateSet>>, Vec<Vec<Option<(usize, u32)>>>);
+
+fn gate_sets(rules: &[Rule], pattern_gates: &[Vec<Option<usize>>]) -> SetPlan {
+    let mut all_sets = Vec::with_capacity(rules.len());
+    let mut all_bits = Vec::with_capacity(rules.len());
+    for (rule, gates) in rules.iter().zip(pattern_gates) {
+        let mut sets: Vec<GateSet> = Vec::new();
+        let mut bits = vec![None; rule.patterns.len()];
+        let mut by_gate: Vec<(usize, Vec<usize>)> = Vec::new();
+        for (pi, gate) in gates.iter().enumerate() {
+            let Some(g) = gate else { continue };
+            match by_gate.iter_mut().find(|(x, _)| x == g) {
+                Some((_, members)) => members.push(pi),
+                None => by_gate.push((*g, vec![pi])),
+            }
+        }
+        for (gate, members) in by_gate {
+            for chunk in members.chunks(SET_WIDTH) {
+                let built = regex::bytes::RegexSetBuilder::new(
+                    chunk.iter().map(|&pi| rule.patterns[pi].regex.as_str()),
+                )
+                .size_limit(64 << 20)
+                .dfa_size_limit(8 << 20)
+                .build();
+                let Ok(set) = built else { continue };
+                for (bit, &pi) in chunk.iter().enumerate() {
+                    bits[pi] = Some((sets.len(), bit as u32));
+                }
+                sets.push(GateSet { gate, set });
+            }
+        }
+        all_sets.push(sets);
+        all_bits.push(bits);
+    }
+    (all_sets, all_bits)
 }
 
 /// Disjoint byte ranges around each hit (each with its radius), merged, in order.
