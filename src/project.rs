@@ -55,6 +55,29 @@ pub fn is_manifest(path: &str) -> bool {
         || name.ends_with(".csproj")
 }
 
+/// Manifests that declare dependencies by hand (no lock files): what
+/// `git --staged` reads from the index for project evidence. Lock files are
+/// left out: they can be megabytes, and each names what its manifest does.
+const DECLARING_MANIFESTS: &[&str] = &[
+    "package.json",
+    "pyproject.toml",
+    "Gemfile",
+    "Podfile",
+    "build.gradle",
+    "build.gradle.kts",
+    "pom.xml",
+    "go.mod",
+    "Package.swift",
+];
+
+/// Is `path` a manifest worth reading for project evidence when it was not
+/// scanned (a pre-commit scan sees only staged files)?
+pub fn is_declaring_manifest(path: &str) -> bool {
+    let name = file_name(path);
+    DECLARING_MANIFESTS.contains(&name)
+        || (name.starts_with("requirements") && name.ends_with(".txt"))
+}
+
 /// The Cybrid SDK a manifest's text depends on, if any.
 pub fn sdk_dependency(bytes: &[u8]) -> Option<String> {
     let finder = memchr::memmem::Finder::new(b"cybrid");
@@ -164,6 +187,23 @@ impl Projects {
                     dir,
                     manifest,
                     text,
+                });
+            }
+        }
+    }
+
+    /// Evidence from a manifest that was not scanned (read from the index by
+    /// `git --staged`): only its dependencies count, it holds no findings.
+    pub fn observe_manifest(&self, path: &str, bytes: &[u8]) {
+        lock(&self.roots).push(parent_dir(path).to_string());
+        if let Some(sdk) = sdk_dependency(bytes) {
+            let mut ev = lock(&self.evidence);
+            let dir = parent_dir(path).to_string();
+            if !ev.iter().any(|e| e.dir == dir && e.manifest) {
+                ev.push(Evidence {
+                    dir,
+                    manifest: true,
+                    text: format!("{path} depends on {sdk}"),
                 });
             }
         }
@@ -296,6 +336,30 @@ mod tests {
             Some("cybrid-api-bank-go")
         );
         assert_eq!(sdk_dependency(b"{\"name\": \"cybrid-demo\"}"), None);
+    }
+
+    #[test]
+    fn declaring_manifests_leave_lock_files_out() {
+        assert!(is_declaring_manifest("web/package.json"));
+        assert!(is_declaring_manifest("requirements-dev.txt"));
+        assert!(is_declaring_manifest("app/build.gradle.kts"));
+        assert!(!is_declaring_manifest("package-lock.json"));
+        assert!(!is_declaring_manifest("yarn.lock"));
+        assert!(!is_declaring_manifest("src/package.ts"));
+        let p = Projects::default();
+        p.observe_manifest(
+            "web/package.json",
+            br#"{"dependencies": {"left-pad": "1"}}"#,
+        );
+        assert_eq!(p.repository_evidence(), None);
+        p.observe_manifest(
+            "package.json",
+            br#"{"dependencies": {"@cybrid/cybrid-api-bank-angular": "1"}}"#,
+        );
+        assert_eq!(
+            p.repository_evidence().as_deref(),
+            Some("package.json depends on @cybrid/cybrid-api-bank-angular")
+        );
     }
 
     #[test]

@@ -647,3 +647,58 @@ fn context_in_sarif_and_the_human_report() {
         "{text}"
     );
 }
+
+/// `git --staged` (pre-commit): the project is the repository, so a generic
+/// pair staged today is Cybrid's because the package.json committed long ago
+/// depends on Cybrid's SDK. Only manifests are read from the index for it.
+#[test]
+fn staged_generic_pair_gets_project_evidence_from_the_index() {
+    for (manifest_dir, want) in [("project", true), ("not-a-project", false)] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        git(root, &["init", "-q", "-b", "main"]);
+        std::fs::copy(
+            fixtures().join(manifest_dir).join("package.json"),
+            root.join("package.json"),
+        )
+        .expect("copy");
+        write(&root.join("README.md"), "# wallet\n");
+        git(root, &["add", "-A"]);
+        git(root, &["commit", "-qm", "app"]);
+        std::fs::copy(
+            fixtures().join("project/karma.conf.js"),
+            root.join("karma.conf.js"),
+        )
+        .expect("copy");
+        git(root, &["add", "karma.conf.js"]);
+        let out = run(
+            &["git", ".", "--staged", "-f", "json", "--show-secrets"],
+            root,
+        );
+        let report = json_of(&out);
+        let found = report["findings"].as_array().expect("findings");
+        if !want {
+            assert!(found.is_empty(), "{found:#?}");
+            assert_eq!(out.status.code(), Some(0));
+            continue;
+        }
+        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(found.len(), 1, "{found:#?}");
+        let f = &found[0];
+        let (id, secret) = value("karma");
+        let (line, column) = position(&root.join("karma.conf.js"), &secret);
+        assert_eq!(f["rule_id"], SECRET);
+        assert_eq!(f["location"]["path"], "karma.conf.js");
+        assert_eq!(f["location"]["line"].as_u64(), Some(line));
+        assert_eq!(f["location"]["column"].as_u64(), Some(column));
+        assert_eq!(f["secret"].as_str(), Some(secret.as_str()));
+        assert_eq!(f["client_id"].as_str(), id.as_deref());
+        assert_eq!(f["confidence"], "medium");
+        assert_eq!(f["context"]["via"], "project");
+        assert_eq!(f["context"]["key"], "CLIENT_SECRET_PLAID");
+        assert_eq!(
+            f["context"]["evidence"],
+            "package.json depends on @cybrid/cybrid-api-bank-angular"
+        );
+    }
+}
