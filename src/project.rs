@@ -153,6 +153,10 @@ struct Evidence {
 pub struct Projects {
     /// Directories holding a manifest: the package roots.
     roots: Mutex<Vec<String>>,
+    /// Directories holding a Gradle `settings.gradle[.kts]`: one build with
+    /// its subprojects (`app/build.gradle` names the SDK, the build caches sit
+    /// beside settings.gradle), so a subproject's evidence counts for all of it.
+    gradle_builds: Mutex<Vec<String>>,
     evidence: Mutex<Vec<Evidence>>,
     held: Mutex<Vec<Finding>>,
 }
@@ -164,6 +168,9 @@ impl Projects {
         let manifest = is_manifest(path);
         if manifest {
             lock(&self.roots).push(parent_dir(path).to_string());
+            if matches!(file_name(path), "settings.gradle" | "settings.gradle.kts") {
+                lock(&self.gradle_builds).push(parent_dir(path).to_string());
+            }
         }
         if !scratch.saw_cybrid() {
             return;
@@ -230,6 +237,15 @@ impl Projects {
         roots.sort();
         roots.dedup();
         let evidence = lock(&self.evidence).clone();
+        let gradle_builds = lock(&self.gradle_builds).clone();
+        // The outermost Gradle build around a manifest's directory, if any.
+        let build_root = |dir: &str| -> Option<String> {
+            gradle_builds
+                .iter()
+                .filter(|b| within(dir, b))
+                .min_by_key(|b| b.len())
+                .cloned()
+        };
         let package_root = |dir: &str| -> String {
             roots
                 .iter()
@@ -242,7 +258,7 @@ impl Projects {
             .iter()
             .map(|e| {
                 let scope = if e.manifest {
-                    e.dir.clone()
+                    build_root(&e.dir).unwrap_or_else(|| e.dir.clone())
                 } else {
                     package_root(&e.dir)
                 };
