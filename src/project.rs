@@ -55,6 +55,29 @@ pub fn is_manifest(path: &str) -> bool {
         || name.ends_with(".csproj")
 }
 
+/// Manifests that declare dependencies by hand (no lock files): what
+/// `git --staged` reads from the index for project evidence. Lock files are
+/// left out: they can be megabytes, and each names what its manifest does.
+const DECLARING_MANIFESTS: &[&str] = &[
+    "package.json",
+    "pyproject.toml",
+    "Gemfile",
+    "Podfile",
+    "build.gradle",
+    "build.gradle.kts",
+    "pom.xml",
+    "go.mod",
+    "Package.swift",
+];
+
+/// Is `path` a manifest worth reading for project evidence when it was not
+/// scanned (a pre-commit scan sees only staged files)?
+pub fn is_declaring_manifest(path: &str) -> bool {
+    let name = file_name(path);
+    DECLARING_MANIFESTS.contains(&name)
+        || (name.starts_with("requirements") && name.ends_with(".txt"))
+}
+
 /// The Cybrid SDK a manifest's text depends on, if any.
 pub fn sdk_dependency(bytes: &[u8]) -> Option<String> {
     let finder = memchr::memmem::Finder::new(b"cybrid");
@@ -130,6 +153,10 @@ struct Evidence {
 pub struct Projects {
     /// Directories holding a manifest: the package roots.
     roots: Mutex<Vec<String>>,
+    /// Directories holding a Gradle `settings.gradle[.kts]`: one build with
+    /// its subprojects (`app/build.gradle` names the SDK, the build caches sit
+    /// beside settings.gradle), so a subproject's evidence counts for all of it.
+    gradle_builds: Mutex<Vec<String>>,
     evidence: Mutex<Vec<Evidence>>,
     held: Mutex<Vec<Finding>>,
 }
@@ -141,6 +168,9 @@ impl Projects {
         let manifest = is_manifest(path);
         if manifest {
             lock(&self.roots).push(parent_dir(path).to_string());
+            if matches!(file_name(path), "settings.gradle" | "settings.gradle.kts") {
+                lock(&self.gradle_builds).push(parent_dir(path).to_string());
+            }
         }
         if !scratch.saw_cybrid() {
             return;
@@ -169,6 +199,23 @@ impl Projects {
         }
     }
 
+    /// Evidence from a manifest that was not scanned (read from the index by
+    /// `git --staged`): only its dependencies count, it holds no findings.
+    pub fn observe_manifest(&self, path: &str, bytes: &[u8]) {
+        lock(&self.roots).push(parent_dir(path).to_string());
+        if let Some(sdk) = sdk_dependency(bytes) {
+            let mut ev = lock(&self.evidence);
+            let dir = parent_dir(path).to_string();
+            if !ev.iter().any(|e| e.dir == dir && e.manifest) {
+                ev.push(Evidence {
+                    dir,
+                    manifest: true,
+                    text: format!("{path} depends on {sdk}"),
+                });
+            }
+        }
+    }
+
     /// Split off the findings that wait for project evidence; the rest pass through.
     pub fn hold(&self, findings: Vec<Finding>) -> Vec<Finding> {
         let (pending, ready): (Vec<Finding>, Vec<Finding>) =
@@ -190,6 +237,15 @@ impl Projects {
         roots.sort();
         roots.dedup();
         let evidence = lock(&self.evidence).clone();
+        let gradle_builds = lock(&self.gradle_builds).clone();
+        // The outermost Gradle build around a manifest's directory, if any.
+        let build_root = |dir: &str| -> Option<String> {
+            gradle_builds
+                .iter()
+                .filter(|b| within(dir, b))
+                .min_by_key(|b| b.len())
+                .cloned()
+        };
         let package_root = |dir: &str| -> String {
             roots
                 .iter()
@@ -202,7 +258,7 @@ impl Projects {
             .iter()
             .map(|e| {
                 let scope = if e.manifest {
-                    e.dir.clone()
+                    build_root(&e.dir).unwrap_or_else(|| e.dir.clone())
                 } else {
                     package_root(&e.dir)
                 };
@@ -296,6 +352,30 @@ mod tests {
             Some("cybrid-api-bank-go")
         );
         assert_eq!(sdk_dependency(b"{\"name\": \"cybrid-demo\"}"), None);
+    }
+
+    #[test]
+    fn declaring_manifests_leave_lock_files_out() {
+        assert!(is_declaring_manifest("web/package.json"));
+        assert!(is_declaring_manifest("requirements-dev.txt"));
+        assert!(is_declaring_manifest("app/build.gradle.kts"));
+        assert!(!is_declaring_manifest("package-lock.json"));
+        assert!(!is_declaring_manifest("yarn.lock"));
+        assert!(!is_declaring_manifest("src/package.ts"));
+        let p = Projects::default();
+        p.observe_manifest(
+            "web/package.json",
+            br#"{"dependencies": {"left-pad": "1"}}"#,
+        );
+        assert_eq!(p.repository_evidence(), None);
+        p.observe_manifest(
+            "package.json",
+            br#"{"dependencies": {"@cybrid/cybrid-api-bank-angular": "1"}}"#,
+        );
+        assert_eq!(
+            p.repository_evidence().as_deref(),
+            Some("package.json depends on @cybrid/cybrid-api-bank-angular")
+        );
     }
 
     #[test]

@@ -647,3 +647,181 @@ fn context_in_sarif_and_the_human_report() {
         "{text}"
     );
 }
+
+/// `git --staged` (pre-commit): the project is the repository, so a generic
+/// pair staged today is Cybrid's because the package.json committed long ago
+/// depends on Cybrid's SDK. Only manifests are read from the index for it.
+#[test]
+fn staged_generic_pair_gets_project_evidence_from_the_index() {
+    for (manifest_dir, want) in [("project", true), ("not-a-project", false)] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        git(root, &["init", "-q", "-b", "main"]);
+        std::fs::copy(
+            fixtures().join(manifest_dir).join("package.json"),
+            root.join("package.json"),
+        )
+        .expect("copy");
+        write(&root.join("README.md"), "# wallet\n");
+        git(root, &["add", "-A"]);
+        git(root, &["commit", "-qm", "app"]);
+        std::fs::copy(
+            fixtures().join("project/karma.conf.js"),
+            root.join("karma.conf.js"),
+        )
+        .expect("copy");
+        git(root, &["add", "karma.conf.js"]);
+        let out = run(
+            &["git", ".", "--staged", "-f", "json", "--show-secrets"],
+            root,
+        );
+        let report = json_of(&out);
+        let found = report["findings"].as_array().expect("findings");
+        if !want {
+            assert!(found.is_empty(), "{found:#?}");
+            assert_eq!(out.status.code(), Some(0));
+            continue;
+        }
+        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(found.len(), 1, "{found:#?}");
+        let f = &found[0];
+        let (id, secret) = value("karma");
+        let (line, column) = position(&root.join("karma.conf.js"), &secret);
+        assert_eq!(f["rule_id"], SECRET);
+        assert_eq!(f["location"]["path"], "karma.conf.js");
+        assert_eq!(f["location"]["line"].as_u64(), Some(line));
+        assert_eq!(f["location"]["column"].as_u64(), Some(column));
+        assert_eq!(f["secret"].as_str(), Some(secret.as_str()));
+        assert_eq!(f["client_id"].as_str(), id.as_deref());
+        assert_eq!(f["confidence"], "medium");
+        assert_eq!(f["context"]["via"], "project");
+        assert_eq!(f["context"]["key"], "CLIENT_SECRET_PLAID");
+        assert_eq!(
+            f["context"]["evidence"],
+            "package.json depends on @cybrid/cybrid-api-bank-angular"
+        );
+    }
+}
+
+/// 1-based line and byte column of the first `needle` in a file that may be binary.
+fn position_in_bytes(file: &Path, needle: &str) -> (u64, u64) {
+    let bytes = std::fs::read(file).expect("fixture");
+    let at = bytes
+        .windows(needle.len())
+        .position(|w| w == needle.as_bytes())
+        .unwrap_or_else(|| panic!("{} lacks the value", file.display()));
+    let line = bytes[..at].iter().filter(|b| **b == b'\n').count() as u64 + 1;
+    let line_start = bytes[..at]
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(0, |i| i + 1);
+    (line, (at - line_start) as u64 + 1)
+}
+
+/// Android builds: a Gradle `buildConfigField("String", "KEY", "\"…\"")`
+/// (the value is a Java literal inside a string), the generated
+/// `BuildConfig.java`, and Gradle's execution history, where the
+/// GenerateBuildConfig task's fields are Java-serialized objects: each key,
+/// then its object, then its value. The generic keys are Cybrid's because
+/// `app/build.gradle.kts` (a subproject of the root's Gradle build) depends
+/// on Cybrid's SDK.
+fn android_expected(root: &Path, prefix: &str) -> Vec<Seen> {
+    let evidence_key = |shape: &str, path: &str, confidence: &str, via: &str, key: &str| {
+        let (id, secret) = value(shape);
+        let (line, column) = position_in_bytes(&root.join(path), &secret);
+        Seen {
+            rule: SECRET.into(),
+            path: format!("{prefix}{path}"),
+            line,
+            column,
+            confidence: confidence.into(),
+            client_id: id,
+            via: Some(via.into()),
+            key: Some(key.into()),
+        }
+    };
+    let mut want = vec![
+        evidence_key(
+            "gradle_field",
+            "app/build.gradle.kts",
+            "high",
+            "key",
+            "CYBRID_CLIENT_SECRET",
+        ),
+        evidence_key(
+            "build_config",
+            "app/build/generated/source/buildConfig/debug/app/example/wallet/BuildConfig.java",
+            "medium",
+            "project",
+            "CLIENT_SECRET",
+        ),
+        evidence_key(
+            "execution_history",
+            ".gradle/8.2/executionHistory/executionHistory.bin",
+            "medium",
+            "project",
+            "CLIENT_SECRET",
+        ),
+    ];
+    want.sort();
+    want
+}
+
+#[test]
+fn android_build_config_fields_and_gradle_caches_in_dir_and_git() {
+    let dir = tree("shapes-android");
+    let root = dir.path();
+    let out = run(&["dir", ".", "-f", "json", "--show-secrets"], root);
+    assert_eq!(out.status.code(), Some(1));
+    let report = json_of(&out);
+    assert_eq!(seen(&report), android_expected(root, ""));
+    for f in report["findings"].as_array().expect("findings") {
+        let evidence = f["context"]["evidence"].as_str().expect("evidence");
+        if f["context"]["via"] == "project" {
+            assert_eq!(
+                evidence,
+                "app/build.gradle.kts depends on cybrid-api-bank-kotlin"
+            );
+        }
+    }
+
+    git(root, &["init", "-q", "-b", "main"]);
+    git(root, &["add", "-A"]);
+    git(root, &["commit", "-qm", "android app"]);
+    let report = json_of(&run(&["git", ".", "-f", "json", "--show-secrets"], root));
+    assert_eq!(seen(&report), android_expected(root, ""));
+}
+
+#[test]
+fn android_build_config_field_in_a_build_log() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (id, secret) = value("gradle_field");
+    let gradle = std::fs::read_to_string(fixtures().join("shapes-android/app/build.gradle.kts"))
+        .expect("fixture");
+    let log: String = gradle
+        .lines()
+        .map(|l| format!("2024-05-01T10:00:00.0000000Z + {l}\n"))
+        .collect();
+    let path = dir.path().join("build.log");
+    write(&path, &log);
+    let out = run(
+        &["logs", "build.log", "-f", "json", "--show-secrets"],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let report = json_of(&out);
+    let (line, column) = position(&path, &secret);
+    assert_eq!(
+        seen(&report),
+        vec![Seen {
+            rule: SECRET.into(),
+            path: "build.log".into(),
+            line,
+            column,
+            confidence: "high".into(),
+            client_id: id,
+            via: Some("key".into()),
+            key: Some("CYBRID_CLIENT_SECRET".into()),
+        }]
+    );
+}

@@ -355,6 +355,14 @@ impl Engine {
         if !validate::on_boundary(bytes, start, end) {
             return None;
         }
+        // A value belongs to the nearest key before it: a pattern that reaches
+        // far (a serialized object, a Terraform block) must not carry a client
+        // id key over the secret's key to the secret's value, or the reverse.
+        if let Some((_, key_end)) = spans.key {
+            if key_end < start && crosses_other_key(rule.kind, &bytes[key_end..start]) {
+                return None;
+            }
+        }
         let text = std::str::from_utf8(&bytes[start..end]).ok()?;
         let (secret, client_id) = match pattern.encoding {
             Encoding::Plain => {
@@ -718,6 +726,25 @@ fn credential_key(kind: RuleKind, words: &[String]) -> bool {
     }
 }
 
+/// Does the text between a key and its value hold a key of the other half
+/// (`secret` after a client id key, `client id` after a secret key)?
+fn crosses_other_key(kind: RuleKind, gap: &[u8]) -> bool {
+    let lower = gap.to_ascii_lowercase();
+    match kind {
+        RuleKind::ClientId => memchr::memmem::find(&lower, b"secret").is_some(),
+        RuleKind::ClientSecret => memchr::memmem::find_iter(&lower, b"client").any(|at| {
+            let rest = &lower[at + 6..];
+            let rest = rest
+                .strip_prefix(&[b'_'][..])
+                .or_else(|| rest.strip_prefix(&[b'-'][..]))
+                .or_else(|| rest.strip_prefix(&[b'.'][..]))
+                .unwrap_or(rest);
+            rest.starts_with(b"id")
+        }),
+        _ => false,
+    }
+}
+
 /// A 32-lowercase-hex client id (older applications); the key must say client id.
 fn is_hex_client_id(rule: &Rule, value: &str) -> bool {
     rule.kind == RuleKind::ClientId
@@ -815,4 +842,42 @@ fn line_start(bytes: &[u8], at: usize, slack: usize) -> usize {
 fn line_end(bytes: &[u8], at: usize, slack: usize) -> usize {
     let ceil = (at + slack).min(bytes.len());
     memchr::memchr(b'\n', &bytes[at..ceil]).map_or(ceil, |i| at + i)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Gradle's serialized BuildConfigField objects: a key, its object, its
+    /// value. An id field without a value must not take the secret's value
+    /// from beyond the secret's own key.
+    #[test]
+    fn a_far_reaching_key_stops_at_the_other_halfs_key() {
+        let engine = Engine::new(crate::rules::load_rules(&[]).expect("rules"));
+        let secret = "p-GVZOk7fyD99kRfQCS1zrqejuI7PAz4RfD2TYmQokU"; // generated for this test
+        let object = |value: &str| {
+            let mut o = b"\x15\x01\x10\xe8\xcaO@sr\x00.com.android.build.api.variant.BuildConfigField\x02\x00\x03L\x00\x07commentt\x00\x12Ljava/lang/String;xp".to_vec();
+            o.extend_from_slice(b"t\x00\x06String");
+            o.extend_from_slice(b"t\x00");
+            o.push(value.len() as u8 + 2);
+            o.extend_from_slice(format!("\"{value}\"").as_bytes());
+            o
+        };
+        let mut blob = b"\x00\x00\x89CLIENT_ID".to_vec();
+        blob.extend(object(""));
+        blob.extend_from_slice(b"\x03\x8dCLIENT_SECRET");
+        blob.extend(object(secret));
+        blob.extend_from_slice(b" https://id.sandbox.cybrid.app/oauth/token");
+        let found = engine.scan(&blob, &mut Scratch::default());
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(engine.rules()[found[0].rule].kind, RuleKind::ClientSecret);
+        assert_eq!(found[0].secret.expose(), secret);
+        assert!(found[0].client_id.is_none());
+        assert!(crosses_other_key(
+            RuleKind::ClientId,
+            b"\x15 ... \x8dclient_SECRET ..."
+        ));
+        assert!(crosses_other_key(RuleKind::ClientSecret, b"x ClientId x"));
+        assert!(!crosses_other_key(RuleKind::ClientSecret, b"\", \"\\\""));
+    }
 }

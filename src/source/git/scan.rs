@@ -242,6 +242,11 @@ impl<'a> Scan<'a> {
         });
     }
 
+    /// Project evidence from a manifest that is not scanned (see `staged`).
+    pub fn observe_manifest(&self, path: &str, bytes: &[u8]) {
+        self.projects.observe_manifest(path, bytes);
+    }
+
     /// The blobs that had findings: what attribution has to place.
     pub fn hit_oids(&self) -> LocalOidSet {
         lock(&self.hits).iter().map(|h| h.oid).collect()

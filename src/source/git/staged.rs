@@ -90,6 +90,7 @@ pub(crate) fn run(
             }
         });
     }
+    project_evidence(repo, &index, &blobs, ctx);
     let hits = ctx.hit_oids();
     let attribution: Attribution = blobs
         .into_iter()
@@ -109,6 +110,45 @@ pub(crate) fn run(
         notes: Vec::new(),
         attribution,
     })
+}
+
+/// A manifest larger than this is not read for project evidence.
+const MANIFEST_MAX: usize = 1 << 20;
+
+/// Project evidence from the whole index, not only what is staged: a
+/// generic pair staged in a Cybrid project is Cybrid's because the project's
+/// manifest (committed long ago) says so. Only dependency manifests are
+/// read, so the hook stays fast on a large repository.
+fn project_evidence(repo: &git2::Repository, index: &Index, staged: &[(Oid, String)], ctx: &Scan) {
+    let Ok(odb) = repo.odb() else {
+        return;
+    };
+    for entry in index.iter() {
+        let path = String::from_utf8_lossy(&entry.path);
+        if !crate::project::is_declaring_manifest(&path) || staged.iter().any(|(_, p)| *p == *path)
+        {
+            continue;
+        }
+        // Stage 0 only: a conflicted path's sides are not the project.
+        if (entry.flags >> 12) & 0x3 != 0 {
+            continue;
+        }
+        match odb.read_header(entry.id) {
+            Ok((size, ObjectType::Blob)) if size <= MANIFEST_MAX => {}
+            _ => continue,
+        }
+        match odb.read(entry.id) {
+            Ok(object) => ctx.observe_manifest(&path, object.data()),
+            Err(e) => ctx.error(
+                &path,
+                format!(
+                    "cannot read {} for project evidence: {}",
+                    entry.id,
+                    e.message()
+                ),
+            ),
+        }
+    }
 }
 
 fn scan_all(ctx: &Scan<'_>, workers: &Workers, blobs: &[(Oid, String)]) {
