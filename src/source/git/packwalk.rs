@@ -32,7 +32,7 @@ use super::workers::Workers;
 
 /// Shared bases held at once, across threads, before bases are re-decoded
 /// instead of kept.
-pub(crate) const HELD_CAP: usize = 256 << 20;
+pub(crate) const HELD_CAP: usize = 128 << 20;
 /// How deep parallel splits nest inside one delta tree; below it a subtree
 /// is walked on the current thread with an explicit stack.
 const MAX_NESTING: u32 = 16;
