@@ -59,18 +59,30 @@ impl Gate {
         Some(Gate { class, min_len })
     }
 
-    /// The windows of `bytes[lo..hi]` where a secret of this shape can sit,
-    /// merged and in order, appended to `out`.
-    pub fn windows(&self, bytes: &[u8], lo: usize, hi: usize, out: &mut Vec<(usize, usize)>) {
-        let first = out.len();
+    /// The smallest gate that holds every one of `gates`: the union of their
+    /// classes, the shortest of their lengths. Its runs contain every run of
+    /// each of them, so one pass over a region serves them all.
+    pub fn union(gates: &[Gate]) -> Option<Gate> {
+        let min_len = gates.iter().map(|g| g.min_len).min()?;
+        let mut class = [false; 256];
+        for g in gates {
+            for (b, on) in g.class.iter().enumerate() {
+                class[b] |= *on;
+            }
+        }
+        Some(Gate { class, min_len })
+    }
+
+    /// The maximal runs of class bytes in `bytes[lo..hi]` at least
+    /// `min_len` long, appended to `out`. Mostly looks at one byte in
+    /// `min_len`: a byte outside the class at the probe rules out every run
+    /// that would cover it.
+    pub fn runs(&self, bytes: &[u8], lo: usize, hi: usize, out: &mut Vec<(usize, usize)>) {
         let mut i = lo;
         // bytes[i..good] are known to be in the class.
         let mut good = lo;
         while i + self.min_len <= hi {
             let probe = i + self.min_len - 1;
-            // Check from the probe down to what is already known: a byte
-            // outside the class means no run of min_len can cover the probe
-            // from before it.
             let mut j = probe + 1;
             while j > good && self.class[usize::from(bytes[j - 1])] {
                 j -= 1;
@@ -84,19 +96,57 @@ impl Gate {
             while end < hi && self.class[usize::from(bytes[end])] {
                 end += 1;
             }
-            let floor = i.saturating_sub(BACK).max(lo);
-            let slack_floor = floor.saturating_sub(LINE_SLACK).max(lo);
-            let start = memchr::memrchr(b'\n', &bytes[slack_floor..floor])
-                .map_or(floor, |p| slack_floor + p + 1);
-            let stop = (end + FORWARD).min(hi);
-            let mergeable = out.len() > first;
-            match out.last_mut() {
-                Some(last) if mergeable && start <= last.1 => last.1 = last.1.max(stop),
-                _ => out.push((start, stop)),
-            }
+            out.push((i, end));
             i = end + 1;
             good = i;
         }
+    }
+
+    /// The windows of `bytes[lo..hi]` where a secret of this shape can sit,
+    /// merged and in order, appended to `out`, found inside `runs` (the runs
+    /// of a gate that holds this one, such as [`Gate::union`]).
+    pub fn windows_in(
+        &self,
+        bytes: &[u8],
+        (lo, hi): (usize, usize),
+        runs: &[(usize, usize)],
+        out: &mut Vec<(usize, usize)>,
+    ) {
+        let first = out.len();
+        for &(run_start, run_end) in runs {
+            let mut i = run_start;
+            while i < run_end {
+                if !self.class[usize::from(bytes[i])] {
+                    i += 1;
+                    continue;
+                }
+                let start = i;
+                while i < run_end && self.class[usize::from(bytes[i])] {
+                    i += 1;
+                }
+                if i - start < self.min_len {
+                    continue;
+                }
+                let floor = start.saturating_sub(BACK).max(lo);
+                let slack_floor = floor.saturating_sub(LINE_SLACK).max(lo);
+                let from = memchr::memrchr(b'\n', &bytes[slack_floor..floor])
+                    .map_or(floor, |p| slack_floor + p + 1);
+                let to = (i + FORWARD).min(hi);
+                let mergeable = out.len() > first;
+                match out.last_mut() {
+                    Some(last) if mergeable && from <= last.1 => last.1 = last.1.max(to),
+                    _ => out.push((from, to)),
+                }
+            }
+        }
+    }
+
+    /// [`runs`](Self::runs) then [`windows_in`](Self::windows_in) with this
+    /// gate alone.
+    pub fn windows(&self, bytes: &[u8], lo: usize, hi: usize, out: &mut Vec<(usize, usize)>) {
+        let mut runs = Vec::new();
+        self.runs(bytes, lo, hi, &mut runs);
+        self.windows_in(bytes, (lo, hi), &runs, out);
     }
 }
 
@@ -211,6 +261,54 @@ mod tests {
         let mut out = Vec::new();
         g.windows(&text, 3003, 3010, &mut out);
         assert!(out.is_empty());
+    }
+
+    #[test]
+    fn windows_found_through_the_union_are_the_gates_own() {
+        let base64url = Gate::of(r"(?P<secret>[A-Za-z0-9_\-]{40,43})").expect("gated");
+        let hex = Gate::of(r"(?P<secret>[0-9a-f]{32})").expect("gated");
+        let b64 = Gate::of(r"(?P<secret>[A-Za-z0-9+/]{54,58}={0,2})").expect("gated");
+        let gates = [base64url, hex, b64];
+        let union = Gate::union(&gates).expect("union");
+        assert_eq!(union.min_len, 32);
+        let mut text = Vec::new();
+        let mut x = 99u32;
+        for _ in 0..200_000 {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            let r = (x >> 16) % 1000;
+            text.push(match r {
+                0..=9 => b' ',
+                10..=12 => b'\n',
+                13..=15 => b'/',
+                16..=18 => b'+',
+                19..=21 => b'_',
+                _ => b"0123456789abcdefABCXYZ"[(r % 22) as usize],
+            });
+        }
+        // Runs of each gate's own shape, planted among the random ones.
+        for (at, plant) in [
+            (5_000, &b"0123456789abcdef0123456789abcdef01234567"[..]),
+            (
+                50_000,
+                &b"Zm9vYmFyYmF6cXV4Zm9vYmFyYmF6cXV4Zm9vYmFyYmF6cXV4Zm9vYmFy+/=="[..],
+            ),
+            (120_000, &b"aB3_-xYz09aB3_-xYz09aB3_-xYz09aB3_-xYz09aB3"[..]),
+        ] {
+            text[at - 1] = b' ';
+            text[at..at + plant.len()].copy_from_slice(plant);
+            text[at + plant.len()] = b' ';
+        }
+        let mut runs = Vec::new();
+        union.runs(&text, 100, text.len() - 100, &mut runs);
+        assert!(runs.len() > 10);
+        for g in &gates {
+            let mut alone = Vec::new();
+            g.windows(&text, 100, text.len() - 100, &mut alone);
+            let mut shared = Vec::new();
+            g.windows_in(&text, (100, text.len() - 100), &runs, &mut shared);
+            assert!(!alone.is_empty());
+            assert_eq!(alone, shared);
+        }
     }
 
     #[test]

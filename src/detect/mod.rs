@@ -105,6 +105,8 @@ pub struct Engine {
     /// (by rule, then pattern), if it has one.
     gates: Vec<Gate>,
     pattern_gates: Vec<Vec<Option<usize>>>,
+    /// Holds every gate: its runs are found once per region for all of them.
+    union_gate: Option<Gate>,
     /// Per rule, its gated patterns grouped by gate into regex sets: one
     /// pass over a window says which patterns can match there at all, and
     /// each pattern then runs only on its windows. `set_bits` places each
@@ -151,6 +153,7 @@ impl Engine {
             })
             .collect::<Vec<Vec<Option<usize>>>>();
         let (gate_sets, set_bits) = gate_sets(&rules, &pattern_gates);
+        let union_gate = Gate::union(&gates);
         Engine {
             rules,
             prefilter,
@@ -158,6 +161,7 @@ impl Engine {
             providers,
             gates,
             pattern_gates,
+            union_gate,
             gate_sets,
             set_bits,
         }
@@ -184,13 +188,24 @@ impl Engine {
         lo: usize,
         hi: usize,
     ) -> &'s [(usize, usize)] {
-        if cache.len() <= g {
-            cache.resize_with(g + 1, GateWindows::default);
+        // The union gate's runs (the last cache slot) serve every gate.
+        let union = self.gates.len();
+        if cache.len() <= union {
+            cache.resize_with(union + 1, GateWindows::default);
         }
-        let cached = &mut cache[g];
+        let (gates, rest) = cache.split_at_mut(union);
+        let runs = &mut rest[0];
+        if runs.region != Some((lo, hi)) {
+            runs.list.clear();
+            if let Some(u) = &self.union_gate {
+                u.runs(bytes, lo, hi, &mut runs.list);
+            }
+            runs.region = Some((lo, hi));
+        }
+        let cached = &mut gates[g];
         if cached.region != Some((lo, hi)) {
             cached.list.clear();
-            self.gates[g].windows(bytes, lo, hi, &mut cached.list);
+            self.gates[g].windows_in(bytes, (lo, hi), &runs.list, &mut cached.list);
             cached.region = Some((lo, hi));
         }
         &cached.list
