@@ -158,6 +158,10 @@ pub enum Unfinished {
     /// Not an error: e.g. still running.
     Skip(String),
     Error(String),
+    /// Read in part (the trace broke off: the network, the deadline): its
+    /// findings so far and the error are reported, but it is not recorded
+    /// as done, so a rerun with the state scans it again.
+    Partial(Box<UnitRecord>),
 }
 
 impl From<HttpError> for Unfinished {
@@ -292,10 +296,11 @@ pub fn sweep(
                     }
                     UnitOutcome::Done(record, false)
                 }
+                Err(Unfinished::Partial(record)) => UnitOutcome::Partial(*record),
                 Err(u) => UnitOutcome::Unfinished(u),
             }
         };
-        if let UnitOutcome::Done(record, _) = &outcome {
+        if let UnitOutcome::Done(record, _) | UnitOutcome::Partial(record) = &outcome {
             counters.bytes.fetch_add(record.bytes, Ordering::Relaxed);
             counters
                 .findings
@@ -311,6 +316,10 @@ pub fn sweep(
             Some(UnitOutcome::Done(record, resumed)) => {
                 swept.resumed += u64::from(resumed);
                 swept.records.push(record);
+            }
+            Some(UnitOutcome::Partial(record)) => swept.records.push(record),
+            Some(UnitOutcome::Unfinished(Unfinished::Partial(record))) => {
+                swept.records.push(*record)
             }
             Some(UnitOutcome::Unfinished(Unfinished::Skip(reason))) => {
                 swept.skipped.push(Skipped { path, reason })
@@ -330,6 +339,8 @@ pub fn sweep(
 enum UnitOutcome {
     /// The record, and whether it came from the state directory.
     Done(UnitRecord, bool),
+    /// Reported, not saved in the state ([`Unfinished::Partial`]).
+    Partial(UnitRecord),
     Unfinished(Unfinished),
 }
 

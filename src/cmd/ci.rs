@@ -203,6 +203,16 @@ fn sweep(kind: ProviderKind, args: CiSourceArgs) -> Result<Outcome> {
     let nothing_listed = swept.repositories == 0 && !swept.errors.is_empty();
     let records = swept.records.clone();
     let (findings, errors, skipped, logs, bytes) = ci::assemble(swept);
+    // The deadline: what it left undone is in `errors`, each with the reason.
+    let cut_off = errors
+        .iter()
+        .filter(|e| e.message.contains("(--deadline)"))
+        .count();
+    if cut_off > 0 {
+        notes.push(format!(
+            "ci: the overall deadline (--deadline) was reached: {cut_off} run(s), job(s) or listing(s) were not finished (in errors, reason \"deadline\"); what finished before it is reported whole; rerun with the same --state to finish the rest"
+        ));
+    }
     let mut report = Report {
         findings,
         errors,
