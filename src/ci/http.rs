@@ -20,7 +20,7 @@
 
 use std::io::Read;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use reqwest::blocking::{Client, Response};
@@ -173,6 +173,19 @@ pub struct Waits {
     pub retries: AtomicU64,
     /// Time spent paused for rate limits, in milliseconds.
     pub paused_ms: AtomicU64,
+    /// Time spent waiting for answers (their headers), summed over workers,
+    /// in nanoseconds.
+    pub request_ns: AtomicU64,
+    /// Time spent reading download bodies off the network, summed over
+    /// workers, in nanoseconds (a streamed trace's scanning is not in it).
+    pub body_ns: AtomicU64,
+}
+
+fn add_elapsed(counter: &AtomicU64, since: Instant) {
+    counter.fetch_add(
+        u64::try_from(since.elapsed().as_nanos()).unwrap_or(u64::MAX),
+        Ordering::Relaxed,
+    );
 }
 
 /// Settings of an [`Api`].
@@ -196,7 +209,8 @@ pub struct Api {
     config: ApiConfig,
     /// The API's rate-limit budget, shared by every worker.
     budget: Mutex<Budget>,
-    pub waits: Waits,
+    /// Shared with the [`Body`]s being read.
+    pub waits: Arc<Waits>,
 }
 
 /// The rate-limit budget of the API as this client knows it.
@@ -228,7 +242,7 @@ impl Api {
             client,
             config,
             budget: Mutex::new(Budget::default()),
-            waits: Waits::default(),
+            waits: Arc::default(),
         })
     }
 
@@ -309,6 +323,7 @@ impl Api {
                 return ok_or_status(response, &current).map(|response| Body {
                     response,
                     deadline: self.config.deadline,
+                    waits: self.waits.clone(),
                 });
             }
             let next = response
@@ -379,7 +394,9 @@ impl Api {
                     }
                 }
             }
+            let asked = Instant::now();
             let sent = request.send();
+            add_elapsed(&self.waits.request_ns, asked);
             if api {
                 self.answered(sent.as_ref().ok().map(Response::headers));
             }
@@ -553,6 +570,7 @@ impl Api {
 pub struct Body {
     response: Response,
     deadline: Instant,
+    waits: Arc<Waits>,
 }
 
 impl Body {
@@ -569,7 +587,10 @@ impl Read for Body {
         if Instant::now() >= self.deadline {
             return Err(Self::past_deadline());
         }
-        self.response.read(buf).map_err(|e| {
+        let started = Instant::now();
+        let read = self.response.read(buf);
+        add_elapsed(&self.waits.body_ns, started);
+        read.map_err(|e| {
             if Instant::now() >= self.deadline {
                 Self::past_deadline()
             } else {

@@ -202,6 +202,13 @@ pub struct Counters {
     pub bytes: AtomicU64,
     pub findings: AtomicU64,
     pub resumed: AtomicU64,
+    /// Time workers spent on units (fetching and scanning), summed, in
+    /// nanoseconds: less the provider's request and body time, what
+    /// scanning (unpacking, normalising, matching) took.
+    pub busy_ns: AtomicU64,
+    /// The provider's `request_ns` when the listings were done (the rest
+    /// was spent on units).
+    pub listing_request_ns: AtomicU64,
 }
 
 /// What the whole sweep gathered.
@@ -272,6 +279,11 @@ pub fn sweep(
     }
     swept.units = units.len() as u64;
 
+    counters.listing_request_ns.store(
+        provider.waits().request_ns.load(Ordering::Relaxed),
+        Ordering::Relaxed,
+    );
+
     // 3. Scan each unit not already finished.
     let state_errors = Mutex::new(Vec::new());
     let results: Vec<Mutex<Option<UnitOutcome>>> = units.iter().map(|_| Mutex::new(None)).collect();
@@ -286,7 +298,13 @@ pub fn sweep(
                 unit.status
             )))
         } else {
-            match provider.scan(unit, ctx) {
+            let started = std::time::Instant::now();
+            let scanned = provider.scan(unit, ctx);
+            counters.busy_ns.fetch_add(
+                u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX),
+                Ordering::Relaxed,
+            );
+            match scanned {
                 Ok(record) => {
                     // Saved at once: a kill after this point keeps this unit.
                     if let Some(state) = state {

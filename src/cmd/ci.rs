@@ -182,6 +182,27 @@ fn sweep(kind: ProviderKind, args: CiSourceArgs) -> Result<Outcome> {
         ));
     }
     let waits = provider.waits();
+    // Where the workers' time went (summed over workers): for tuning and
+    // the benchmark; not in the report, which must not vary between runs.
+    let secs = |ns: u64| ns as f64 / 1e9;
+    let busy = counters.busy_ns.load(Ordering::Relaxed);
+    let requests = waits
+        .request_ns
+        .load(Ordering::Relaxed)
+        .saturating_sub(counters.listing_request_ns.load(Ordering::Relaxed));
+    let network = requests + waits.body_ns.load(Ordering::Relaxed);
+    let paused = waits.paused_ms.load(Ordering::Relaxed) * 1_000_000;
+    say(&format!(
+        "ci: time: {:.2} s wall; workers {:.2} s on runs/jobs: {:.2} s waiting on the network (API answers {:.2} s, downloads {:.2} s), {:.2} s paused (rate limits, backoff), {:.2} s scanning; {} MB of logs",
+        started.elapsed().as_secs_f64(),
+        secs(busy),
+        secs(network),
+        secs(requests),
+        secs(waits.body_ns.load(Ordering::Relaxed)),
+        secs(paused),
+        secs(busy.saturating_sub(network + paused)),
+        counters.bytes.load(Ordering::Relaxed) / 1_000_000,
+    ));
     let rate_waits = waits.rate_limit.load(Ordering::Relaxed);
     if rate_waits > 0 {
         say(&format!(
