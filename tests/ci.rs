@@ -8,7 +8,7 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{Cursor, Write};
+use std::io::{Cursor, Read, Write};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -51,6 +51,23 @@ struct Answer {
     headers: Vec<(String, String)>,
     body: Vec<u8>,
     delay: Duration,
+    /// Send the body 4 KiB at a time, pausing this long before each piece
+    /// (a slow network).
+    trickle: Option<Duration>,
+}
+
+/// A body read 4 KiB at a time, slowly.
+struct Trickle {
+    body: Cursor<Vec<u8>>,
+    pause: Duration,
+}
+
+impl Read for Trickle {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        thread::sleep(self.pause);
+        let n = buf.len().min(4096);
+        self.body.read(&mut buf[..n])
+    }
 }
 
 impl Answer {
@@ -60,6 +77,7 @@ impl Answer {
             headers: vec![("Content-Type".into(), "application/json".into())],
             body: v.to_string().into_bytes(),
             delay: Duration::ZERO,
+            trickle: None,
         }
     }
     fn bytes(status: u16, content_type: &str, body: Vec<u8>) -> Self {
@@ -68,6 +86,7 @@ impl Answer {
             headers: vec![("Content-Type".into(), content_type.into())],
             body,
             delay: Duration::ZERO,
+            trickle: None,
         }
     }
     fn header(mut self, k: &str, v: &str) -> Self {
@@ -114,15 +133,35 @@ impl Sim {
                     log.lock().expect("log").push(seen.clone());
                     let answer = handler(&seen);
                     thread::sleep(answer.delay);
-                    let mut response =
-                        tiny_http::Response::from_data(answer.body).with_status_code(answer.status);
-                    for (k, v) in answer.headers {
-                        response.add_header(
+                    let headers: Vec<tiny_http::Header> = answer
+                        .headers
+                        .iter()
+                        .map(|(k, v)| {
                             tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes())
-                                .expect("header"),
-                        );
-                    }
-                    let _ = request.respond(response);
+                                .expect("header")
+                        })
+                        .collect();
+                    let status = tiny_http::StatusCode(answer.status);
+                    let len = answer.body.len();
+                    let _ = match answer.trickle {
+                        None => request.respond(tiny_http::Response::new(
+                            status,
+                            headers,
+                            Cursor::new(answer.body),
+                            Some(len),
+                            None,
+                        )),
+                        Some(pause) => request.respond(tiny_http::Response::new(
+                            status,
+                            headers,
+                            Trickle {
+                                body: Cursor::new(answer.body),
+                                pause,
+                            },
+                            Some(len),
+                            None,
+                        )),
+                    };
                 });
             }
         });
@@ -2084,5 +2123,109 @@ fn deadline_stops_in_time_reports_what_is_left_and_state_finishes_it() {
         fetched,
         (301..=308).collect::<Vec<u64>>(),
         "310 and 309 came from the state"
+    );
+}
+
+#[test]
+fn gitlab_deadline_mid_trace_keeps_its_findings_and_a_rerun_reads_it_again() {
+    let (p1, p2) = (common::pair(), common::pair());
+    // Job 702's trace: the leak near its start, then 400 KB more; trickled,
+    // it would take ten seconds.
+    let (mut slow, _) = gitlab_trace(&p1);
+    for i in 0..8000 {
+        slow.extend_from_slice(
+            format!("2024-05-01T10:00:07.{i:06}Z 01O test {i} passed\n").as_bytes(),
+        );
+    }
+    let (quick, _) = gitlab_trace(&p2);
+    let clean = b"2024-05-01T10:00:00.100000Z 00O all good\n".to_vec();
+    let world = Arc::new(GitLabWorld {
+        projects: vec![(
+            11,
+            "grp/api",
+            vec![
+                (703, "lint", "success", Some(clean)),
+                (702, "deploy", "failed", Some(slow)),
+                (701, "build", "success", Some(quick)),
+            ],
+        )],
+        erased: Mutex::new(Vec::new()),
+        limited: AtomicU32::new(0),
+        artifacts: Vec::new(),
+    });
+    let base = Arc::new(Mutex::new(String::new()));
+    let inner = gitlab_handler(world.clone(), base.clone());
+    let trickle = Arc::new(AtomicBool::new(false));
+    let t = trickle.clone();
+    let sim = Sim::start(Arc::new(move |r: &Seen| {
+        let mut a = inner(r);
+        if r.path().ends_with("/jobs/702/trace") && t.load(Ordering::SeqCst) {
+            a.trickle = Some(Duration::from_millis(100));
+        }
+        a
+    }));
+    *base.lock().expect("b") = sim.url.clone();
+    let sweep = |extra: &[&str]| {
+        let mut c = bin();
+        c.env("GITLAB_TOKEN", GL_TOKEN)
+            .args(["ci", "gitlab", "grp/api", "--api-url", &sim.url])
+            .args([
+                "-f",
+                "json",
+                "--quiet",
+                "--deterministic",
+                "--concurrency",
+                "1",
+            ])
+            .args(["--chunk-size", "4096"])
+            .args(extra);
+        c
+    };
+    let reference = run(&mut sweep(&[]));
+    assert_eq!(runs_of(&reference.report, "findings"), ["701", "702"]);
+
+    trickle.store(true, Ordering::SeqCst);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path().join("state");
+    let state_s = state.to_str().expect("utf-8");
+    let started = Instant::now();
+    let out = run(&mut sweep(&["--deadline", "2", "--state", state_s]));
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(2 + 4), "stopped after {took:?}");
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    // 702's leak was read before the deadline: it is reported.
+    assert_eq!(runs_of(&out.report, "findings"), ["702"]);
+    let errors = paths(&out.report, "errors");
+    assert_eq!(runs_of(&out.report, "errors"), ["701", "702"], "{errors:?}");
+    assert!(
+        errors.iter().all(|(_, m)| m.contains("deadline")),
+        "{errors:?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|(p, m)| p.ends_with("/702") && m.contains("a rerun scans the job again")),
+        "{errors:?}"
+    );
+    assert!(out.report["notes"].to_string().contains("deadline"));
+
+    // The rerun reads 702 again (it was not recorded as done), not 703.
+    trickle.store(false, Ordering::SeqCst);
+    let before = sim.seen().len();
+    let again = run(&mut sweep(&["--state", state_s]));
+    for key in ["findings", "errors", "skipped"] {
+        assert_eq!(again.report[key], reference.report[key], "{key}");
+    }
+    let traces: Vec<String> = sim.seen()[before..]
+        .iter()
+        .filter(|r| r.path().ends_with("/trace"))
+        .map(|r| r.path().to_string())
+        .collect();
+    assert_eq!(
+        traces,
+        [
+            "/api/v4/projects/11/jobs/702/trace",
+            "/api/v4/projects/11/jobs/701/trace"
+        ]
     );
 }
