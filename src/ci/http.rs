@@ -225,6 +225,9 @@ struct Budget {
     in_flight: u64,
     /// Every API request waits until then.
     paused_until: Option<Instant>,
+    /// The window (its reset) whose spent budget was last counted as a
+    /// pause: an answer saying so and the countdown reaching 0 are one pause.
+    counted_reset: Option<u64>,
 }
 
 impl Api {
@@ -411,12 +414,12 @@ impl Api {
                 Err(e) => (Transient::Retry(None, network_message(&e)), None),
             };
             match wait {
-                Transient::RateLimited(d) => {
+                Transient::RateLimited(d, spent) => {
                     // Rate limits are waited out (within the deadline), not
                     // counted against the retry budget: they are not failures.
                     // The limit is the token's: every worker pauses.
                     if api {
-                        self.pause_all(d);
+                        self.pause_all(d, spent);
                     } else {
                         self.waits.rate_limit.fetch_add(1, Ordering::Relaxed);
                         self.pause_self(d, url)?;
@@ -460,7 +463,8 @@ impl Api {
                 .or(reset.map(|(_, wait)| wait))
                 .unwrap_or(Duration::from_secs(60))
                 .max(Duration::from_millis(100));
-            return Some(Transient::RateLimited(d));
+            let spent = reset.filter(|_| exhausted).map(|(at, _)| at);
+            return Some(Transient::RateLimited(d, spent));
         }
         if status.is_server_error() {
             return Some(Transient::Retry(
@@ -490,9 +494,12 @@ impl Api {
                 b.remaining = None;
             }
             match (b.remaining, b.reset) {
-                (Some(0), Some((_, at))) => {
+                (Some(0), Some((reset, at))) => {
                     b.paused_until = Some(at.min(now + MAX_PAUSE));
-                    self.waits.rate_limit.fetch_add(1, Ordering::Relaxed);
+                    if b.counted_reset != Some(reset) {
+                        b.counted_reset = Some(reset);
+                        self.waits.rate_limit.fetch_add(1, Ordering::Relaxed);
+                    }
                     continue;
                 }
                 (Some(n), _) => b.remaining = Some(n.saturating_sub(1)),
@@ -533,9 +540,10 @@ impl Api {
         }
     }
 
-    /// Pause every API request for `d` (a rate-limit answer); a pause
-    /// already under way is lengthened, not counted again.
-    fn pause_all(&self, d: Duration) {
+    /// Pause every API request for `d` (a rate-limit answer; `spent`: the
+    /// reset of the window it says is spent). A pause already under way is
+    /// lengthened, not counted again; nor is one for a window already counted.
+    fn pause_all(&self, d: Duration, spent: Option<u64>) {
         let mut b = self.budget.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
         let until = now + d.min(MAX_PAUSE);
@@ -543,8 +551,13 @@ impl Api {
             Some(p) if p > now => b.paused_until = Some(p.max(until)),
             _ => {
                 b.paused_until = Some(until);
-                self.waits.rate_limit.fetch_add(1, Ordering::Relaxed);
+                if spent.is_none() || spent != b.counted_reset {
+                    self.waits.rate_limit.fetch_add(1, Ordering::Relaxed);
+                }
             }
+        }
+        if spent.is_some() {
+            b.counted_reset = spent;
         }
     }
 
@@ -601,7 +614,8 @@ impl Read for Body {
 }
 
 enum Transient {
-    RateLimited(Duration),
+    /// Wait this long; the reset of the window the answer says is spent.
+    RateLimited(Duration, Option<u64>),
     Retry(Option<Duration>, String),
 }
 
@@ -749,6 +763,80 @@ mod tests {
             check_api_url("ftp://x"),
             Err(ApiUrlError::Scheme(_))
         ));
+    }
+
+    fn loopback_api() -> Api {
+        Api::new(ApiConfig {
+            base: Url::parse("http://127.0.0.1:9").unwrap_or_else(|_| unreachable!()),
+            token: None,
+            auth: Auth::Bearer,
+            headers: Vec::new(),
+            timeout: Duration::from_secs(5),
+            deadline: Instant::now() + Duration::from_secs(30),
+            backoff: Backoff {
+                base: Duration::from_millis(10),
+                cap: Duration::from_millis(10),
+                retries: 0,
+            },
+        })
+        .unwrap_or_else(|_| unreachable!())
+    }
+
+    fn budget(remaining: u64, reset: u64) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in [
+            ("x-ratelimit-remaining", remaining),
+            ("x-ratelimit-reset", reset),
+        ] {
+            h.insert(k, HeaderValue::from(v));
+        }
+        h
+    }
+
+    #[test]
+    fn the_budget_counts_down_requests_on_their_way_and_holds_all_until_the_reset() {
+        let api = loopback_api();
+        let url = api.url(&["x"], &[]);
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        let reset = now + 2;
+        // Two requests out; the first answered with 3 left: the other may
+        // be counted after that answer, so 2 are usable.
+        assert!(api.acquire(&url).is_ok() && api.acquire(&url).is_ok());
+        api.answered(Some(&budget(3, reset)));
+        let started = Instant::now();
+        assert!(api.acquire(&url).is_ok() && api.acquire(&url).is_ok());
+        assert!(started.elapsed() < Duration::from_millis(500));
+        assert_eq!(api.waits.rate_limit.load(Ordering::Relaxed), 0);
+        // A late answer of the same window does not raise the count back.
+        api.answered(Some(&budget(2, reset)));
+        // Spent: the next request waits for the reset, counted once.
+        assert!(api.acquire(&url).is_ok());
+        let after = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        assert!(after >= reset, "went at {after}, the reset is {reset}");
+        assert_eq!(api.waits.rate_limit.load(Ordering::Relaxed), 1);
+        // The answer saying the same window is spent is the same pause.
+        api.pause_all(Duration::from_millis(1), Some(reset));
+        assert_eq!(api.waits.rate_limit.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn no_pause_runs_past_the_deadline() {
+        let mut api = loopback_api();
+        api.config.deadline = Instant::now() + Duration::from_millis(200);
+        let url = api.url(&["x"], &[]);
+        api.pause_all(Duration::from_secs(5), None);
+        let started = Instant::now();
+        assert!(matches!(api.acquire(&url), Err(HttpError::Deadline { .. })));
+        assert!(
+            started.elapsed() < Duration::from_millis(100),
+            "failed at once"
+        );
     }
 
     #[test]
