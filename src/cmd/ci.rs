@@ -193,7 +193,7 @@ fn sweep(kind: ProviderKind, args: CiSourceArgs) -> Result<Outcome> {
     let network = requests + waits.body_ns.load(Ordering::Relaxed);
     let paused = waits.paused_ms.load(Ordering::Relaxed) * 1_000_000;
     say(&format!(
-        "ci: time: {:.2} s wall; workers {:.2} s on runs/jobs: {:.2} s waiting on the network (API answers {:.2} s, downloads {:.2} s), {:.2} s paused (rate limits, backoff), {:.2} s scanning; {} MB of logs",
+        "ci: time: {:.2} s wall; workers {:.2} s on runs/jobs: {:.2} s waiting on the network (for answers {:.2} s, reading download bodies {:.2} s), {:.2} s paused (rate limits, backoff), {:.2} s scanning; {} MB of logs",
         started.elapsed().as_secs_f64(),
         secs(busy),
         secs(network),
