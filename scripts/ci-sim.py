@@ -6,9 +6,17 @@ Link-paginated like GitHub (100 per page); each run's logs endpoint answers
 302 to a second "download host" (another port) that serves a real zip of
 per-step logs: LOG_KB of timestamped CI log text per run, one run in ten
 with a planted, generated (never issued) Cybrid credential pair. One zip is
-built per kind and served for every run, so the simulator costs no CPU per
-byte; the scanner still downloads, inflates and scans every run.
-Optional LATENCY_MS delays each answer (a simulated network).
+built per kind (in memory, before serving) and served for every run, so the
+simulator costs no CPU per byte; the scanner still downloads, inflates and
+scans every run. Optional LATENCY_MS delays each answer (a simulated network).
+
+So that the simulator is not the bottleneck: both servers are threaded
+(ThreadingHTTPServer, one thread per connection), and SIM_PROCS processes
+(default: the number of cores) accept on the same listening sockets, so
+Python's GIL does not cap it at one core; each answer is one write with
+TCP_NODELAY (a header write then a body write would meet Nagle's algorithm
+and the client's delayed ACK: 40 ms per answer). The parent prints the
+simulator's CPU time ("sim cpu SECONDS", all processes) on SIGUSR1 to stderr.
 
 Usage: ci-sim.py REPOS RUNS LOG_KB [LATENCY_MS]; prints "API_URL" then serves.
 """
@@ -18,6 +26,8 @@ import io
 import json
 import os
 import random
+import signal
+import socket
 import sys
 import threading
 import time
@@ -72,8 +82,12 @@ LEAKY = build_zip(rng, LOG_KB, (cred(rng), cred(rng)))
 API = {}
 
 
+REASONS = {200: "OK", 302: "Found", 404: "Not Found"}
+
+
 class Quiet(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
 
     def log_message(self, *args):
         pass
@@ -81,13 +95,11 @@ class Quiet(BaseHTTPRequestHandler):
     def send(self, status, body, ctype="application/json", headers=()):
         if LATENCY:
             time.sleep(LATENCY)
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        for k, v in headers:
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(body)
+        head = ["HTTP/1.1 %d %s" % (status, REASONS.get(status, "")),
+                "Content-Type: " + ctype, "Content-Length: %d" % len(body)]
+        head += ["%s: %s" % kv for kv in headers]
+        # One write: status line, headers and body together.
+        self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
 
 
 def paged(handler, url, items, wrap):
@@ -127,19 +139,68 @@ class DownloadHandler(Quiet):
         self.send(200, LEAKY if run % 10 == 0 else CLEAN, "application/zip")
 
 
-def serve(handler):
+def bind(handler):
     s = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     s.daemon_threads = True
-    threading.Thread(target=s.serve_forever, daemon=True).start()
-    return "http://127.0.0.1:%d" % s.server_address[1]
+    s.request_queue_size = 128
+    return s
 
 
-API["download"] = serve(DownloadHandler)
-API["url"] = serve(ApiHandler)
+def serve(servers):
+    for s in servers:
+        threading.Thread(target=s.serve_forever, daemon=True).start()
+
+
+servers = [bind(DownloadHandler), bind(ApiHandler)]
+API["download"] = "http://127.0.0.1:%d" % servers[0].server_address[1]
+API["url"] = "http://127.0.0.1:%d" % servers[1].server_address[1]
+procs = int(os.environ.get("SIM_PROCS", os.cpu_count() or 1))
+parent = os.getpid()
+children = []
+for _ in range(max(procs, 1) - 1):
+    pid = os.fork()
+    if pid == 0:
+        serve(servers)
+        # A child ends with its parent (killed or not).
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+    children.append(pid)
+serve(servers)
+
+
+def cpu_seconds():
+    """User + system CPU of this process and its children (from /proc)."""
+    total = 0
+    for pid in [parent] + children:
+        try:
+            fields = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def report_cpu(*_):
+    print("sim cpu %.2f" % cpu_seconds(), file=sys.stderr, flush=True)
+
+
+def stop(*_):
+    for pid in children:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except OSError:
+            pass
+    os._exit(0)
+
+
+signal.signal(signal.SIGUSR1, report_cpu)
+signal.signal(signal.SIGTERM, stop)
 print(API["url"], flush=True)
-print("log text per run: %d bytes; zip: %d bytes" % (LOG_KB * 1024, len(CLEAN)), file=sys.stderr, flush=True)
+print("log text per run: %d bytes; zip: %d bytes; %d process(es)" % (LOG_KB * 1024, len(CLEAN), procs),
+      file=sys.stderr, flush=True)
 try:
     while True:
         time.sleep(3600)
 except KeyboardInterrupt:
-    pass
+    stop()

@@ -251,7 +251,7 @@ pub struct CiSourceArgs {
     /// With --delete-leaking-logs: print and log the plan, delete nothing
     #[arg(long, requires = "delete_leaking_logs")]
     pub dry_run: bool,
-    /// Stop starting requests after this many seconds in all; what is left is listed in `errors`
+    /// End the sweep after this many seconds in all: requests and downloads are cut off at it; what is left is listed in `errors` (rerun with --state to finish it)
     #[arg(long, value_name = "SECS")]
     pub deadline: Option<f64>,
     /// Per-request timeout (and per read of a download) in seconds

@@ -8,7 +8,7 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{Cursor, Write};
+use std::io::{Cursor, Read, Write};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -26,6 +26,10 @@ struct Seen {
     method: String,
     url: String,
     headers: BTreeMap<String, String>,
+    /// When the request reached the simulator.
+    at: Instant,
+    /// The same, on the wall clock (rate-limit resets are epoch seconds).
+    wall: SystemTime,
 }
 
 impl Seen {
@@ -47,6 +51,23 @@ struct Answer {
     headers: Vec<(String, String)>,
     body: Vec<u8>,
     delay: Duration,
+    /// Send the body 4 KiB at a time, pausing this long before each piece
+    /// (a slow network).
+    trickle: Option<Duration>,
+}
+
+/// A body read 4 KiB at a time, slowly.
+struct Trickle {
+    body: Cursor<Vec<u8>>,
+    pause: Duration,
+}
+
+impl Read for Trickle {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        thread::sleep(self.pause);
+        let n = buf.len().min(4096);
+        self.body.read(&mut buf[..n])
+    }
 }
 
 impl Answer {
@@ -56,6 +77,7 @@ impl Answer {
             headers: vec![("Content-Type".into(), "application/json".into())],
             body: v.to_string().into_bytes(),
             delay: Duration::ZERO,
+            trickle: None,
         }
     }
     fn bytes(status: u16, content_type: &str, body: Vec<u8>) -> Self {
@@ -64,6 +86,7 @@ impl Answer {
             headers: vec![("Content-Type".into(), content_type.into())],
             body,
             delay: Duration::ZERO,
+            trickle: None,
         }
     }
     fn header(mut self, k: &str, v: &str) -> Self {
@@ -92,6 +115,8 @@ impl Sim {
                 let (handler, log) = (handler.clone(), log.clone());
                 thread::spawn(move || {
                     let seen = Seen {
+                        at: Instant::now(),
+                        wall: SystemTime::now(),
                         method: request.method().to_string(),
                         url: request.url().to_string(),
                         headers: request
@@ -108,15 +133,35 @@ impl Sim {
                     log.lock().expect("log").push(seen.clone());
                     let answer = handler(&seen);
                     thread::sleep(answer.delay);
-                    let mut response =
-                        tiny_http::Response::from_data(answer.body).with_status_code(answer.status);
-                    for (k, v) in answer.headers {
-                        response.add_header(
+                    let headers: Vec<tiny_http::Header> = answer
+                        .headers
+                        .iter()
+                        .map(|(k, v)| {
                             tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes())
-                                .expect("header"),
-                        );
-                    }
-                    let _ = request.respond(response);
+                                .expect("header")
+                        })
+                        .collect();
+                    let status = tiny_http::StatusCode(answer.status);
+                    let len = answer.body.len();
+                    let _ = match answer.trickle {
+                        None => request.respond(tiny_http::Response::new(
+                            status,
+                            headers,
+                            Cursor::new(answer.body),
+                            Some(len),
+                            None,
+                        )),
+                        Some(pause) => request.respond(tiny_http::Response::new(
+                            status,
+                            headers,
+                            Trickle {
+                                body: Cursor::new(answer.body),
+                                pause,
+                            },
+                            Some(len),
+                            None,
+                        )),
+                    };
                 });
             }
         });
@@ -451,6 +496,12 @@ struct GitHubSims {
 /// (410); acme/infra: 201 leaks in `deploy (prod)` (only a top-level job
 /// log), 202 a corrupt zip, 203 clean; acme/locked: 403; acme/broken: HTML.
 fn github_sims() -> GitHubSims {
+    github_sims_with(|h| h)
+}
+
+/// [`github_sims`] with the API's handler wrapped by `wrap` (to add faults
+/// in front of it: rate limits, slow answers).
+fn github_sims_with(wrap: impl FnOnce(Arc<Handler>) -> Arc<Handler>) -> GitHubSims {
     let (p1, p2) = (common::pair(), common::pair());
     let (log1, line1) = step_log(&p1);
     let (log2, line2) = step_log(&p2);
@@ -539,10 +590,10 @@ fn github_sims() -> GitHubSims {
     // The API's URL is known only once it listens: hand it over through a cell.
     let api_url = Arc::new(Mutex::new(String::new()));
     let (cell, w, d) = (api_url.clone(), world.clone(), download.url.clone());
-    let api = Sim::start(Arc::new(move |r: &Seen| {
+    let api = Sim::start(wrap(Arc::new(move |r: &Seen| {
         let api = cell.lock().expect("url").clone();
         github_handler(w.clone(), api, d.clone())(r)
-    }));
+    })));
     *api_url.lock().expect("url") = api.url.clone();
     GitHubSims {
         api,
@@ -1558,5 +1609,623 @@ fn gitlab_job_artifacts_archive() {
             && r.contains("--max-file-size")),
         "{}",
         capped.report
+    );
+}
+
+// ------------------------------------------------ rate limits and deadline
+
+/// Every answer a wrapped handler gave: the request, its status, its headers.
+type Answered = Arc<Mutex<Vec<(Seen, u16, Vec<(String, String)>)>>>;
+
+/// Wrap `inner` so that every answer it gives is recorded.
+fn recording(inner: Arc<Handler>) -> (Answered, Arc<Handler>) {
+    let log: Answered = Arc::new(Mutex::new(Vec::new()));
+    let l = log.clone();
+    let handler: Arc<Handler> = Arc::new(move |r: &Seen| {
+        let a = inner(r);
+        l.lock()
+            .expect("answers")
+            .push((r.clone(), a.status, a.headers.clone()));
+        a
+    });
+    (log, handler)
+}
+
+fn header_of<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+fn epoch(t: SystemTime) -> Duration {
+    t.duration_since(UNIX_EPOCH).expect("clock")
+}
+
+/// GitHub's primary rate limit as the API applies it: `limit` requests per
+/// window, the window ending at the epoch second `x-ratelimit-reset`; every
+/// answer carries the `x-ratelimit-*` headers, and a request with nothing
+/// left gets 403 "API rate limit exceeded" until the reset.
+struct PrimaryLimit {
+    limit: u32,
+    on: AtomicBool,
+    /// (reset, remaining) of the current window.
+    window: Mutex<(u64, u32)>,
+    /// Requests that came while the budget was spent (before its reset).
+    exceeded: Mutex<Vec<String>>,
+    /// Answers that spent the budget (remaining 0): when, and the reset.
+    exhausted: Mutex<Vec<(SystemTime, u64)>>,
+}
+
+fn primary_limit(limit: u32, inner: Arc<Handler>) -> (Arc<PrimaryLimit>, Arc<Handler>) {
+    let state = Arc::new(PrimaryLimit {
+        limit,
+        on: AtomicBool::new(false),
+        window: Mutex::new((0, limit)),
+        exceeded: Mutex::new(Vec::new()),
+        exhausted: Mutex::new(Vec::new()),
+    });
+    let st = state.clone();
+    let handler: Arc<Handler> = Arc::new(move |r: &Seen| {
+        if !st.on.load(Ordering::SeqCst) {
+            return inner(r);
+        }
+        let (reset, remaining) = {
+            let mut w = st.window.lock().expect("window");
+            if epoch(r.wall).as_secs() >= w.0 {
+                // A new window: two seconds from the second this one opened.
+                *w = (epoch(r.wall).as_secs() + 2, st.limit);
+            }
+            if w.1 == 0 {
+                st.exceeded.lock().expect("exceeded").push(format!(
+                    "{} at {:?}",
+                    r.url,
+                    epoch(r.wall)
+                ));
+                (w.0, None)
+            } else {
+                w.1 -= 1;
+                if w.1 == 0 {
+                    st.exhausted.lock().expect("exhausted").push((r.wall, w.0));
+                }
+                (w.0, Some(w.1))
+            }
+        };
+        let answer = match remaining {
+            Some(_) => inner(r),
+            None => Answer::json(
+                403,
+                json!({"message": "API rate limit exceeded for user ID 1. If you reach out to GitHub Support for help, please include the request ID.",
+                       "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"}),
+            ),
+        };
+        let limit = st.limit.to_string();
+        let left = remaining.unwrap_or(0);
+        answer
+            .header("x-ratelimit-limit", &limit)
+            .header("x-ratelimit-remaining", &left.to_string())
+            .header("x-ratelimit-used", &(st.limit - left).to_string())
+            .header("x-ratelimit-reset", &reset.to_string())
+            .header("x-ratelimit-resource", "core")
+    });
+    (state, handler)
+}
+
+fn github_loud(s: &GitHubSims, extra: &[&str]) -> Command {
+    let mut c = bin();
+    c.env("GITHUB_TOKEN", GH_TOKEN)
+        .args([
+            "ci",
+            "github",
+            "acme",
+            "--api-url",
+            &s.api.url,
+            "-f",
+            "json",
+        ])
+        .args(["--deterministic", "--concurrency", "4"])
+        .args(extra);
+    c
+}
+
+#[test]
+fn github_primary_rate_limit_pauses_every_worker_until_the_reset() {
+    let limiter = Arc::new(Mutex::new(None));
+    let cell = limiter.clone();
+    let s = github_sims_with(move |h| {
+        let (state, h) = primary_limit(5, h);
+        *cell.lock().expect("l") = Some(state);
+        h
+    });
+    let limiter = limiter.lock().expect("l").clone().expect("limiter");
+    // The reference sweep, unlimited (it also uses up the one-off faults).
+    let reference = run(&mut github_loud(&s, &["--quiet"]));
+    assert_eq!(reference.code, 1, "{}", reference.stderr);
+    s.world.downloads.lock().expect("d").clear();
+
+    limiter.on.store(true, Ordering::SeqCst);
+    let started = Instant::now();
+    let out = run(&mut github_loud(&s, &[]));
+    let took = started.elapsed();
+    let exhausted = limiter.exhausted.lock().expect("e").clone();
+    // The budget ran out (the client may also hold back before the API's
+    // count reaches 0: requests on their way are counted against it).
+    assert!(!exhausted.is_empty(), "the sweep spent the budget");
+    let first_reset = exhausted[0].1;
+    // Nothing reached the API between a spent budget and its reset.
+    let exceeded = limiter.exceeded.lock().expect("x").clone();
+    assert!(
+        exceeded.is_empty(),
+        "requests while the budget was spent: {exceeded:#?}"
+    );
+    let api = s.api.seen();
+    for (spent_at, reset) in &exhausted {
+        let early: Vec<&Seen> = api
+            .iter()
+            .filter(|r| r.wall > *spent_at && epoch(r.wall).as_secs() < *reset)
+            .collect();
+        assert!(early.is_empty(), "before the reset {reset}: {early:?}");
+    }
+    // ... and the sweep went on after each reset, to the full report.
+    assert!(
+        api.iter().any(|r| epoch(r.wall).as_secs() >= first_reset),
+        "nothing asked after the reset"
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    for key in ["findings", "errors", "skipped", "notes"] {
+        assert_eq!(out.report[key], reference.report[key], "{key}");
+    }
+    assert!(
+        out.stderr.contains("waited for the API's rate limit"),
+        "{}",
+        out.stderr
+    );
+    assert!(took < Duration::from_secs(60), "{took:?}");
+    assert_no_secret(&out, &[&s.leaks[0].1, &s.leaks[1].1]);
+}
+
+/// Answer the first request for each of `paths` with `status` and
+/// `Retry-After: 1` (GitHub's secondary rate limit); the rest go to `inner`.
+fn secondary_limits(paths: Vec<(&'static str, u16)>, inner: Arc<Handler>) -> Arc<Handler> {
+    let pending = Mutex::new(paths);
+    Arc::new(move |r: &Seen| {
+        let hit = {
+            let mut p = pending.lock().expect("pending");
+            let i = p.iter().position(|(path, _)| *path == r.path());
+            i.map(|i| p.remove(i).1)
+        };
+        match hit {
+            Some(status) => Answer::json(
+                status,
+                json!({"message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+                       "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits"}),
+            )
+            .header("retry-after", "1"),
+            None => inner(r),
+        }
+    })
+}
+
+#[test]
+fn github_secondary_rate_limit_waits_retry_after_then_succeeds() {
+    // Ten runs whose downloads take 300 ms, four workers: while one waits
+    // out a secondary limit, the others have work to start.
+    const LIMITED: [(&str, u16); 2] = [
+        ("/repos/acme/app/actions/runs/310/logs", 403),
+        ("/repos/acme/app/actions/runs/306/jobs", 429),
+    ];
+    let answers = Arc::new(Mutex::new(None));
+    let cell = answers.clone();
+    let (_world, api, _download, pairs) = slow_github_org(move |h| {
+        let (log, h) = recording(secondary_limits(LIMITED.to_vec(), h));
+        *cell.lock().expect("a") = Some(log);
+        h
+    });
+    let out = run(bin().env("GITHUB_TOKEN", GH_TOKEN).args([
+        "ci",
+        "github",
+        "acme/app",
+        "--api-url",
+        &api.url,
+        "-f",
+        "json",
+        "--concurrency",
+        "4",
+    ]));
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let answers = answers.lock().expect("a").clone().expect("log");
+    let answers = answers.lock().expect("answers").clone();
+    for (path, status) in LIMITED {
+        let tries: Vec<_> = answers.iter().filter(|(r, ..)| r.path() == path).collect();
+        assert_eq!(tries.len(), 2, "{path}: limited once, then retried");
+        assert_eq!(tries[0].1, status);
+        assert_eq!(header_of(&tries[0].2, "retry-after"), Some("1"));
+        assert!(tries[1].1 < 400, "{path}: the retry succeeded");
+        let limited_at = tries[0].0.at;
+        assert!(
+            tries[1].0.at >= limited_at + Duration::from_secs(1),
+            "{path}: retried {:?} after the limit, before Retry-After",
+            tries[1].0.at - limited_at
+        );
+        // The limit is the token's: no worker started a request while it
+        // lasted (requests already on their way may arrive just after it).
+        let during: Vec<&str> = answers
+            .iter()
+            .filter(|(r, ..)| {
+                r.at > limited_at + Duration::from_millis(300)
+                    && r.at < limited_at + Duration::from_secs(1)
+            })
+            .map(|(r, ..)| r.url.as_str())
+            .collect();
+        assert!(
+            during.is_empty(),
+            "{path}: requests during the pause: {during:?}"
+        );
+    }
+    // Every run's finding is in the report: nothing was lost to the limits.
+    assert_eq!(
+        runs_of(&out.report, "findings"),
+        (301..=310).map(|r| r.to_string()).collect::<Vec<_>>()
+    );
+    assert_eq!(out.report["errors"], json!([]));
+    assert!(
+        out.stderr
+            .contains("waited for the API's rate limit 2 time(s)"),
+        "{}",
+        out.stderr
+    );
+    assert_no_secret(&out, &pairs.iter().collect::<Vec<_>>());
+}
+
+#[test]
+fn gitlab_429_waits_until_ratelimit_reset_then_succeeds() {
+    let (p1, p2) = (common::pair(), common::pair());
+    let (t1, _) = gitlab_trace(&p1);
+    let (t2, _) = gitlab_trace(&p2);
+    let clean = b"2024-05-01T10:00:00.100000Z 00O all good\n".to_vec();
+    let world = Arc::new(GitLabWorld {
+        projects: vec![
+            (
+                11,
+                "grp/api",
+                vec![
+                    (506, "e2e", "success", Some(clean.clone())),
+                    (505, "unit", "success", Some(clean.clone())),
+                    (504, "build", "success", Some(clean.clone())),
+                    (503, "audit", "success", Some(clean.clone())),
+                    (502, "deploy", "failed", Some(t1)),
+                    (501, "lint", "success", Some(clean)),
+                ],
+            ),
+            (
+                12,
+                "grp/sub/worker",
+                vec![(601, "build", "success", Some(t2))],
+            ),
+            (13, "grp/sub/empty", vec![]),
+        ],
+        erased: Mutex::new(Vec::new()),
+        // The first job listing answers 429 with RateLimit-Reset.
+        limited: AtomicU32::new(1),
+        artifacts: Vec::new(),
+    });
+    let base = Arc::new(Mutex::new(String::new()));
+    // Traces take 300 ms each, and job 505's first one answers 429: while
+    // one worker waits, the others have traces to start.
+    let inner = gitlab_handler(world.clone(), base.clone());
+    let limited_trace = AtomicBool::new(true);
+    let slow: Arc<Handler> = Arc::new(move |r: &Seen| {
+        if r.path().ends_with("/jobs/505/trace") && limited_trace.swap(false, Ordering::SeqCst) {
+            return Answer::json(429, json!({"message": "Retry later"}))
+                .header("RateLimit-Reset", &(now_secs() + 1).to_string());
+        }
+        let mut a = inner(r);
+        if r.path().ends_with("/trace") {
+            a.delay = Duration::from_millis(300);
+        }
+        a
+    });
+    let (answers, handler) = recording(slow);
+    let sim = Sim::start(handler);
+    *base.lock().expect("b") = sim.url.clone();
+    let out = run(bin().env("GITLAB_TOKEN", GL_TOKEN).args([
+        "ci",
+        "gitlab",
+        "grp",
+        "--api-url",
+        &sim.url,
+        "-f",
+        "json",
+        "--concurrency",
+        "4",
+    ]));
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let answers = answers.lock().expect("answers").clone();
+    let limited: Vec<_> = answers
+        .iter()
+        .filter(|(_, status, _)| *status == 429)
+        .collect();
+    assert_eq!(limited.len(), 2, "{limited:?}");
+    for (r, _, headers) in &limited {
+        let reset: u64 = header_of(headers, "ratelimit-reset")
+            .and_then(|v| v.parse().ok())
+            .expect("RateLimit-Reset");
+        // The same listing is asked again, at or after the reset, and answered.
+        let retry = answers
+            .iter()
+            .find(|(o, status, _)| o.path() == r.path() && o.at > r.at && *status == 200)
+            .unwrap_or_else(|| panic!("{} never retried", r.url));
+        assert!(
+            epoch(retry.0.wall).as_secs() >= reset,
+            "{} retried at {:?}, before its reset {reset}",
+            r.url,
+            epoch(retry.0.wall)
+        );
+        // Nobody else asked in the meantime (past requests already on their way).
+        let during: Vec<&str> = answers
+            .iter()
+            .filter(|(o, ..)| {
+                o.at > r.at + Duration::from_millis(300) && epoch(o.wall).as_secs() < reset
+            })
+            .map(|(o, ..)| o.url.as_str())
+            .collect();
+        assert!(during.is_empty(), "requests before the reset: {during:?}");
+    }
+    let runs: Vec<&str> = out.report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| f["location"]["run"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(runs, ["502", "601"]);
+    assert_eq!(out.report["errors"], json!([]));
+    assert!(
+        out.stderr.contains("waited for the API's rate limit"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains(GL_TOKEN) && !out.stdout.contains(GL_TOKEN));
+}
+
+/// acme/app with ten finished runs, each leaking its own pair in step 3 of
+/// `build`; downloads take 300 ms each (and a `stall`ed one 60 s).
+fn slow_github_org(
+    wrap: impl FnOnce(Arc<Handler>) -> Arc<Handler>,
+) -> (Arc<GitHubWorld>, Sim, Sim, Vec<common::Pair>) {
+    let pairs: Vec<common::Pair> = (0..10).map(|_| common::pair()).collect();
+    let runs = pairs
+        .iter()
+        .enumerate()
+        .map(|(i, p)| GhRun {
+            repo: "acme/app",
+            id: 310 - i as u64,
+            status: "completed",
+            created: "2024-05-01T10:00:00Z",
+            logs: Logs::Zip(run_zip(&[("build/3_Run env.txt", step_log(p).0)])),
+        })
+        .collect();
+    let world = Arc::new(GitHubWorld {
+        runs,
+        deleted: Mutex::new(Vec::new()),
+        secondary_limit: AtomicBool::new(false),
+        bad_gateway: AtomicBool::new(false),
+        stall: Mutex::new(None),
+        downloads: Mutex::new(BTreeMap::new()),
+        artifacts: Vec::new(),
+    });
+    let inner = download_handler(world.clone());
+    let download = Sim::start(Arc::new(move |r: &Seen| {
+        let mut a = inner(r);
+        a.delay = a.delay.max(Duration::from_millis(300));
+        a
+    }));
+    let cell = Arc::new(Mutex::new(String::new()));
+    let (c2, w, d) = (cell.clone(), world.clone(), download.url.clone());
+    let api = Sim::start(wrap(Arc::new(move |r: &Seen| {
+        github_handler(w.clone(), c2.lock().expect("u").clone(), d.clone())(r)
+    })));
+    *cell.lock().expect("u") = api.url.clone();
+    (world, api, download, pairs)
+}
+
+fn runs_of(report: &Value, key: &str) -> Vec<String> {
+    let mut runs: Vec<String> = report[key]
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|e| match key {
+            "findings" => e["location"]["run"].as_str().unwrap_or("").to_string(),
+            _ => e["path"]
+                .as_str()
+                .unwrap_or("")
+                .rsplit('/')
+                .next()
+                .unwrap_or("")
+                .to_string(),
+        })
+        .collect();
+    runs.sort();
+    runs
+}
+
+#[test]
+fn deadline_stops_in_time_reports_what_is_left_and_state_finishes_it() {
+    let (world, api, _download, pairs) = slow_github_org(|h| h);
+    let sweep = |extra: &[&str]| {
+        let mut c = bin();
+        c.env("GITHUB_TOKEN", GH_TOKEN)
+            .args(["ci", "github", "acme/app", "--api-url", &api.url])
+            .args([
+                "-f",
+                "json",
+                "--quiet",
+                "--deterministic",
+                "--concurrency",
+                "1",
+            ])
+            .args(extra);
+        c
+    };
+    let reference = run(&mut sweep(&[]));
+    assert_eq!(reference.code, 1, "{}", reference.stderr);
+    assert_eq!(runs_of(&reference.report, "findings").len(), 10);
+    world.downloads.lock().expect("d").clear();
+
+    // Runs are taken newest first, one at a time: 310 and 309 finish, 308
+    // stalls past the deadline, 307..301 are never started.
+    *world.stall.lock().expect("stall") = Some(308);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path().join("state");
+    let state_s = state.to_str().expect("utf-8");
+    let started = Instant::now();
+    let out = run(&mut sweep(&[
+        "--deadline",
+        "5",
+        "--timeout",
+        "30",
+        "--state",
+        state_s,
+    ]));
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(5 + 5),
+        "stopped {took:?} after the start, the deadline was 5 s (the stalled download would take 30 s)"
+    );
+    assert_eq!(out.code, 1, "findings remain: {}", out.stderr);
+    // What was done is reported whole; what was not is in errors, with the reason.
+    assert_eq!(runs_of(&out.report, "findings"), ["309", "310"]);
+    let errors = paths(&out.report, "errors");
+    assert_eq!(
+        runs_of(&out.report, "errors"),
+        ["301", "302", "303", "304", "305", "306", "307", "308"]
+    );
+    assert!(
+        errors.iter().all(|(_, m)| m.contains("deadline")),
+        "{errors:?}"
+    );
+    let notes = out.report["notes"].to_string();
+    assert!(
+        notes.contains("deadline") && notes.contains("8 "),
+        "{notes}"
+    );
+    assert_no_secret(&out, &pairs.iter().collect::<Vec<_>>());
+
+    // A rerun with the state finishes the rest: the uninterrupted report.
+    *world.stall.lock().expect("stall") = None;
+    world.downloads.lock().expect("d").clear();
+    let again = run(&mut sweep(&["--state", state_s]));
+    assert_eq!(again.code, 1);
+    for key in ["findings", "errors", "skipped"] {
+        assert_eq!(again.report[key], reference.report[key], "{key}");
+    }
+    let fetched: Vec<u64> = world.downloads.lock().expect("d").keys().copied().collect();
+    assert_eq!(
+        fetched,
+        (301..=308).collect::<Vec<u64>>(),
+        "310 and 309 came from the state"
+    );
+}
+
+#[test]
+fn gitlab_deadline_mid_trace_keeps_its_findings_and_a_rerun_reads_it_again() {
+    let (p1, p2) = (common::pair(), common::pair());
+    // Job 702's trace: the leak near its start, then 400 KB more; trickled,
+    // it would take ten seconds.
+    let (mut slow, _) = gitlab_trace(&p1);
+    for i in 0..8000 {
+        slow.extend_from_slice(
+            format!("2024-05-01T10:00:07.{i:06}Z 01O test {i} passed\n").as_bytes(),
+        );
+    }
+    let (quick, _) = gitlab_trace(&p2);
+    let clean = b"2024-05-01T10:00:00.100000Z 00O all good\n".to_vec();
+    let world = Arc::new(GitLabWorld {
+        projects: vec![(
+            11,
+            "grp/api",
+            vec![
+                (703, "lint", "success", Some(clean)),
+                (702, "deploy", "failed", Some(slow)),
+                (701, "build", "success", Some(quick)),
+            ],
+        )],
+        erased: Mutex::new(Vec::new()),
+        limited: AtomicU32::new(0),
+        artifacts: Vec::new(),
+    });
+    let base = Arc::new(Mutex::new(String::new()));
+    let inner = gitlab_handler(world.clone(), base.clone());
+    let trickle = Arc::new(AtomicBool::new(false));
+    let t = trickle.clone();
+    let sim = Sim::start(Arc::new(move |r: &Seen| {
+        let mut a = inner(r);
+        if r.path().ends_with("/jobs/702/trace") && t.load(Ordering::SeqCst) {
+            a.trickle = Some(Duration::from_millis(100));
+        }
+        a
+    }));
+    *base.lock().expect("b") = sim.url.clone();
+    let sweep = |extra: &[&str]| {
+        let mut c = bin();
+        c.env("GITLAB_TOKEN", GL_TOKEN)
+            .args(["ci", "gitlab", "grp/api", "--api-url", &sim.url])
+            .args([
+                "-f",
+                "json",
+                "--quiet",
+                "--deterministic",
+                "--concurrency",
+                "1",
+            ])
+            .args(["--chunk-size", "4096"])
+            .args(extra);
+        c
+    };
+    let reference = run(&mut sweep(&[]));
+    assert_eq!(runs_of(&reference.report, "findings"), ["701", "702"]);
+
+    trickle.store(true, Ordering::SeqCst);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path().join("state");
+    let state_s = state.to_str().expect("utf-8");
+    let started = Instant::now();
+    let out = run(&mut sweep(&["--deadline", "2", "--state", state_s]));
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(2 + 4), "stopped after {took:?}");
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    // 702's leak was read before the deadline: it is reported.
+    assert_eq!(runs_of(&out.report, "findings"), ["702"]);
+    let errors = paths(&out.report, "errors");
+    assert_eq!(runs_of(&out.report, "errors"), ["701", "702"], "{errors:?}");
+    assert!(
+        errors.iter().all(|(_, m)| m.contains("deadline")),
+        "{errors:?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|(p, m)| p.ends_with("/702") && m.contains("a rerun scans the job again")),
+        "{errors:?}"
+    );
+    assert!(out.report["notes"].to_string().contains("deadline"));
+
+    // The rerun reads 702 again (it was not recorded as done), not 703.
+    trickle.store(false, Ordering::SeqCst);
+    let before = sim.seen().len();
+    let again = run(&mut sweep(&["--state", state_s]));
+    for key in ["findings", "errors", "skipped"] {
+        assert_eq!(again.report[key], reference.report[key], "{key}");
+    }
+    let traces: Vec<String> = sim.seen()[before..]
+        .iter()
+        .filter(|r| r.path().ends_with("/trace"))
+        .map(|r| r.path().to_string())
+        .collect();
+    assert_eq!(
+        traces,
+        [
+            "/api/v4/projects/11/jobs/702/trace",
+            "/api/v4/projects/11/jobs/701/trace"
+        ]
     );
 }

@@ -128,7 +128,9 @@ impl GitLab {
             Err(e) => return Err(e.into()),
         };
         let mut record = new_record(unit, path, UnitStatus::Scanned);
-        gitlab_trace(ctx, &mut response, unit, &mut record);
+        if !gitlab_trace(ctx, &mut response, unit, &mut record) {
+            return Err(Unfinished::Partial(Box::new(record)));
+        }
         Ok(record)
     }
 

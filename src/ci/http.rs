@@ -4,17 +4,23 @@
 //!   client follows no redirect by itself; [`Api::download`] follows them by
 //!   hand and drops the token when a redirect leaves the API's origin
 //!   (GitHub's log archives live behind pre-signed URLs on another host).
-//! - Rate limits are honoured for every worker at once: an exhausted budget
-//!   (`x-ratelimit-remaining: 0` with `x-ratelimit-reset`, GitLab's
-//!   `RateLimit-Reset`) pauses all requests until the reset; `Retry-After`
-//!   (GitHub's secondary limits, GitLab's 429) pauses the request that got it.
-//!   5xx answers and network failures are retried with backoff, a bounded
-//!   number of times, and nothing waits past the overall deadline.
+//! - Rate limits are honoured for every worker at once. The budget the API
+//!   announces (`x-ratelimit-remaining` / `x-ratelimit-reset`, GitLab's
+//!   `RateLimit-Remaining` / `RateLimit-Reset`) is counted down as requests
+//!   start, so when it is spent no worker sends another request to the API
+//!   before the reset (not even the ones that were about to). A rate-limit
+//!   answer (403/429 with `Retry-After` or a spent budget: GitHub's secondary
+//!   and primary limits, GitLab's 429) pauses every worker too: the limit is
+//!   the token's, not the request's. 5xx answers and network failures are
+//!   retried with backoff, a bounded number of times.
+//! - Nothing waits past the overall deadline: a pause that would end after it
+//!   fails at once, a request started near it is cut off at it, and a
+//!   download's body stops being read at it ([`Body`]).
 //! - Plain `http://` is accepted for loopback hosts only, as `--endpoint` does.
 
 use std::io::Read;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use reqwest::blocking::{Client, Response};
@@ -51,7 +57,7 @@ pub enum HttpError {
     Network { url: String, message: String },
     #[error("{url}: refused: {message}")]
     Refused { url: String, message: String },
-    #[error("overall deadline reached before {url} could be fetched")]
+    #[error("the overall deadline (--deadline) was reached: {url} not fetched")]
     Deadline { url: String },
 }
 
@@ -160,12 +166,26 @@ impl std::fmt::Debug for Token {
 /// Counters the progress display and the report show.
 #[derive(Debug, Default)]
 pub struct Waits {
-    /// Pauses for a rate limit (`Retry-After`, exhausted budget, 429).
+    /// Rate-limit pauses (a spent budget, `Retry-After`, 429), each counted
+    /// once however many workers it held.
     pub rate_limit: AtomicU64,
     /// Retries after a 5xx or a network failure.
     pub retries: AtomicU64,
     /// Time spent paused for rate limits, in milliseconds.
     pub paused_ms: AtomicU64,
+    /// Time spent waiting for answers (their headers), summed over workers,
+    /// in nanoseconds.
+    pub request_ns: AtomicU64,
+    /// Time spent reading download bodies off the network, summed over
+    /// workers, in nanoseconds (a streamed trace's scanning is not in it).
+    pub body_ns: AtomicU64,
+}
+
+fn add_elapsed(counter: &AtomicU64, since: Instant) {
+    counter.fetch_add(
+        u64::try_from(since.elapsed().as_nanos()).unwrap_or(u64::MAX),
+        Ordering::Relaxed,
+    );
 }
 
 /// Settings of an [`Api`].
@@ -187,9 +207,27 @@ pub struct ApiConfig {
 pub struct Api {
     client: Client,
     config: ApiConfig,
-    /// Until when every request waits (an exhausted rate-limit budget).
-    paused_until: Mutex<Option<Instant>>,
-    pub waits: Waits,
+    /// The API's rate-limit budget, shared by every worker.
+    budget: Mutex<Budget>,
+    /// Shared with the [`Body`]s being read.
+    pub waits: Arc<Waits>,
+}
+
+/// The rate-limit budget of the API as this client knows it.
+#[derive(Debug, Default)]
+struct Budget {
+    /// Requests left in the window: the API's last count, less the requests
+    /// started since (`None`: unknown, nothing holds requests back).
+    remaining: Option<u64>,
+    /// The window's end: the API's reset (epoch seconds), and as an instant.
+    reset: Option<(u64, Instant)>,
+    /// API requests sent and not answered yet.
+    in_flight: u64,
+    /// Every API request waits until then.
+    paused_until: Option<Instant>,
+    /// The window (its reset) whose spent budget was last counted as a
+    /// pause: an answer saying so and the countdown reaching 0 are one pause.
+    counted_reset: Option<u64>,
 }
 
 impl Api {
@@ -206,8 +244,8 @@ impl Api {
         Ok(Api {
             client,
             config,
-            paused_until: Mutex::new(None),
-            waits: Waits::default(),
+            budget: Mutex::new(Budget::default()),
+            waits: Arc::default(),
         })
     }
 
@@ -279,13 +317,17 @@ impl Api {
 
     /// GET a body to stream (a log archive, a trace), following redirects by
     /// hand: the token is sent only while the URL is on the API's origin.
-    pub fn download(&self, url: &Url) -> Result<Response, HttpError> {
+    pub fn download(&self, url: &Url) -> Result<Body, HttpError> {
         let mut current = url.clone();
         for _ in 0..=MAX_REDIRECTS {
             let with_token = self.same_origin(&current);
             let response = self.send(Method::GET, &current, with_token)?;
             if !response.status().is_redirection() {
-                return ok_or_status(response, &current);
+                return ok_or_status(response, &current).map(|response| Body {
+                    response,
+                    deadline: self.config.deadline,
+                    waits: self.waits.clone(),
+                });
             }
             let next = response
                 .headers()
@@ -320,9 +362,26 @@ impl Api {
     /// One request, with rate-limit pauses and bounded retries.
     fn send(&self, method: Method, url: &Url, with_token: bool) -> Result<Response, HttpError> {
         let mut retry = 0u32;
+        // Only the API's own origin has a rate limit (the download host of
+        // pre-signed URLs does not count, nor answer with its headers).
+        let api = self.same_origin(url);
         loop {
-            self.wait_for_pause(url)?;
+            if api {
+                self.acquire(url)?;
+            } else if Instant::now() >= self.config.deadline {
+                return Err(HttpError::Deadline { url: shown(url) });
+            }
             let mut request = self.client.request(method.clone(), url.clone());
+            // Near the deadline, the whole request (body included) must end
+            // by it; otherwise `timeout` bounds each read (and [`Body`]
+            // stops reading at the deadline).
+            let left = self
+                .config
+                .deadline
+                .saturating_duration_since(Instant::now());
+            if left < self.config.timeout {
+                request = request.timeout(left.max(Duration::from_millis(1)));
+            }
             if with_token {
                 for (name, value) in &self.config.headers {
                     request = request.header(*name, *value);
@@ -338,22 +397,33 @@ impl Api {
                     }
                 }
             }
-            let (wait, response) = match request.send() {
-                Ok(response) => {
-                    self.note_budget(response.headers());
-                    match self.transient(&response) {
-                        None => return Ok(response),
-                        Some(w) => (w, Some(response)),
-                    }
+            let asked = Instant::now();
+            let sent = request.send();
+            add_elapsed(&self.waits.request_ns, asked);
+            if api {
+                self.answered(sent.as_ref().ok().map(Response::headers));
+            }
+            let (wait, response) = match sent {
+                Ok(response) => match self.transient(&response) {
+                    None => return Ok(response),
+                    Some(w) => (w, Some(response)),
+                },
+                Err(_) if Instant::now() >= self.config.deadline => {
+                    return Err(HttpError::Deadline { url: shown(url) })
                 }
                 Err(e) => (Transient::Retry(None, network_message(&e)), None),
             };
             match wait {
-                Transient::RateLimited(d) => {
+                Transient::RateLimited(d, spent) => {
                     // Rate limits are waited out (within the deadline), not
                     // counted against the retry budget: they are not failures.
-                    self.waits.rate_limit.fetch_add(1, Ordering::Relaxed);
-                    self.pause_self(d, url)?;
+                    // The limit is the token's: every worker pauses.
+                    if api {
+                        self.pause_all(d, spent);
+                    } else {
+                        self.waits.rate_limit.fetch_add(1, Ordering::Relaxed);
+                        self.pause_self(d, url)?;
+                    }
                 }
                 Transient::Retry(after, message) => {
                     if retry >= self.config.backoff.retries {
@@ -390,10 +460,11 @@ impl Api {
             || (status == StatusCode::FORBIDDEN && (retry_after.is_some() || exhausted))
         {
             let d = retry_after
-                .or(reset)
+                .or(reset.map(|(_, wait)| wait))
                 .unwrap_or(Duration::from_secs(60))
                 .max(Duration::from_millis(100));
-            return Some(Transient::RateLimited(d));
+            let spent = reset.filter(|_| exhausted).map(|(at, _)| at);
+            return Some(Transient::RateLimited(d, spent));
         }
         if status.is_server_error() {
             return Some(Transient::Retry(
@@ -404,35 +475,90 @@ impl Api {
         None
     }
 
-    /// A spent budget (remaining 0) pauses everyone until its reset.
-    fn note_budget(&self, headers: &HeaderMap) {
-        let exhausted = header_str(headers, "x-ratelimit-remaining") == Some("0")
-            || header_str(headers, "ratelimit-remaining") == Some("0");
-        if !exhausted {
-            return;
+    /// Wait until an API request may start, and count it against the
+    /// budget: a pause holds every worker; a spent budget starts a pause
+    /// until its reset.
+    fn acquire(&self, url: &Url) -> Result<(), HttpError> {
+        loop {
+            let mut b = self.budget.lock().unwrap_or_else(|e| e.into_inner());
+            let now = Instant::now();
+            if let Some(until) = b.paused_until.filter(|u| *u > now) {
+                drop(b);
+                self.sleep_within_deadline(until - now, url)?;
+                continue;
+            }
+            b.paused_until = None;
+            if b.reset.is_some_and(|(_, at)| at <= now) {
+                // A new window: its budget is known from the next answer.
+                b.reset = None;
+                b.remaining = None;
+            }
+            match (b.remaining, b.reset) {
+                (Some(0), Some((reset, at))) => {
+                    b.paused_until = Some(at.min(now + MAX_PAUSE));
+                    if b.counted_reset != Some(reset) {
+                        b.counted_reset = Some(reset);
+                        self.waits.rate_limit.fetch_add(1, Ordering::Relaxed);
+                    }
+                    continue;
+                }
+                (Some(n), _) => b.remaining = Some(n.saturating_sub(1)),
+                (None, _) => {}
+            }
+            if now >= self.config.deadline {
+                return Err(HttpError::Deadline { url: shown(url) });
+            }
+            b.in_flight += 1;
+            return Ok(());
         }
-        if let Some(d) = reset_wait(headers) {
-            let until = Instant::now() + d.min(MAX_PAUSE);
-            let mut paused = self.paused_until.lock().unwrap_or_else(|e| e.into_inner());
-            if paused.is_none_or(|p| p < until) {
-                *paused = Some(until);
+    }
+
+    /// An API request ended (with these headers, if it was answered): learn
+    /// the budget it announces. Requests still on their way may be counted
+    /// by the API after this answer: they are taken off, so the budget is
+    /// never overestimated.
+    fn answered(&self, headers: Option<&HeaderMap>) {
+        let mut b = self.budget.lock().unwrap_or_else(|e| e.into_inner());
+        b.in_flight = b.in_flight.saturating_sub(1);
+        let Some(headers) = headers else { return };
+        let remaining = header_str(headers, "x-ratelimit-remaining")
+            .or_else(|| header_str(headers, "ratelimit-remaining"))
+            .and_then(|v| v.parse::<u64>().ok());
+        let (Some(remaining), Some((reset, wait))) = (remaining, reset_wait(headers)) else {
+            return;
+        };
+        let left = remaining.saturating_sub(b.in_flight);
+        match b.reset {
+            Some((current, _)) if reset < current => {} // an older window's answer
+            Some((current, _)) if reset == current => {
+                b.remaining = Some(b.remaining.map_or(left, |r| r.min(left)));
+            }
+            _ => {
+                b.remaining = Some(left);
+                b.reset = Some((reset, Instant::now() + wait.min(MAX_PAUSE)));
             }
         }
     }
 
-    fn wait_for_pause(&self, url: &Url) -> Result<(), HttpError> {
-        let until = *self.paused_until.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(until) = until {
-            let now = Instant::now();
-            if until > now {
-                self.waits.rate_limit.fetch_add(1, Ordering::Relaxed);
-                self.sleep_within_deadline(until - now, url)?;
+    /// Pause every API request for `d` (a rate-limit answer; `spent`: the
+    /// reset of the window it says is spent). A pause already under way is
+    /// lengthened, not counted again; nor is one for a window already counted.
+    fn pause_all(&self, d: Duration, spent: Option<u64>) {
+        let mut b = self.budget.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        let until = now + d.min(MAX_PAUSE);
+        match b.paused_until {
+            Some(p) if p > now => b.paused_until = Some(p.max(until)),
+            _ => {
+                b.paused_until = Some(until);
+                if spent.is_none() || spent != b.counted_reset {
+                    self.waits.rate_limit.fetch_add(1, Ordering::Relaxed);
+                }
             }
         }
-        if Instant::now() >= self.config.deadline {
-            return Err(HttpError::Deadline { url: shown(url) });
+        if spent.is_some() {
+            b.counted_reset = spent;
         }
-        Ok(())
     }
 
     fn pause_self(&self, d: Duration, url: &Url) -> Result<(), HttpError> {
@@ -451,8 +577,45 @@ impl Api {
     }
 }
 
+/// A download's body, read no further than the overall deadline: a slow
+/// answer does not keep the sweep past it (each read is bounded by
+/// `--timeout` besides).
+pub struct Body {
+    response: Response,
+    deadline: Instant,
+    waits: Arc<Waits>,
+}
+
+impl Body {
+    fn past_deadline() -> std::io::Error {
+        std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "the overall deadline (--deadline) was reached",
+        )
+    }
+}
+
+impl Read for Body {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if Instant::now() >= self.deadline {
+            return Err(Self::past_deadline());
+        }
+        let started = Instant::now();
+        let read = self.response.read(buf);
+        add_elapsed(&self.waits.body_ns, started);
+        read.map_err(|e| {
+            if Instant::now() >= self.deadline {
+                Self::past_deadline()
+            } else {
+                e
+            }
+        })
+    }
+}
+
 enum Transient {
-    RateLimited(Duration),
+    /// Wait this long; the reset of the window the answer says is spent.
+    RateLimited(Duration, Option<u64>),
     Retry(Option<Duration>, String),
 }
 
@@ -464,18 +627,19 @@ fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
 }
 
 /// `x-ratelimit-reset` (GitHub, epoch seconds) or `RateLimit-Reset` (GitLab,
-/// epoch seconds), as a wait from now.
-fn reset_wait(headers: &HeaderMap) -> Option<Duration> {
+/// epoch seconds): the reset, and the wait from now until it is surely over.
+fn reset_wait(headers: &HeaderMap) -> Option<(u64, Duration)> {
     let at: u64 = header_str(headers, "x-ratelimit-reset")
         .or_else(|| header_str(headers, "ratelimit-reset"))?
         .parse()
         .ok()?;
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs();
-    // Round up: a reset at second N is over only after N.
-    Some(Duration::from_secs(at.saturating_sub(now)) + Duration::from_millis(500))
+        .unwrap_or_default();
+    // The window ends at second `at` on the API's clock; half a second more
+    // for a clock a little behind ours.
+    let end = Duration::from_secs(at) + Duration::from_millis(500);
+    Some((at, end.saturating_sub(now)))
 }
 
 fn network_message(e: &reqwest::Error) -> String {
@@ -599,6 +763,80 @@ mod tests {
             check_api_url("ftp://x"),
             Err(ApiUrlError::Scheme(_))
         ));
+    }
+
+    fn loopback_api() -> Api {
+        Api::new(ApiConfig {
+            base: Url::parse("http://127.0.0.1:9").unwrap_or_else(|_| unreachable!()),
+            token: None,
+            auth: Auth::Bearer,
+            headers: Vec::new(),
+            timeout: Duration::from_secs(5),
+            deadline: Instant::now() + Duration::from_secs(30),
+            backoff: Backoff {
+                base: Duration::from_millis(10),
+                cap: Duration::from_millis(10),
+                retries: 0,
+            },
+        })
+        .unwrap_or_else(|_| unreachable!())
+    }
+
+    fn budget(remaining: u64, reset: u64) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in [
+            ("x-ratelimit-remaining", remaining),
+            ("x-ratelimit-reset", reset),
+        ] {
+            h.insert(k, HeaderValue::from(v));
+        }
+        h
+    }
+
+    #[test]
+    fn the_budget_counts_down_requests_on_their_way_and_holds_all_until_the_reset() {
+        let api = loopback_api();
+        let url = api.url(&["x"], &[]);
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        let reset = now + 2;
+        // Two requests out; the first answered with 3 left: the other may
+        // be counted after that answer, so 2 are usable.
+        assert!(api.acquire(&url).is_ok() && api.acquire(&url).is_ok());
+        api.answered(Some(&budget(3, reset)));
+        let started = Instant::now();
+        assert!(api.acquire(&url).is_ok() && api.acquire(&url).is_ok());
+        assert!(started.elapsed() < Duration::from_millis(500));
+        assert_eq!(api.waits.rate_limit.load(Ordering::Relaxed), 0);
+        // A late answer of the same window does not raise the count back.
+        api.answered(Some(&budget(2, reset)));
+        // Spent: the next request waits for the reset, counted once.
+        assert!(api.acquire(&url).is_ok());
+        let after = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        assert!(after >= reset, "went at {after}, the reset is {reset}");
+        assert_eq!(api.waits.rate_limit.load(Ordering::Relaxed), 1);
+        // The answer saying the same window is spent is the same pause.
+        api.pause_all(Duration::from_millis(1), Some(reset));
+        assert_eq!(api.waits.rate_limit.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn no_pause_runs_past_the_deadline() {
+        let mut api = loopback_api();
+        api.config.deadline = Instant::now() + Duration::from_millis(200);
+        let url = api.url(&["x"], &[]);
+        api.pause_all(Duration::from_secs(5), None);
+        let started = Instant::now();
+        assert!(matches!(api.acquire(&url), Err(HttpError::Deadline { .. })));
+        assert!(
+            started.elapsed() < Duration::from_millis(100),
+            "failed at once"
+        );
     }
 
     #[test]

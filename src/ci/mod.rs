@@ -158,6 +158,10 @@ pub enum Unfinished {
     /// Not an error: e.g. still running.
     Skip(String),
     Error(String),
+    /// Read in part (the trace broke off: the network, the deadline): its
+    /// findings so far and the error are reported, but it is not recorded
+    /// as done, so a rerun with the state scans it again.
+    Partial(Box<UnitRecord>),
 }
 
 impl From<HttpError> for Unfinished {
@@ -198,6 +202,13 @@ pub struct Counters {
     pub bytes: AtomicU64,
     pub findings: AtomicU64,
     pub resumed: AtomicU64,
+    /// Time workers spent on units (fetching and scanning), summed, in
+    /// nanoseconds: less the provider's request and body time, what
+    /// scanning (unpacking, normalising, matching) took.
+    pub busy_ns: AtomicU64,
+    /// The provider's `request_ns` when the listings were done (the rest
+    /// was spent on units).
+    pub listing_request_ns: AtomicU64,
 }
 
 /// What the whole sweep gathered.
@@ -268,6 +279,11 @@ pub fn sweep(
     }
     swept.units = units.len() as u64;
 
+    counters.listing_request_ns.store(
+        provider.waits().request_ns.load(Ordering::Relaxed),
+        Ordering::Relaxed,
+    );
+
     // 3. Scan each unit not already finished.
     let state_errors = Mutex::new(Vec::new());
     let results: Vec<Mutex<Option<UnitOutcome>>> = units.iter().map(|_| Mutex::new(None)).collect();
@@ -282,7 +298,13 @@ pub fn sweep(
                 unit.status
             )))
         } else {
-            match provider.scan(unit, ctx) {
+            let started = std::time::Instant::now();
+            let scanned = provider.scan(unit, ctx);
+            counters.busy_ns.fetch_add(
+                u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX),
+                Ordering::Relaxed,
+            );
+            match scanned {
                 Ok(record) => {
                     // Saved at once: a kill after this point keeps this unit.
                     if let Some(state) = state {
@@ -292,10 +314,11 @@ pub fn sweep(
                     }
                     UnitOutcome::Done(record, false)
                 }
+                Err(Unfinished::Partial(record)) => UnitOutcome::Partial(*record),
                 Err(u) => UnitOutcome::Unfinished(u),
             }
         };
-        if let UnitOutcome::Done(record, _) = &outcome {
+        if let UnitOutcome::Done(record, _) | UnitOutcome::Partial(record) = &outcome {
             counters.bytes.fetch_add(record.bytes, Ordering::Relaxed);
             counters
                 .findings
@@ -311,6 +334,10 @@ pub fn sweep(
             Some(UnitOutcome::Done(record, resumed)) => {
                 swept.resumed += u64::from(resumed);
                 swept.records.push(record);
+            }
+            Some(UnitOutcome::Partial(record)) => swept.records.push(record),
+            Some(UnitOutcome::Unfinished(Unfinished::Partial(record))) => {
+                swept.records.push(*record)
             }
             Some(UnitOutcome::Unfinished(Unfinished::Skip(reason))) => {
                 swept.skipped.push(Skipped { path, reason })
@@ -330,6 +357,8 @@ pub fn sweep(
 enum UnitOutcome {
     /// The record, and whether it came from the state directory.
     Done(UnitRecord, bool),
+    /// Reported, not saved in the state ([`Unfinished::Partial`]).
+    Partial(UnitRecord),
     Unfinished(Unfinished),
 }
 

@@ -243,12 +243,15 @@ pub fn github_archive(
 }
 
 /// Scan one GitLab job trace straight off `reader` into `record`.
+///
+/// Returns `false` when the trace broke off for a reason a later sweep may
+/// not meet (the network, the deadline): the record is then incomplete.
 pub fn gitlab_trace(
     ctx: &ScanContext<'_>,
     reader: &mut dyn Read,
     unit: &Unit,
     record: &mut UnitRecord,
-) {
+) -> bool {
     let base = Location {
         source: SourceKind::Ci,
         path: record.path.clone(),
@@ -266,12 +269,19 @@ pub fn gitlab_trace(
         f.location.url = Some(format!("{}#L{}", unit.web_url, f.location.line));
         record.findings.push(StoredFinding::of(&f));
     }
-    if let Some(e) = scanned.failure {
-        record.errors.push(ScanError {
-            path: record.path.clone(),
-            message: stream_failure(&e, ctx.max_decompressed),
-        });
+    let Some(e) = scanned.failure else {
+        return true;
+    };
+    let complete = e.kind() == io::ErrorKind::FileTooLarge;
+    let mut message = stream_failure(&e, ctx.max_decompressed);
+    if !complete {
+        message.push_str("; a rerun scans the job again");
     }
+    record.errors.push(ScanError {
+        path: record.path.clone(),
+        message,
+    });
+    complete
 }
 
 pub(super) fn stream_failure(e: &io::Error, cap: u64) -> String {

@@ -182,6 +182,27 @@ fn sweep(kind: ProviderKind, args: CiSourceArgs) -> Result<Outcome> {
         ));
     }
     let waits = provider.waits();
+    // Where the workers' time went (summed over workers): for tuning and
+    // the benchmark; not in the report, which must not vary between runs.
+    let secs = |ns: u64| ns as f64 / 1e9;
+    let busy = counters.busy_ns.load(Ordering::Relaxed);
+    let requests = waits
+        .request_ns
+        .load(Ordering::Relaxed)
+        .saturating_sub(counters.listing_request_ns.load(Ordering::Relaxed));
+    let network = requests + waits.body_ns.load(Ordering::Relaxed);
+    let paused = waits.paused_ms.load(Ordering::Relaxed) * 1_000_000;
+    say(&format!(
+        "ci: time: {:.2} s wall; workers {:.2} s on runs/jobs: {:.2} s waiting on the network (for answers {:.2} s, reading download bodies {:.2} s), {:.2} s paused (rate limits, backoff), {:.2} s scanning; {} MB of logs",
+        started.elapsed().as_secs_f64(),
+        secs(busy),
+        secs(network),
+        secs(requests),
+        secs(waits.body_ns.load(Ordering::Relaxed)),
+        secs(paused),
+        secs(busy.saturating_sub(network + paused)),
+        counters.bytes.load(Ordering::Relaxed) / 1_000_000,
+    ));
     let rate_waits = waits.rate_limit.load(Ordering::Relaxed);
     if rate_waits > 0 {
         say(&format!(
@@ -203,6 +224,16 @@ fn sweep(kind: ProviderKind, args: CiSourceArgs) -> Result<Outcome> {
     let nothing_listed = swept.repositories == 0 && !swept.errors.is_empty();
     let records = swept.records.clone();
     let (findings, errors, skipped, logs, bytes) = ci::assemble(swept);
+    // The deadline: what it left undone is in `errors`, each with the reason.
+    let cut_off = errors
+        .iter()
+        .filter(|e| e.message.contains("(--deadline)"))
+        .count();
+    if cut_off > 0 {
+        notes.push(format!(
+            "ci: the overall deadline (--deadline) was reached: {cut_off} run(s), job(s) or listing(s) were not finished (in errors, reason \"deadline\"); what finished before it is reported whole; rerun with the same --state to finish the rest"
+        ));
+    }
     let mut report = Report {
         findings,
         errors,
