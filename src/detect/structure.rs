@@ -159,6 +159,62 @@ pub fn parents(bytes: &[u8], at: usize) -> Vec<Parent> {
     out
 }
 
+/// Is the key at `at` part of a documentation example rather than
+/// configuration? Either a block it sits in is named for an example
+/// (OpenAPI and JSON Schema `example:`/`examples:`, `x-example`), or it is
+/// inside a fenced Markdown code block whose info string or introducing
+/// heading says example, sample or response (`### Example response`).
+pub fn in_doc_example(bytes: &[u8], at: usize) -> bool {
+    parents(bytes, at)
+        .iter()
+        .any(|p| p.kind == ParentKind::Block && names_example(p.text.as_bytes()))
+        || fenced_example(bytes, at)
+}
+
+fn names_example(text: &[u8]) -> bool {
+    text.split(|b| !b.is_ascii_alphanumeric())
+        .any(|w| EXAMPLE_WORDS.iter().any(|e| w.eq_ignore_ascii_case(e)))
+}
+
+const EXAMPLE_WORDS: &[&[u8]] = &[b"example", b"examples", b"sample", b"response"];
+
+/// Inside a fenced code block (an odd number of fence lines above, within
+/// the lookback) introduced as an example: by its info string or by one of
+/// the few non-blank lines just above the opening fence.
+fn fenced_example(bytes: &[u8], at: usize) -> bool {
+    let lo = at.saturating_sub(LINE_LOOKBACK);
+    let mut end = line_start(bytes, at);
+    let mut fences = Vec::new();
+    while end > lo {
+        let start = line_start(bytes, end - 1);
+        let text = trim(&bytes[start..end - 1]);
+        if text.starts_with(b"```") || text.starts_with(b"~~~") {
+            fences.push((start, text));
+        }
+        end = start;
+    }
+    // Nearest first: the opening fence of the block the key is in.
+    let Some(&(open_at, open)) = fences.first().filter(|_| fences.len() % 2 == 1) else {
+        return false;
+    };
+    if names_example(&open[3..]) {
+        return true;
+    }
+    let mut end = open_at;
+    for _ in 0..3 {
+        let Some(line) = previous_nonblank_line(bytes, end) else {
+            return false;
+        };
+        if names_example(line) {
+            return true;
+        }
+        // The line's start, to look above it next.
+        let offset = line.as_ptr() as usize - bytes.as_ptr() as usize;
+        end = line_start(bytes, offset);
+    }
+    false
+}
+
 /// Headers of the unmatched openers before `at`, innermost first.
 fn bracket_parents(bytes: &[u8], at: usize) -> Vec<Parent> {
     let lo = at.saturating_sub(BRACKET_LOOKBACK);
