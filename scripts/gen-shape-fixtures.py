@@ -454,6 +454,25 @@ write("shapes-docs/deploy/receiver.env", f"""# Cybrid webhook receiver
 CYBRID_WEBHOOK_SIGNING_KEY={k}
 """)
 
+k = hex64(); S["webhook_scraped"] = (None, k)
+write("shapes-docs/docs/subscriptions.md", f"""## Register the endpoint
+
+RequestResponse
+
+```shell
+curl -X POST 'https://bank.sandbox.cybrid.app/api/subscriptions' \\
+  --data '{{"name": "orders", "type": "webhook", "url": "https://example.com/hooks"}}'
+```
+
+```
+{{
+    "guid": "{hexid()}",
+    "type": "webhook",
+    "signing_key": "{k}"
+}}
+```
+""")
+
 json.dump({k: {"client_id": v[0], "secret": v[1]} for k, v in S.items()},
           open(os.path.join(ROOT, "shapes-values.json"), "w"), indent=1)
 print("wrote", len(S), "shapes")

@@ -827,7 +827,9 @@ fn android_build_config_field_in_a_build_log() {
 }
 
 /// Webhook signing keys: in an API document's example payload (an OpenAPI
-/// `example:` block, a Markdown "Example response" code block) they are
+/// `example:` block, a Markdown "Example response" code block, a response
+/// block right after its request block under a scraped "RequestResponse"
+/// tab label) they are
 /// examples, reported at `low` with a note; in configuration they keep `high`.
 #[test]
 fn webhook_keys_in_documentation_examples_are_low_and_config_keeps_high() {
@@ -863,6 +865,13 @@ fn webhook_keys_in_documentation_examples_are_low_and_config_keeps_high() {
             "signing_key",
         ),
         want(
+            "webhook_scraped",
+            "docs/subscriptions.md",
+            "low",
+            "host",
+            "signing_key",
+        ),
+        want(
             "webhook_openapi",
             "openapi/cybrid-bank.yaml",
             "low",
@@ -885,7 +894,10 @@ fn webhook_keys_in_documentation_examples_are_low_and_config_keeps_high() {
         }
     }
     // A gate at medium blocks the configured key only.
-    let gate = run(&["dir", ".", "-f", "json", "--min-confidence", "medium"], root);
+    let gate = run(
+        &["dir", ".", "-f", "json", "--min-confidence", "medium"],
+        root,
+    );
     assert_eq!(gate.status.code(), Some(1));
     assert_eq!(seen(&json_of(&gate)), vec![expected[0].clone()]);
 
