@@ -400,6 +400,79 @@ os.makedirs(os.path.dirname(path), exist_ok=True)
 with open(path, "wb") as f:
     f.write(blob)
 
+# ---------- webhook signing keys: documentation examples vs configuration ----------
+def hex64():
+    return rng.randbytes(32).hex()
+k = hex64(); S["webhook_openapi"] = (None, k)
+write("shapes-docs/openapi/cybrid-bank.yaml", f"""openapi: 3.0.1
+info:
+  title: Cybrid Bank API
+servers:
+  - url: https://bank.sandbox.cybrid.app
+paths:
+  /api/subscriptions:
+    post:
+      summary: Create subscription
+      responses:
+        '201':
+          description: subscription created
+components:
+  schemas:
+    Subscription:
+      type: object
+      properties:
+        guid:
+          type: string
+        url:
+          type: string
+        signing_key:
+          type: string
+          description: HMAC-SHA256 key of X-Cybrid-Signature, shown once
+      example:
+        guid: {hexid()}
+        url: https://example.com/webhooks
+        signing_key: {k}
+""")
+k = hex64(); S["webhook_markdown"] = (None, k)
+write("shapes-docs/docs/webhooks.md", f"""# Cybrid webhooks
+
+Every delivery carries an `X-Cybrid-Signature` header computed with the subscription's signing key.
+Create a subscription with `POST https://bank.sandbox.cybrid.app/api/subscriptions`.
+
+### Example response
+
+```json
+{{
+  "guid": "{hexid()}",
+  "url": "https://example.com/webhooks",
+  "signing_key": "{k}"
+}}
+```
+""")
+k = hex64(); S["webhook_config"] = (None, k)
+write("shapes-docs/deploy/receiver.env", f"""# Cybrid webhook receiver
+CYBRID_WEBHOOK_SIGNING_KEY={k}
+""")
+
+k = hex64(); S["webhook_scraped"] = (None, k)
+write("shapes-docs/docs/subscriptions.md", f"""## Register the endpoint
+
+RequestResponse
+
+```shell
+curl -X POST 'https://bank.sandbox.cybrid.app/api/subscriptions' \\
+  --data '{{"name": "orders", "type": "webhook", "url": "https://example.com/hooks"}}'
+```
+
+```
+{{
+    "guid": "{hexid()}",
+    "type": "webhook",
+    "signing_key": "{k}"
+}}
+```
+""")
+
 json.dump({k: {"client_id": v[0], "secret": v[1]} for k, v in S.items()},
           open(os.path.join(ROOT, "shapes-values.json"), "w"), indent=1)
 print("wrote", len(S), "shapes")

@@ -825,3 +825,85 @@ fn android_build_config_field_in_a_build_log() {
         }]
     );
 }
+
+/// Webhook signing keys: in an API document's example payload (an OpenAPI
+/// `example:` block, a Markdown "Example response" code block, a response
+/// block right after its request block under a scraped "RequestResponse"
+/// tab label) they are
+/// examples, reported at `low` with a note; in configuration they keep `high`.
+#[test]
+fn webhook_keys_in_documentation_examples_are_low_and_config_keeps_high() {
+    let dir = tree("shapes-docs");
+    let root = dir.path();
+    let want = |shape: &str, path: &str, confidence: &str, via: &str, key: &str| {
+        let (_, secret) = value(shape);
+        let (line, column) = position(&root.join(path), &secret);
+        Seen {
+            rule: "cybrid-webhook-signing-key".into(),
+            path: path.into(),
+            line,
+            column,
+            confidence: confidence.into(),
+            client_id: None,
+            via: Some(via.into()),
+            key: Some(key.into()),
+        }
+    };
+    let mut expected = vec![
+        want(
+            "webhook_config",
+            "deploy/receiver.env",
+            "high",
+            "key",
+            "CYBRID_WEBHOOK_SIGNING_KEY",
+        ),
+        want(
+            "webhook_markdown",
+            "docs/webhooks.md",
+            "low",
+            "host",
+            "signing_key",
+        ),
+        want(
+            "webhook_scraped",
+            "docs/subscriptions.md",
+            "low",
+            "host",
+            "signing_key",
+        ),
+        want(
+            "webhook_openapi",
+            "openapi/cybrid-bank.yaml",
+            "low",
+            "host",
+            "signing_key",
+        ),
+    ];
+    expected.sort();
+    let report = json_of(&run(&["dir", ".", "-f", "json"], root));
+    assert_eq!(seen(&report), expected);
+    for f in report["findings"].as_array().expect("findings") {
+        let note = f["context"]["note"].as_str();
+        if f["confidence"] == "low" {
+            assert_eq!(
+                note,
+                Some("in a documentation example (an example payload), not a configured key")
+            );
+        } else {
+            assert_eq!(note, None);
+        }
+    }
+    // A gate at medium blocks the configured key only.
+    let gate = run(
+        &["dir", ".", "-f", "json", "--min-confidence", "medium"],
+        root,
+    );
+    assert_eq!(gate.status.code(), Some(1));
+    assert_eq!(seen(&json_of(&gate)), vec![expected[0].clone()]);
+
+    git(root, &["init", "-q", "-b", "main"]);
+    git(root, &["add", "-A"]);
+    git(root, &["commit", "-qm", "docs"]);
+    let report = json_of(&run(&["git", ".", "-f", "json"], root));
+    assert_eq!(seen(&report), expected);
+}

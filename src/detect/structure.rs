@@ -159,6 +159,97 @@ pub fn parents(bytes: &[u8], at: usize) -> Vec<Parent> {
     out
 }
 
+/// Is the key at `at` part of a documentation example rather than
+/// configuration? Either a block it sits in is named for an example
+/// (OpenAPI and JSON Schema `example:`/`examples:`, `x-example`), or it is
+/// inside a fenced Markdown code block whose info string or introducing
+/// heading says example, sample or response (`### Example response`).
+pub fn in_doc_example(bytes: &[u8], at: usize) -> bool {
+    parents(bytes, at)
+        .iter()
+        .any(|p| p.kind == ParentKind::Block && names_example(p.text.as_bytes()))
+        || fenced_example(bytes, at)
+}
+
+fn names_example(text: &[u8]) -> bool {
+    text.split(|b| !b.is_ascii_alphanumeric())
+        .flat_map(camel_words)
+        .any(|w| EXAMPLE_WORDS.iter().any(|e| w.eq_ignore_ascii_case(e)))
+}
+
+/// `subscriptionsResponse` -> `subscriptions`, `Response` (scraped pages
+/// run a tab's label into the next word).
+fn camel_words(word: &[u8]) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    let mut from = 0;
+    for i in 1..word.len() {
+        if word[i].is_ascii_uppercase() && word[i - 1].is_ascii_lowercase() {
+            out.push(&word[from..i]);
+            from = i;
+        }
+    }
+    out.push(&word[from..]);
+    out
+}
+
+const EXAMPLE_WORDS: &[&[u8]] = &[b"example", b"examples", b"sample", b"response"];
+
+fn is_fence(text: &[u8]) -> bool {
+    text.starts_with(b"```") || text.starts_with(b"~~~")
+}
+
+/// Inside a fenced code block (an odd number of fence lines above, within
+/// the lookback) introduced as an example: by its info string or by one of
+/// the few non-blank lines just above the opening fence. Blocks that follow
+/// each other (a request, then its response) share the introduction above
+/// the first.
+fn fenced_example(bytes: &[u8], at: usize) -> bool {
+    let lo = at.saturating_sub(LINE_LOOKBACK);
+    let mut end = line_start(bytes, at);
+    // Fence lines above, nearest first, as (line start, trimmed text).
+    let mut fences = Vec::new();
+    while end > lo {
+        let start = line_start(bytes, end - 1);
+        let text = trim(&bytes[start..end - 1]);
+        if is_fence(text) {
+            fences.push((start, text));
+        }
+        end = start;
+    }
+    if fences.len() % 2 == 0 {
+        return false;
+    }
+    // `fences[k]` opens a block; `fences[k + 1]` closes the one before it.
+    let mut k = 0;
+    while k < fences.len() && k <= 4 {
+        let (open_at, open) = fences[k];
+        if names_example(&open[3..]) {
+            return true;
+        }
+        let mut end = open_at;
+        let mut joined = false;
+        for _ in 0..3 {
+            let Some(line) = previous_nonblank_line(bytes, end) else {
+                return false;
+            };
+            let line_at = line_start(bytes, line.as_ptr() as usize - bytes.as_ptr() as usize);
+            if is_fence(line) {
+                joined = fences.get(k + 1).is_some_and(|f| f.0 == line_at);
+                break;
+            }
+            if names_example(line) {
+                return true;
+            }
+            end = line_at;
+        }
+        if !joined {
+            return false;
+        }
+        k += 2;
+    }
+    false
+}
+
 /// Headers of the unmatched openers before `at`, innermost first.
 fn bracket_parents(bytes: &[u8], at: usize) -> Vec<Parent> {
     let lo = at.saturating_sub(BRACKET_LOOKBACK);
