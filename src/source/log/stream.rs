@@ -145,8 +145,13 @@ impl<'e> Scanner<'e> {
         let mut out = SegmentScan::default();
         let cap = self.lookback + self.overlap + self.chunk;
         let cap = size_hint.map_or(cap, |h| cap.min(usize::try_from(h).unwrap_or(cap) + 1));
+        // The buffer keeps its length from input to input: only bytes below
+        // `filled` are ever read, so it is zero-filled once, not once per
+        // input (a run's zip holds thousands of small step logs).
         let mut buf = std::mem::take(&mut self.buf);
-        buf.resize(cap.max(1), 0);
+        if buf.len() < cap.max(1) {
+            buf.resize(cap.max(1), 0);
+        }
         let mut filled = 0usize;
         let mut win_abs = seg.data_start;
         let mut own_lo = seg.own_from;
@@ -193,7 +198,6 @@ impl<'e> Scanner<'e> {
             filled -= shift;
             win_abs = next_start;
         }
-        buf.clear();
         if buf.capacity() <= 2 * (self.lookback + self.overlap + self.chunk) {
             self.buf = buf;
         }
