@@ -52,7 +52,7 @@ pub(crate) fn apply(base: &[u8], delta: &[u8], out: &mut Vec<u8>) -> Result<(), 
     out.clear();
     // The declared size is only trusted as a capacity hint up to a bound: a
     // hostile header must not make us allocate gigabytes up front.
-    out.reserve(head.result_size.min(1 << 30) as usize);
+    out.reserve(head.result_size.min(64 << 20) as usize);
     let mut at = head.body;
     while let Some(&op) = delta.get(at) {
         at += 1;
@@ -79,6 +79,12 @@ pub(crate) fn apply(base: &[u8], delta: &[u8], out: &mut Vec<u8>) -> Result<(), 
             let end = offset.checked_add(size).ok_or(DeltaError::CopyOutOfRange)?;
             let range = base.get(offset..end).ok_or(DeltaError::CopyOutOfRange)?;
             out.extend_from_slice(range);
+            if out.len() as u64 > head.result_size {
+                return Err(DeltaError::ResultSize {
+                    expected: head.result_size,
+                    actual: out.len(),
+                });
+            }
         } else if op != 0 {
             let end = at + usize::from(op);
             let literal = delta.get(at..end).ok_or(DeltaError::Truncated)?;
@@ -181,6 +187,19 @@ mod tests {
             Err(DeltaError::Truncated)
         );
         assert_eq!(apply(base, &[3, 1, 0], &mut out), Err(DeltaError::Reserved));
+        // copies past the declared result stop there, before the next instruction
+        let copy_3 = [0x80 | 0x10, 3];
+        let mut amplified = vec![3, 2];
+        for _ in 0..1000 {
+            amplified.extend(copy_3);
+        }
+        assert_eq!(
+            apply(base, &amplified, &mut out),
+            Err(DeltaError::ResultSize {
+                expected: 2,
+                actual: 3
+            })
+        );
         assert!(matches!(
             apply(base, &[3, 9, 1, b'x'], &mut out),
             Err(DeltaError::ResultSize { .. })

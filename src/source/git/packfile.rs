@@ -14,6 +14,8 @@ use thiserror::Error;
 const OID_LEN: usize = 20;
 /// `PACK`, version, object count.
 const PACK_HEADER: usize = 12;
+/// Output allocated before inflating; more is added as the stream yields it.
+const INITIAL_OUTPUT: usize = 16 << 20;
 
 #[derive(Debug, Error)]
 pub(crate) enum PackError {
@@ -158,13 +160,19 @@ impl Pack {
             .body()
             .get(entry.data as usize..)
             .ok_or_else(|| bad("data outside the pack".into()))?;
-        // One spare byte: a stream longer than its header says shows as a
-        // result past `size` instead of being cut silently.
-        let mut out = Vec::with_capacity(size.saturating_add(1));
+        // Grown as the stream yields bytes, not allocated from the header up
+        // front: a damaged header must not ask for terabytes. One byte past
+        // `size` shows a stream longer than its header says.
+        let mut out: Vec<u8> = Vec::with_capacity(size.min(INITIAL_OUTPUT).saturating_add(1));
         INFLATE.with(|cell| {
             let mut z = cell.borrow_mut();
             z.reset(true);
             loop {
+                if out.len() == out.capacity() {
+                    let more =
+                        (size.saturating_add(1) - out.len().min(size)).min(out.len().max(4096));
+                    out.reserve_exact(more.max(1));
+                }
                 let (read, wrote) = (z.total_in(), z.total_out());
                 let rest = input.get(read as usize..).unwrap_or_default();
                 let status = z
@@ -250,6 +258,27 @@ mod tests {
         assert!(pack.inflate(12, &entry).is_err());
         assert!(pack.entry(3).is_err());
         assert!(pack.entry(1 << 40).is_err());
+    }
+
+    #[test]
+    fn a_header_claiming_terabytes_is_an_error_not_an_allocation() {
+        let content = b"small".to_vec();
+        let file = pack_with_blob(&content, 1 << 42);
+        let pack = Pack::open(file.path()).expect("pack");
+        let entry = pack.entry(12).expect("entry");
+        assert_eq!(entry.size, 1 << 42);
+        assert!(pack.inflate(12, &entry).is_err());
+    }
+
+    #[test]
+    fn a_blob_larger_than_the_first_allocation_inflates_whole() {
+        let content: Vec<u8> = (0..INITIAL_OUTPUT + 3 * 4096)
+            .map(|i| (i % 251) as u8)
+            .collect();
+        let file = pack_with_blob(&content, content.len());
+        let pack = Pack::open(file.path()).expect("pack");
+        let entry = pack.entry(12).expect("entry");
+        assert_eq!(pack.inflate(12, &entry).expect("inflate"), content);
     }
 
     #[test]
