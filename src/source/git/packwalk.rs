@@ -171,23 +171,19 @@ struct DeltaTree {
     roots: Vec<u32>,
     /// Roots whose entry is a delta on a base this pack does not hold.
     external: HashMap<u32, Oid>,
-    /// Nodes whose header could not be read: their subtrees go to libgit2.
-    broken: Vec<bool>,
 }
 
 impl DeltaTree {
     fn build(pack: &Pack, index: &PackIndex, pack_id: u32, wanted: &[Wanted]) -> DeltaTree {
         let mut nodes: Vec<Node> = Vec::with_capacity(wanted.len());
-        let mut broken = Vec::with_capacity(wanted.len());
         let mut by_offset: HashMap<u64, u32> = HashMap::with_capacity(wanted.len());
         let mut external = HashMap::new();
-        let add = |nodes: &mut Vec<Node>, broken: &mut Vec<bool>, offset, wanted| {
+        let add = |nodes: &mut Vec<Node>, offset, wanted| {
             nodes.push(Node {
                 offset,
                 parent: NONE,
                 wanted,
             });
-            broken.push(false);
             (nodes.len() - 1) as u32
         };
         for (w_index, w) in wanted.iter().enumerate() {
@@ -197,7 +193,7 @@ impl DeltaTree {
                     continue;
                 }
                 None => {
-                    let n = add(&mut nodes, &mut broken, w.offset, w_index as u32);
+                    let n = add(&mut nodes, w.offset, w_index as u32);
                     by_offset.insert(w.offset, n);
                     n
                 }
@@ -206,10 +202,9 @@ impl DeltaTree {
             loop {
                 let offset = nodes[child as usize].offset;
                 let base = match pack.entry(offset) {
-                    Err(_) => {
-                        broken[child as usize] = true;
-                        break;
-                    }
+                    // Left a root: decoding it fails the same way, and its
+                    // subtree goes to libgit2.
+                    Err(_) => break,
                     Ok(entry) => match entry.kind {
                         EntryKind::OfsDelta { base } => base,
                         EntryKind::RefDelta { base } => match index.offset_in(pack_id, &base) {
@@ -228,7 +223,7 @@ impl DeltaTree {
                         break;
                     }
                     None => {
-                        let parent = add(&mut nodes, &mut broken, base, NONE);
+                        let parent = add(&mut nodes, base, NONE);
                         by_offset.insert(base, parent);
                         nodes[child as usize].parent = parent;
                         child = parent;
@@ -265,7 +260,6 @@ impl DeltaTree {
             children,
             roots,
             external,
-            broken,
         }
     }
 
@@ -315,13 +309,13 @@ impl<'a> Walker<'a> {
 
     /// Keep `object` for several children, or (over the cap) let each child
     /// decode it again.
-    fn share(&'a self, node: u32, object: Object) -> Base<'a> {
+    fn share(&'a self, node: u32, object: Object) -> Shared<'a> {
         let len = object.data.len();
         if self.held.fetch_add(len, Ordering::Relaxed) + len > self.held_cap {
             self.held.fetch_sub(len, Ordering::Relaxed);
-            return Base::Redo(node);
+            return Shared::Redo(node);
         }
-        Base::Shared(Arc::new(Held {
+        Shared::Held(Arc::new(Held {
             object,
             budget: &self.held,
         }))
@@ -369,9 +363,6 @@ impl<'a> Walker<'a> {
     /// Decode one node given its base. With a `limit`, an object known to be
     /// larger (and its type known) is reported as such, not decoded.
     fn decode(&self, node: u32, base: Base<'_>, limit: Option<u64>) -> Decoded {
-        if self.tree.broken[node as usize] {
-            return Decoded::Failed;
-        }
         let offset = self.tree.nodes[node as usize].offset;
         let Ok(entry) = self.pack.entry(offset) else {
             return Decoded::Failed;
@@ -485,14 +476,18 @@ impl<'a> Walker<'a> {
     }
 }
 
-impl<'a> Base<'a> {
-    /// Another handle on a shared base, for the next child.
+/// A base handed to several children.
+enum Shared<'a> {
+    Held(Arc<Held<'a>>),
+    Redo(u32),
+}
+
+impl<'a> Shared<'a> {
+    /// The base for the next child.
     fn again(&self) -> Base<'a> {
         match self {
-            Base::Shared(h) => Base::Shared(Arc::clone(h)),
-            Base::Redo(n) => Base::Redo(*n),
-            // Only shared and redone bases are handed to several children.
-            Base::Root | Base::Owned(_) => Base::Root,
+            Shared::Held(h) => Base::Shared(Arc::clone(h)),
+            Shared::Redo(n) => Base::Redo(*n),
         }
     }
 }
