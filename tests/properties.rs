@@ -410,3 +410,30 @@ proptest! {
         }
     }
 }
+
+/// Found by `gating_changes_nothing`: a match the engine rejects must not
+/// hide one that starts inside it. Here the first block's lazy search for a
+/// `default` runs past a client-id key into the second block, is rejected
+/// for crossing that key, and the second block's own match starts inside it.
+#[test]
+fn a_rejected_match_does_not_hide_the_next_one() {
+    // Generated value, not a credential.
+    let secret = "kdWILhobHw89Uf7xSWF8eOhGtWTH2zoH22-mW6L3vKI";
+    let text = format!(
+        "variable \"cybrid_client_secret\" {{\n  type = string\n  default = \"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAa,\";\n\
+         cybrid_client_id: aLwC-AMc___tI9-cTUnD\n\
+         variable \"cybrid_client_secret\" {{\n  type = string\n  default = \"{secret}\"\n}}\n"
+    );
+    let at = text.find(secret).expect("planted");
+    for engine in [
+        engine(),
+        &Engine::new(load_rules(&[]).expect("rules")).ungated(),
+    ] {
+        let found: Vec<_> = engine
+            .scan(text.as_bytes(), &mut Scratch::default())
+            .into_iter()
+            .map(|d| (d.start, d.end))
+            .collect();
+        assert_eq!(found, vec![(at, at + secret.len())]);
+    }
+}

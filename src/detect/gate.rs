@@ -24,6 +24,13 @@ const BACK: usize = 1024;
 const LINE_SLACK: usize = 1024;
 /// How far after a run a match may end (closing quotes, braces).
 const FORWARD: usize = 256;
+/// Neighbouring windows merge while the result stays this short. Past it a
+/// new, overlapping window starts: a window is matched as a whole (an
+/// overlapping set pass, then each matching pattern's capture search), so
+/// one window spanning a region dense with value-shaped runs (every line of
+/// a CI log carrying a sha256) would make that whole region pay for the one
+/// line that holds a credential.
+const MERGE_CAP: usize = 16 * 1024;
 /// Shorter secrets are not worth gating: runs that short are everywhere.
 const MIN_GATED_LEN: usize = 16;
 
@@ -103,7 +110,7 @@ impl Gate {
     }
 
     /// The windows of `bytes[lo..hi]` where a secret of this shape can sit,
-    /// merged and in order, appended to `out`, found inside `runs` (the runs
+    /// merged up to [`MERGE_CAP`] (so they may overlap) and in order, appended to `out`, found inside `runs` (the runs
     /// of a gate that holds this one, such as [`Gate::union`]).
     pub fn windows_in(
         &self,
@@ -134,7 +141,9 @@ impl Gate {
                 let to = (i + FORWARD).min(hi);
                 let mergeable = out.len() > first;
                 match out.last_mut() {
-                    Some(last) if mergeable && from <= last.1 => last.1 = last.1.max(to),
+                    Some(last) if mergeable && from <= last.1 && to - last.0 <= MERGE_CAP => {
+                        last.1 = last.1.max(to)
+                    }
                     _ => out.push((from, to)),
                 }
             }
@@ -213,9 +222,63 @@ fn collect(hir: &Hir, class: &mut [bool; 256]) -> Option<()> {
     }
 }
 
+/// Sort `windows` (start, end, gates as a bitmask) and merge overlapping
+/// ones while a merged window stays within [`MERGE_CAP`], uniting their
+/// gates. Each input window lies whole inside one output window that names
+/// its gates, which is what gating needs: a match inside a gate's window is
+/// inside a merged one searched with that gate's patterns.
+pub fn merge(windows: &mut Vec<(usize, usize, u32)>) {
+    windows.sort_unstable();
+    let mut out = 0;
+    for i in 0..windows.len() {
+        let (from, to, gates) = windows[i];
+        if out > 0 {
+            let last = &mut windows[out - 1];
+            if from <= last.1 && (to <= last.1 || to - last.0 <= MERGE_CAP) {
+                last.1 = last.1.max(to);
+                last.2 |= gates;
+                continue;
+            }
+        }
+        windows[out] = (from, to, gates);
+        out += 1;
+    }
+    windows.truncate(out);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn merging_keeps_every_window_whole_and_bounded() {
+        // Dense windows (a CI log with a hash on every line), out of order,
+        // some nested, plus one far away.
+        let dense = 10 * MERGE_CAP / 100;
+        let mut windows: Vec<(usize, usize, u32)> = (0..dense)
+            .rev()
+            .map(|i| (i * 100, i * 100 + 1300, 1 << (i % 3)))
+            .chain([(500, 600, 8), (dense * 200, dense * 200 + 100, 16)])
+            .collect();
+        let inputs = windows.clone();
+        merge(&mut windows);
+        for w in &inputs {
+            assert!(
+                windows
+                    .iter()
+                    .any(|m| m.0 <= w.0 && w.1 <= m.1 && m.2 & w.2 == w.2),
+                "{w:?} split across merged windows, or its gate lost"
+            );
+        }
+        assert!(windows.windows(2).all(|p| p[0].0 < p[1].0));
+        assert!(windows.iter().all(|m| m.1 - m.0 <= MERGE_CAP));
+        assert!(
+            windows.len() >= 10 && windows.len() < 30,
+            "{}",
+            windows.len()
+        );
+        assert_eq!(windows.last(), Some(&(dense * 200, dense * 200 + 100, 16)));
+    }
 
     #[test]
     fn gates_come_from_the_secret_group() {

@@ -14,6 +14,8 @@ pub mod prefilter;
 pub mod structure;
 pub mod validate;
 
+use std::sync::OnceLock;
+
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 
@@ -70,8 +72,11 @@ pub struct Scratch {
     /// Per gate: the region its windows were computed for, and the windows
     /// (the patterns of several rules share a gate and a region).
     windows: Vec<GateWindows>,
-    /// Per regex set of the rule being run: which patterns match in each window.
-    masks: Vec<Vec<u64>>,
+    /// Every gate's windows of one region together, and which gated
+    /// patterns can match in each (rules usually share their regions).
+    merged: MergedWindows,
+    /// The merged windows one pattern runs in.
+    selected: Vec<(usize, usize)>,
 }
 
 /// One gate's windows in the region they were computed for.
@@ -79,6 +84,20 @@ pub struct Scratch {
 struct GateWindows {
     region: Option<(usize, usize)>,
     list: Vec<(usize, usize)>,
+}
+
+/// All gates' windows of a region, merged, and which gated patterns can
+/// match in each.
+#[derive(Default)]
+struct MergedWindows {
+    region: Option<(usize, usize)>,
+    /// The gates (a bitmask) whose windows were merged.
+    gates: u32,
+    /// Windows, with the gates whose windows each holds (a bitmask).
+    list: Vec<(usize, usize, u32)>,
+    /// (window, gated pattern) for every pattern that can match in a
+    /// window, in window order.
+    hits: Vec<(usize, usize)>,
 }
 
 impl Scratch {
@@ -111,23 +130,36 @@ pub struct Engine {
     pattern_gates: Vec<Vec<Option<usize>>>,
     /// Holds every gate: its runs are found once per region for all of them.
     union_gate: Option<Gate>,
-    /// Per rule, its gated patterns grouped by gate into regex sets: one
-    /// pass over a window says which patterns can match there at all, and
-    /// each pattern then runs only on its windows. `set_bits` places each
-    /// pattern (by rule, then pattern) in its set.
-    gate_sets: Vec<Vec<GateSet>>,
-    set_bits: Vec<Vec<Option<(usize, u32)>>>,
+    /// Every gated pattern: (rule, pattern, gate); and each pattern's
+    /// index in that list (by rule, then pattern).
+    gated: Vec<(usize, usize, usize)>,
+    gated_index: Vec<Vec<Option<usize>>>,
+    /// Per rule, the gates (a bitmask) of its gated patterns.
+    rule_gates: Vec<u32>,
+    /// Per combination of gates (a bitmask), the regex set of their
+    /// patterns, built on first use. Over each merged window one pass of the
+    /// set of the gates whose windows it holds says whether anything can
+    /// match there at all (most windows: nothing), a second which patterns,
+    /// and each of those then runs its capture search in that window only.
+    /// One pass for all rules, not one per rule and gate: in a CI log every
+    /// line carries a sha256, so windows cover whole regions and each pass
+    /// read all of it. Yet only the gates present: a package-lock's base64
+    /// integrity hashes open windows for the base64 gate alone, and only its
+    /// few patterns run there.
+    combos: Vec<OnceLock<Option<ComboSet>>>,
 }
 
-/// The gated patterns of one rule that share a gate, as one regex set.
+/// The gated patterns of a combination of gates, as one regex set.
 #[derive(Debug)]
-struct GateSet {
-    gate: usize,
+struct ComboSet {
     set: regex::bytes::RegexSet,
+    /// Index into [`Engine::gated`] of each of the set's patterns.
+    members: Vec<usize>,
 }
 
-/// Patterns per regex set: each window's matches are a bitmask.
-const SET_WIDTH: usize = 64;
+/// Past this many distinct gates, combinations are not given sets: every
+/// pattern of a window's gates runs its capture search there.
+const MAX_COMBO_GATES: usize = 10;
 
 impl Engine {
     /// An engine with the built-in list of other providers.
@@ -156,7 +188,36 @@ impl Engine {
                     .collect()
             })
             .collect::<Vec<Vec<Option<usize>>>>();
-        let (gate_sets, set_bits) = gate_sets(&rules, &pattern_gates);
+        let mut gated = Vec::new();
+        let gated_index = pattern_gates
+            .iter()
+            .enumerate()
+            .map(|(ri, gates)| {
+                gates
+                    .iter()
+                    .enumerate()
+                    .map(|(pi, g)| {
+                        g.map(|g| {
+                            gated.push((ri, pi, g));
+                            gated.len() - 1
+                        })
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut rule_gates = vec![0u32; rules.len()];
+        for &(ri, _, g) in &gated {
+            if g < 32 {
+                rule_gates[ri] |= 1 << g;
+            }
+        }
+        let combos = if gates.len() <= MAX_COMBO_GATES {
+            (0..1usize << gates.len())
+                .map(|_| OnceLock::new())
+                .collect()
+        } else {
+            Vec::new()
+        };
         let union_gate = Gate::union(&gates);
         Engine {
             rules,
@@ -166,8 +227,10 @@ impl Engine {
             gates,
             pattern_gates,
             union_gate,
-            gate_sets,
-            set_bits,
+            gated,
+            gated_index,
+            rule_gates,
+            combos,
         }
     }
 
@@ -177,8 +240,8 @@ impl Engine {
         for gates in &mut self.pattern_gates {
             gates.iter_mut().for_each(|g| *g = None);
         }
-        for bits in &mut self.set_bits {
-            bits.iter_mut().for_each(|b| *b = None);
+        for index in &mut self.gated_index {
+            index.iter_mut().for_each(|i| *i = None);
         }
         self
     }
@@ -213,6 +276,82 @@ impl Engine {
             cached.region = Some((lo, hi));
         }
         &cached.list
+    }
+
+    /// Every gate's windows in region `lo..hi` merged (see [`gate::merge`]),
+    /// and which gated patterns can match in each; computed once per region.
+    fn merged<'s>(
+        &self,
+        cache: &mut Vec<GateWindows>,
+        merged: &'s mut MergedWindows,
+        bytes: &[u8],
+        (lo, hi): (usize, usize),
+        gates: u32,
+    ) -> &'s MergedWindows {
+        if merged.region == Some((lo, hi)) && merged.gates == gates {
+            return merged;
+        }
+        merged.list.clear();
+        merged.hits.clear();
+        for g in (0..self.gates.len()).filter(|&g| gate_in(gates, g)) {
+            let tag = 1u32 << g;
+            let windows = self.windows(cache, g, bytes, lo, hi);
+            merged
+                .list
+                .extend(windows.iter().map(|&(a, b)| (a, b, tag)));
+        }
+        gate::merge(&mut merged.list);
+        for (wi, &(w_lo, w_hi, gates)) in merged.list.iter().enumerate() {
+            // The haystack starts at the region's start, so look-behind
+            // context is what an ungated search sees.
+            let hay = &bytes[lo..w_hi];
+            match self.combo(gates) {
+                Some(combo) => {
+                    // Most windows match nothing: an earliest-match pass
+                    // says so faster than the overlapping one that names
+                    // the patterns.
+                    if !combo.set.is_match_at(hay, w_lo - lo) {
+                        continue;
+                    }
+                    let found = combo.set.matches_at(hay, w_lo - lo);
+                    merged
+                        .hits
+                        .extend(found.iter().map(|i| (wi, combo.members[i])));
+                }
+                None => merged.hits.extend(
+                    self.gated
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, &(_, _, g))| gate_in(gates, g))
+                        .map(|(gi, _)| (wi, gi)),
+                ),
+            }
+        }
+        merged.region = Some((lo, hi));
+        merged.gates = gates;
+        merged
+    }
+
+    /// The regex set of the patterns of `gates` (a bitmask), if it can be
+    /// built.
+    fn combo(&self, gates: u32) -> Option<&ComboSet> {
+        self.combos
+            .get(gates as usize)?
+            .get_or_init(|| {
+                let members: Vec<usize> = (0..self.gated.len())
+                    .filter(|&gi| gate_in(gates, self.gated[gi].2))
+                    .collect();
+                let set = regex::bytes::RegexSetBuilder::new(members.iter().map(|&gi| {
+                    let (ri, pi, _) = self.gated[gi];
+                    self.rules[ri].patterns[pi].regex.as_str()
+                }))
+                .size_limit(64 << 20)
+                .dfa_size_limit(8 << 20)
+                .build()
+                .ok()?;
+                Some(ComboSet { set, members })
+            })
+            .as_ref()
     }
 
     /// How many patterns have a value-shape gate (of all patterns).
@@ -253,6 +392,7 @@ impl Engine {
         for cached in &mut scratch.windows {
             cached.region = None;
         }
+        scratch.merged.region = None;
         let hits = &scratch.hits;
         scratch
             .context
@@ -269,42 +409,43 @@ impl Engine {
         };
         let now = now_unix();
         let mut found = Vec::new();
-        for (ri, rule) in self.rules.iter().enumerate() {
-            let active = hits
+        let rule_regions: Vec<Vec<(usize, usize)>> = (0..self.rules.len())
+            .map(|ri| {
+                let active = hits
+                    .iter()
+                    .filter(|h| self.prefilter.activates(h, ri))
+                    .map(|h| (h, self.prefilter.radius(h, self.radius)));
+                regions(bytes, active)
+            })
+            .collect();
+        // Region by region, each with the rules that run there (rules sharing
+        // keywords share regions), so a region's windows are found once. Its
+        // merged windows are made of the gates of those rules only, never a
+        // gate no rule of the region needs.
+        let mut work: Vec<((usize, usize), usize)> = rule_regions
+            .iter()
+            .enumerate()
+            .flat_map(|(ri, regions)| regions.iter().map(move |&r| (r, ri)))
+            .collect();
+        work.sort_unstable();
+        let mut region_gates = vec![0u32; work.len()];
+        let mut i = 0;
+        while i < work.len() {
+            let end = i + work[i..].iter().take_while(|w| w.0 == work[i].0).count();
+            let gates = work[i..end]
                 .iter()
-                .filter(|h| self.prefilter.activates(h, ri))
-                .map(|h| (h, self.prefilter.radius(h, self.radius)));
-            for (lo, hi) in regions(bytes, active) {
+                .fold(0, |acc, &(_, ri)| acc | self.rule_gates[ri]);
+            region_gates[i..end].fill(gates);
+            i = end;
+        }
+        for (&((lo, hi), ri), &gates) in work.iter().zip(&region_gates) {
+            let rule = &self.rules[ri];
+            {
                 let hay = &bytes[lo..hi];
-                // Which gated patterns can match in which window: one set
-                // pass per window.
-                if scratch.masks.len() < self.gate_sets[ri].len() {
-                    scratch
-                        .masks
-                        .resize_with(self.gate_sets[ri].len(), Vec::new);
-                }
-                for (si, gs) in self.gate_sets[ri].iter().enumerate() {
-                    let windows = self.windows(&mut scratch.windows, gs.gate, bytes, lo, hi);
-                    let masks = &mut scratch.masks[si];
-                    masks.clear();
-                    masks.extend(windows.iter().map(|&(w_lo, w_hi)| {
-                        let hay = &bytes[lo..w_hi];
-                        // Most windows match nothing: an earliest-match pass
-                        // says so faster than the overlapping one that names
-                        // the patterns.
-                        if !gs.set.is_match_at(hay, w_lo - lo) {
-                            return 0;
-                        }
-                        gs.set
-                            .matches_at(hay, w_lo - lo)
-                            .iter()
-                            .fold(0u64, |bits, i| bits | (1 << i))
-                    }));
-                }
                 for (pi, pattern) in rule.patterns.iter().enumerate() {
                     let mut on_match = |caps: regex::bytes::Captures<'_>| {
                         let Some(m) = caps.get(pattern.secret_group) else {
-                            return;
+                            return false;
                         };
                         let id_span = pattern
                             .client_id_group
@@ -320,39 +461,46 @@ impl Engine {
                             id: id_span,
                             key: key_span,
                         };
-                        if let Some(d) = self.candidate(ri, pattern, bytes, spans, &near, now) {
-                            found.push(d);
+                        match self.candidate(ri, pattern, bytes, spans, &near, now) {
+                            Some(d) => {
+                                found.push(d);
+                                true
+                            }
+                            None => false,
                         }
                     };
                     let Some(g) = self.pattern_gates[ri][pi] else {
-                        pattern.regex.captures_iter(hay).for_each(&mut on_match);
+                        search_from(pattern, hay, 0, &mut on_match);
                         continue;
                     };
                     // Gated: only the windows around runs of the secret's shape
-                    // (and, with a set, only those where the set saw it match).
-                    // The haystack still starts at the region's start, so
-                    // look-behind context is what an ungated search sees.
-                    let in_set = self.set_bits[ri][pi];
-                    let windows = self.windows(&mut scratch.windows, g, bytes, lo, hi);
-                    for (wi, &(w_lo, w_hi)) in windows.iter().enumerate() {
-                        if let Some((si, bit)) = in_set {
-                            if scratch.masks[si]
-                                .get(wi)
-                                .is_some_and(|m| m & (1 << bit) == 0)
-                            {
-                                continue;
-                            }
+                    // (with a set, only the merged ones where it saw the
+                    // pattern match). The haystack still starts at the
+                    // region's start, so look-behind context is what an
+                    // ungated search sees.
+                    let windows: &[(usize, usize)] = match self.gated_index[ri][pi] {
+                        Some(gi) => {
+                            let merged = self.merged(
+                                &mut scratch.windows,
+                                &mut scratch.merged,
+                                bytes,
+                                (lo, hi),
+                                gates,
+                            );
+                            scratch.selected.clear();
+                            scratch.selected.extend(
+                                merged
+                                    .hits
+                                    .iter()
+                                    .filter(|h| h.1 == gi)
+                                    .map(|h| (merged.list[h.0].0, merged.list[h.0].1)),
+                            );
+                            &scratch.selected
                         }
-                        let hay = &bytes[lo..w_hi];
-                        let mut at = w_lo - lo;
-                        while at <= hay.len() {
-                            let Some(caps) = pattern.regex.captures_at(hay, at) else {
-                                break;
-                            };
-                            let Some(whole) = caps.get(0) else { break };
-                            at = whole.end().max(whole.start() + 1);
-                            on_match(caps);
-                        }
+                        None => self.windows(&mut scratch.windows, g, bytes, lo, hi),
+                    };
+                    for &(w_lo, w_hi) in windows {
+                        search_from(pattern, &bytes[lo..w_hi], w_lo - lo, &mut on_match);
                     }
                 }
             }
@@ -803,44 +951,38 @@ fn now_unix() -> i64 {
         .unwrap_or(0)
 }
 
-/// Group each rule's gated patterns by gate into regex sets of at most
-/// [`SET_WIDTH`]. A set that will not compile (too large) leaves its patterns
-/// run window by window without it.
-type SetPlan = (Vec<Vec<GateSet>>, Vec<Vec<Option<(usize, u32)>>>);
-
-fn gate_sets(rules: &[Rule], pattern_gates: &[Vec<Option<usize>>]) -> SetPlan {
-    let mut all_sets = Vec::with_capacity(rules.len());
-    let mut all_bits = Vec::with_capacity(rules.len());
-    for (rule, gates) in rules.iter().zip(pattern_gates) {
-        let mut sets: Vec<GateSet> = Vec::new();
-        let mut bits = vec![None; rule.patterns.len()];
-        let mut by_gate: Vec<(usize, Vec<usize>)> = Vec::new();
-        for (pi, gate) in gates.iter().enumerate() {
-            let Some(g) = gate else { continue };
-            match by_gate.iter_mut().find(|(x, _)| x == g) {
-                Some((_, members)) => members.push(pi),
-                None => by_gate.push((*g, vec![pi])),
-            }
+/// Run `pattern` over `hay` from `at` on, handing each match to `on_match`
+/// (true: it became a detection). A rejected match may hide an acceptable
+/// one that starts inside it: `variable "…secret" {` whose default is not a
+/// secret, run on to the next block's default, hides that block's own
+/// match. So after a rejection the search goes on from the end of the
+/// match's key (or its first byte), not from its end.
+fn search_from(
+    pattern: &Pattern,
+    hay: &[u8],
+    mut at: usize,
+    on_match: &mut impl FnMut(regex::bytes::Captures<'_>) -> bool,
+) {
+    while at <= hay.len() {
+        let Some(caps) = pattern.regex.captures_at(hay, at) else {
+            break;
+        };
+        let Some(whole) = caps.get(0) else { break };
+        let key_end = pattern.key_group.and_then(|g| caps.get(g)).map(|k| k.end());
+        let (start, end) = (whole.start(), whole.end());
+        at = if on_match(caps) {
+            end
+        } else {
+            key_end.unwrap_or(start)
         }
-        for (gate, members) in by_gate {
-            for chunk in members.chunks(SET_WIDTH) {
-                let built = regex::bytes::RegexSetBuilder::new(
-                    chunk.iter().map(|&pi| rule.patterns[pi].regex.as_str()),
-                )
-                .size_limit(64 << 20)
-                .dfa_size_limit(8 << 20)
-                .build();
-                let Ok(set) = built else { continue };
-                for (bit, &pi) in chunk.iter().enumerate() {
-                    bits[pi] = Some((sets.len(), bit as u32));
-                }
-                sets.push(GateSet { gate, set });
-            }
-        }
-        all_sets.push(sets);
-        all_bits.push(bits);
+        .max(start + 1);
     }
-    (all_sets, all_bits)
+}
+
+/// Is gate `g` in the bitmask `gates`? (Gates past 32 are in none: their
+/// patterns then have no set and run wherever their own windows are.)
+fn gate_in(gates: u32, g: usize) -> bool {
+    g < 32 && gates & (1 << g) != 0
 }
 
 /// Disjoint byte ranges around each hit (each with its radius), merged, in order.
