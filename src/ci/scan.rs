@@ -18,6 +18,7 @@ use crate::finding::{Location, SourceKind};
 use crate::source::log::input::{cap_error, Capped};
 use crate::source::log::scan_stream;
 use crate::source::log::stream::Scanner;
+use crate::source::log::zipentry::WholeInflater;
 use crate::sweep::state::StoredFinding;
 
 use super::{Unit, UnitRecord, UnitStatus};
@@ -178,7 +179,9 @@ pub fn github_archive(
         .collect();
     let mut budget = ctx.max_decompressed;
     let mut scanner = ctx.scanner();
+    let mut whole = WholeInflater::default();
     for i in 0..archive.len() {
+        let inflated = whole.entry(&mut archive, i, budget);
         let mut entry = match archive.by_index(i) {
             Ok(e) => e,
             Err(e) => {
@@ -220,7 +223,15 @@ pub fn github_archive(
             step: step.map(str::to_string),
             ..Location::default()
         };
-        let mut capped = Capped::new(&mut entry, budget);
+        let mut bytes;
+        let source: &mut dyn Read = match inflated {
+            Some(b) => {
+                bytes = b;
+                &mut bytes
+            }
+            None => &mut entry,
+        };
+        let mut capped = Capped::new(source, budget);
         let scanned = scan_stream(ctx.engine, &mut scanner, &mut capped, &base);
         budget = budget.saturating_sub(scanned.bytes);
         record.logs += 1;

@@ -9,6 +9,7 @@ pub mod input;
 pub mod normalize;
 pub mod redact;
 pub mod stream;
+pub mod zipentry;
 
 use std::fs::File;
 use std::io::{self, BufReader, Cursor, Read, Seek, SeekFrom};
@@ -332,7 +333,9 @@ impl Job<'_> {
         };
         let mut budget = self.opts.max_decompressed;
         let mut scanner = self.scanner();
+        let mut whole = zipentry::WholeInflater::default();
         for i in 0..archive.len() {
+            let inflated = whole.entry(&mut archive, i, budget);
             let mut entry = match archive.by_index(i) {
                 Ok(e) => e,
                 Err(e) => {
@@ -351,7 +354,15 @@ impl Job<'_> {
                     .error(at, input::cap_error(self.opts.max_decompressed).to_string());
                 break;
             }
-            let mut reader = match input::decode(&mut entry) {
+            let mut bytes;
+            let source: &mut dyn Read = match inflated {
+                Some(b) => {
+                    bytes = b;
+                    &mut bytes
+                }
+                None => &mut entry,
+            };
+            let mut reader = match input::decode(source) {
                 Ok((_, r)) => r,
                 Err(e) => {
                     self.out.error(at, format!("cannot read: {e}"));
