@@ -55,10 +55,6 @@ pub struct Detection {
 pub const LONE_CLIENT_ID_NOTE: &str =
     "a client id alone names an application but cannot mint a token; no secret beside it";
 
-/// The note of a webhook signing key found in a documentation example.
-pub const DOC_EXAMPLE_NOTE: &str =
-    "in a documentation example (an example payload), not a configured key";
-
 /// Per-thread buffers, reused across chunks so the hot path does not allocate.
 #[derive(Default)]
 pub struct Scratch {
@@ -603,7 +599,7 @@ impl Engine {
         {
             confidence = Confidence::Low;
         }
-        let mut context = match &token {
+        let context = match &token {
             Some(t) => Some(Context {
                 key: None,
                 via: Some(Via::Host),
@@ -636,15 +632,13 @@ impl Engine {
             }
             None => None,
         };
-        // A webhook signing key in an API document's example payload is an
-        // example, not a usable key: reported, at low confidence, saying so.
+        // A webhook signing key in an API document's example payload (a
+        // copy of Cybrid's webhook docs) is an example, not a credential
+        // (CYBRID.md): not reported. In configuration it keeps its confidence.
         if rule.kind == RuleKind::WebhookSigningKey
             && structure::in_doc_example(bytes, spans.key.map_or(start, |(a, _)| a))
         {
-            confidence = Confidence::Low;
-            if let Some(c) = context.as_mut() {
-                c.note = Some(DOC_EXAMPLE_NOTE.to_string());
-            }
+            return None;
         }
         let environment_hint = token
             .as_ref()

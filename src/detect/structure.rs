@@ -26,6 +26,8 @@ const BRACKET_LOOKBACK: usize = 4 * 1024;
 const LINE_LOOKBACK: usize = 8 * 1024;
 /// How far back (lines) a title may open the key's paragraph.
 const TITLE_LINES: usize = 12;
+/// How far above a key its Markdown section headings are looked for.
+const SECTION_LINES: usize = 400;
 /// Parents kept at most (nearest first).
 const MAX_PARENTS: usize = 8;
 /// The text kept of a parent's header or a key.
@@ -154,6 +156,9 @@ pub fn parents(bytes: &[u8], at: usize) -> Vec<Parent> {
         push(p);
     }
     if let Some(p) = title(bytes, at) {
+        push(p);
+    }
+    for p in section_headings(bytes, at) {
         push(p);
     }
     out
@@ -412,6 +417,44 @@ fn title(bytes: &[u8], at: usize) -> Option<Parent> {
     None
 }
 
+/// The Markdown headings (`## Cybrid sandbox`, at the start of their line)
+/// whose sections hold the line of `at`, nearest first: the heading just
+/// above, then each less deep one above it. A setup guide puts a blank line
+/// between a heading and the keys under it, and its `## Production` part
+/// sits under `# Cybrid setup`.
+fn section_headings(bytes: &[u8], at: usize) -> Vec<Parent> {
+    let mut out = Vec::new();
+    let mut depth = usize::MAX;
+    let mut end = line_start(bytes, at);
+    for _ in 0..SECTION_LINES {
+        if end == 0 || depth == 1 {
+            break;
+        }
+        let start = line_start(bytes, end - 1);
+        let line = &bytes[start..end - 1];
+        end = start;
+        let hashes = line.iter().take_while(|b| **b == b'#').count();
+        // Set off from its body by a blank line, as Markdown headings are: a
+        // `# Cybrid sandbox` comment right above `.env` lines titles only
+        // that paragraph (see `title`), not what follows the next blank line.
+        let set_off = bytes.get(end + line.len() + 1..).is_some_and(|rest| {
+            trim(&rest[..memchr::memchr(b'\n', rest).unwrap_or(rest.len())]).is_empty()
+        });
+        if hashes < depth && (1..=6).contains(&hashes) && line.get(hashes) == Some(&b' ') && set_off
+        {
+            depth = hashes;
+            let text = trim(line);
+            if has_word(text) {
+                out.push(Parent {
+                    text: clip_bytes(text),
+                    kind: ParentKind::Title,
+                });
+            }
+        }
+    }
+    out
+}
+
 fn is_comment(text: &[u8]) -> bool {
     [
         &b"#"[..],
@@ -576,6 +619,13 @@ mod tests {
         let env = "# Cybrid sandbox\nCLIENT_ID=a\nCLIENT_SECRET=b\n\nOTHER=c\n";
         assert_eq!(texts(env, "CLIENT_SECRET"), vec!["# Cybrid sandbox"]);
         assert!(texts(env, "OTHER").is_empty());
+        // Markdown sections: headings set off by a blank line hold what
+        // follows, nearest first, then each less deep one above.
+        let md = "# Cybrid setup\n\nIntro.\n\n## Production\n\n- **Client Secret**: `x`\n";
+        assert_eq!(
+            texts(md, "- **Client"),
+            vec!["## Production", "# Cybrid setup"]
+        );
         let k8s =
             "kind: Secret\nmetadata:\n  name: cybrid-credentials\ndata:\n  client_secret: eA==\n";
         let p = parents(k8s.as_bytes(), k8s.find("client_secret").expect("key"));
