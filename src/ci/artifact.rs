@@ -22,6 +22,7 @@ use crate::detect::Scratch;
 use crate::finding::{Location, SourceKind};
 use crate::source::log::input::{self, cap_error, Capped, Kind};
 use crate::source::log::scan_stream;
+use crate::source::log::zipentry::WholeInflater;
 use crate::sweep::state::StoredFinding;
 
 use super::scan::{stream_failure, ScanContext, Spool};
@@ -63,7 +64,9 @@ pub fn scan_artifact(
     let mut budget = ctx.max_decompressed;
     let mut scanner = ctx.scanner();
     let mut scratch = Scratch::default();
+    let mut whole = WholeInflater::default();
     for i in 0..archive.len() {
+        let inflated = whole.entry(&mut archive, i, budget);
         let mut entry = match archive.by_index(i) {
             Ok(e) => e,
             Err(e) => {
@@ -99,7 +102,15 @@ pub fn scan_artifact(
             url: Some(art.url.clone()),
             ..Location::default()
         };
-        let (kind, reader) = match input::decode(&mut entry) {
+        let mut bytes;
+        let source: &mut dyn Read = match inflated {
+            Some(b) => {
+                bytes = b;
+                &mut bytes
+            }
+            None => &mut entry,
+        };
+        let (kind, reader) = match input::decode(source) {
             Ok(d) => d,
             Err(e) => {
                 record.errors.push(ScanError {
