@@ -440,8 +440,14 @@ fn section_headings(bytes: &[u8], at: usize) -> Vec<Parent> {
         let set_off = bytes.get(end + line.len() + 1..).is_some_and(|rest| {
             trim(&rest[..memchr::memchr(b'\n', rest).unwrap_or(rest.len())]).is_empty()
         });
-        if hashes < depth && (1..=6).contains(&hashes) && line.get(hashes) == Some(&b' ') && set_off
-        {
+        let heading = (1..=6).contains(&hashes) && line.get(hashes) == Some(&b' ');
+        // The nearest `#` line is not set off: comment-titled paragraphs
+        // (`# Database` above `DB_…` lines), not a Markdown section; a
+        // heading further up does not reach past it.
+        if heading && !set_off && depth == usize::MAX {
+            break;
+        }
+        if heading && set_off && hashes < depth {
             depth = hashes;
             let text = trim(line);
             if has_word(text) {
@@ -626,6 +632,12 @@ mod tests {
             texts(md, "- **Client"),
             vec!["## Production", "# Cybrid setup"]
         );
+        // In a comment-titled `.env`, a later paragraph's own title decides;
+        // the set-off heading above it does not reach past that title.
+        let env = "# Cybrid\n\nCYBRID_CLIENT_ID=a\n\n# Database\nDB_CLIENT_SECRET=b\n\nLATER=c\n";
+        assert_eq!(texts(env, "DB_CLIENT_SECRET"), vec!["# Database"]);
+        assert!(texts(env, "LATER").is_empty());
+        assert_eq!(texts(env, "CYBRID_CLIENT_ID"), vec!["# Cybrid"]);
         let k8s =
             "kind: Secret\nmetadata:\n  name: cybrid-credentials\ndata:\n  client_secret: eA==\n";
         let p = parents(k8s.as_bytes(), k8s.find("client_secret").expect("key"));
