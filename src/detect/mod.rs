@@ -436,68 +436,66 @@ impl Engine {
         }
         for (&((lo, hi), ri), &gates) in work.iter().zip(&region_gates) {
             let rule = &self.rules[ri];
-            {
-                let hay = &bytes[lo..hi];
-                for (pi, pattern) in rule.patterns.iter().enumerate() {
-                    let mut on_match = |caps: regex::bytes::Captures<'_>| {
-                        let Some(m) = caps.get(pattern.secret_group) else {
-                            return false;
-                        };
-                        let id_span = pattern
-                            .client_id_group
-                            .and_then(|g| caps.get(g))
-                            .map(|c| (lo + c.start(), lo + c.end()));
-                        let key_span = pattern
-                            .key_group
-                            .and_then(|g| caps.get(g))
-                            .map(|c| (lo + c.start(), lo + c.end()));
-                        let span = (lo + m.start(), lo + m.end());
-                        let spans = Spans {
-                            value: span,
-                            id: id_span,
-                            key: key_span,
-                        };
-                        match self.candidate(ri, pattern, bytes, spans, &near, now) {
-                            Some(d) => {
-                                found.push(d);
-                                true
-                            }
-                            None => false,
+            let hay = &bytes[lo..hi];
+            for (pi, pattern) in rule.patterns.iter().enumerate() {
+                let mut on_match = |caps: regex::bytes::Captures<'_>| {
+                    let Some(m) = caps.get(pattern.secret_group) else {
+                        return false;
+                    };
+                    let id_span = pattern
+                        .client_id_group
+                        .and_then(|g| caps.get(g))
+                        .map(|c| (lo + c.start(), lo + c.end()));
+                    let key_span = pattern
+                        .key_group
+                        .and_then(|g| caps.get(g))
+                        .map(|c| (lo + c.start(), lo + c.end()));
+                    let span = (lo + m.start(), lo + m.end());
+                    let spans = Spans {
+                        value: span,
+                        id: id_span,
+                        key: key_span,
+                    };
+                    match self.candidate(ri, pattern, bytes, spans, &near, now) {
+                        Some(d) => {
+                            found.push(d);
+                            true
                         }
-                    };
-                    let Some(g) = self.pattern_gates[ri][pi] else {
-                        search_from(pattern, hay, 0, &mut on_match);
-                        continue;
-                    };
-                    // Gated: only the windows around runs of the secret's shape
-                    // (with a set, only the merged ones where it saw the
-                    // pattern match). The haystack still starts at the
-                    // region's start, so look-behind context is what an
-                    // ungated search sees.
-                    let windows: &[(usize, usize)] = match self.gated_index[ri][pi] {
-                        Some(gi) => {
-                            let merged = self.merged(
-                                &mut scratch.windows,
-                                &mut scratch.merged,
-                                bytes,
-                                (lo, hi),
-                                gates,
-                            );
-                            scratch.selected.clear();
-                            scratch.selected.extend(
-                                merged
-                                    .hits
-                                    .iter()
-                                    .filter(|h| h.1 == gi)
-                                    .map(|h| (merged.list[h.0].0, merged.list[h.0].1)),
-                            );
-                            &scratch.selected
-                        }
-                        None => self.windows(&mut scratch.windows, g, bytes, lo, hi),
-                    };
-                    for &(w_lo, w_hi) in windows {
-                        search_from(pattern, &bytes[lo..w_hi], w_lo - lo, &mut on_match);
+                        None => false,
                     }
+                };
+                let Some(g) = self.pattern_gates[ri][pi] else {
+                    search_from(pattern, hay, 0, &mut on_match);
+                    continue;
+                };
+                // Gated: only the windows around runs of the secret's shape
+                // (with a set, only the merged ones where it saw the
+                // pattern match). The haystack still starts at the
+                // region's start, so look-behind context is what an
+                // ungated search sees.
+                let windows: &[(usize, usize)] = match self.gated_index[ri][pi] {
+                    Some(gi) => {
+                        let merged = self.merged(
+                            &mut scratch.windows,
+                            &mut scratch.merged,
+                            bytes,
+                            (lo, hi),
+                            gates,
+                        );
+                        scratch.selected.clear();
+                        scratch.selected.extend(
+                            merged
+                                .hits
+                                .iter()
+                                .filter(|h| h.1 == gi)
+                                .map(|h| (merged.list[h.0].0, merged.list[h.0].1)),
+                        );
+                        &scratch.selected
+                    }
+                    None => self.windows(&mut scratch.windows, g, bytes, lo, hi),
+                };
+                for &(w_lo, w_hi) in windows {
+                    search_from(pattern, &bytes[lo..w_hi], w_lo - lo, &mut on_match);
                 }
             }
         }
