@@ -22,7 +22,7 @@ use crate::detect::Scratch;
 use crate::finding::{Location, SourceKind};
 use crate::source::log::input::{self, cap_error, Capped, Kind};
 use crate::source::log::scan_stream;
-use crate::source::log::zipentry::WholeInflater;
+use crate::source::log::zipentry::{EntryReader, WholeInflater};
 use crate::sweep::state::StoredFinding;
 
 use super::scan::{stream_failure, ScanContext, Spool};
@@ -102,14 +102,7 @@ pub fn scan_artifact(
             url: Some(art.url.clone()),
             ..Location::default()
         };
-        let mut bytes;
-        let source: &mut dyn Read = match inflated {
-            Some(b) => {
-                bytes = b;
-                &mut bytes
-            }
-            None => &mut entry,
-        };
+        let source = EntryReader::new(inflated, &mut entry);
         let (kind, reader) = match input::decode(source) {
             Ok(d) => d,
             Err(e) => {

@@ -18,7 +18,7 @@ use crate::finding::{Location, SourceKind};
 use crate::source::log::input::{cap_error, Capped};
 use crate::source::log::scan_stream;
 use crate::source::log::stream::Scanner;
-use crate::source::log::zipentry::WholeInflater;
+use crate::source::log::zipentry::{EntryReader, WholeInflater};
 use crate::sweep::state::StoredFinding;
 
 use super::{Unit, UnitRecord, UnitStatus};
@@ -223,14 +223,7 @@ pub fn github_archive(
             step: step.map(str::to_string),
             ..Location::default()
         };
-        let mut bytes;
-        let source: &mut dyn Read = match inflated {
-            Some(b) => {
-                bytes = b;
-                &mut bytes
-            }
-            None => &mut entry,
-        };
+        let source = EntryReader::new(inflated, &mut entry);
         let mut capped = Capped::new(source, budget);
         let scanned = scan_stream(ctx.engine, &mut scanner, &mut capped, &base);
         budget = budget.saturating_sub(scanned.bytes);

@@ -110,8 +110,9 @@ impl Gate {
     }
 
     /// The windows of `bytes[lo..hi]` where a secret of this shape can sit,
-    /// merged up to [`MERGE_CAP`] (so they may overlap) and in order, appended to `out`, found inside `runs` (the runs
-    /// of a gate that holds this one, such as [`Gate::union`]).
+    /// merged up to [`MERGE_CAP`] (so they may overlap) and in order,
+    /// appended to `out`, found inside `runs` (the runs of a gate that holds
+    /// this one, such as [`Gate::union`]).
     pub fn windows_in(
         &self,
         bytes: &[u8],

@@ -193,7 +193,9 @@ impl Engine {
                     .iter()
                     .enumerate()
                     .map(|(pi, g)| {
-                        g.map(|g| {
+                        // Past 32 gates a pattern has no place in the masks:
+                        // it runs in its own gate's windows, unmasked.
+                        g.filter(|&g| g < 32).map(|g| {
                             gated.push((ri, pi, g));
                             gated.len() - 1
                         })
@@ -203,9 +205,7 @@ impl Engine {
             .collect();
         let mut rule_gates = vec![0u32; rules.len()];
         for &(ri, _, g) in &gated {
-            if g < 32 {
-                rule_gates[ri] |= 1 << g;
-            }
+            rule_gates[ri] |= 1 << g;
         }
         let combos = if gates.len() <= MAX_COMBO_GATES {
             (0..1usize << gates.len())
@@ -405,97 +405,87 @@ impl Engine {
         };
         let now = now_unix();
         let mut found = Vec::new();
-        let rule_regions: Vec<Vec<(usize, usize)>> = (0..self.rules.len())
-            .map(|ri| {
-                let active = hits
-                    .iter()
-                    .filter(|h| self.prefilter.activates(h, ri))
-                    .map(|h| (h, self.prefilter.radius(h, self.radius)));
-                regions(bytes, active)
-            })
-            .collect();
         // Region by region, each with the rules that run there (rules sharing
         // keywords share regions), so a region's windows are found once. Its
         // merged windows are made of the gates of those rules only, never a
         // gate no rule of the region needs.
-        let mut work: Vec<((usize, usize), usize)> = rule_regions
-            .iter()
-            .enumerate()
-            .flat_map(|(ri, regions)| regions.iter().map(move |&r| (r, ri)))
+        let mut work: Vec<((usize, usize), usize)> = (0..self.rules.len())
+            .flat_map(|ri| {
+                let active = hits
+                    .iter()
+                    .filter(|h| self.prefilter.activates(h, ri))
+                    .map(|h| (h, self.prefilter.radius(h, self.radius)));
+                regions(bytes, active).into_iter().map(move |r| (r, ri))
+            })
             .collect();
         work.sort_unstable();
-        let mut region_gates = vec![0u32; work.len()];
-        let mut i = 0;
-        while i < work.len() {
-            let end = i + work[i..].iter().take_while(|w| w.0 == work[i].0).count();
-            let gates = work[i..end]
+        for region in work.chunk_by(|a, b| a.0 == b.0) {
+            let gates = region
                 .iter()
                 .fold(0, |acc, &(_, ri)| acc | self.rule_gates[ri]);
-            region_gates[i..end].fill(gates);
-            i = end;
-        }
-        for (&((lo, hi), ri), &gates) in work.iter().zip(&region_gates) {
-            let rule = &self.rules[ri];
-            let hay = &bytes[lo..hi];
-            for (pi, pattern) in rule.patterns.iter().enumerate() {
-                let mut on_match = |caps: regex::bytes::Captures<'_>| {
-                    let Some(m) = caps.get(pattern.secret_group) else {
-                        return false;
-                    };
-                    let id_span = pattern
-                        .client_id_group
-                        .and_then(|g| caps.get(g))
-                        .map(|c| (lo + c.start(), lo + c.end()));
-                    let key_span = pattern
-                        .key_group
-                        .and_then(|g| caps.get(g))
-                        .map(|c| (lo + c.start(), lo + c.end()));
-                    let span = (lo + m.start(), lo + m.end());
-                    let spans = Spans {
-                        value: span,
-                        id: id_span,
-                        key: key_span,
-                    };
-                    match self.candidate(ri, pattern, bytes, spans, &near, now) {
-                        Some(d) => {
-                            found.push(d);
-                            true
+            for &((lo, hi), ri) in region {
+                let rule = &self.rules[ri];
+                let hay = &bytes[lo..hi];
+                for (pi, pattern) in rule.patterns.iter().enumerate() {
+                    let mut on_match = |caps: regex::bytes::Captures<'_>| {
+                        let Some(m) = caps.get(pattern.secret_group) else {
+                            return false;
+                        };
+                        let id_span = pattern
+                            .client_id_group
+                            .and_then(|g| caps.get(g))
+                            .map(|c| (lo + c.start(), lo + c.end()));
+                        let key_span = pattern
+                            .key_group
+                            .and_then(|g| caps.get(g))
+                            .map(|c| (lo + c.start(), lo + c.end()));
+                        let span = (lo + m.start(), lo + m.end());
+                        let spans = Spans {
+                            value: span,
+                            id: id_span,
+                            key: key_span,
+                        };
+                        match self.candidate(ri, pattern, bytes, spans, &near, now) {
+                            Some(d) => {
+                                found.push(d);
+                                true
+                            }
+                            None => false,
                         }
-                        None => false,
+                    };
+                    let Some(g) = self.pattern_gates[ri][pi] else {
+                        search_from(pattern, hay, 0, &mut on_match);
+                        continue;
+                    };
+                    // Gated: only the windows around runs of the secret's shape
+                    // (with a set, only the merged ones where it saw the
+                    // pattern match). The haystack still starts at the
+                    // region's start, so look-behind context is what an
+                    // ungated search sees.
+                    let windows: &[(usize, usize)] = match self.gated_index[ri][pi] {
+                        Some(gi) => {
+                            let merged = self.merged(
+                                &mut scratch.windows,
+                                &mut scratch.merged,
+                                bytes,
+                                (lo, hi),
+                                gates,
+                            );
+                            scratch.selected.clear();
+                            scratch.selected.extend(
+                                merged
+                                    .hits
+                                    .iter()
+                                    .filter(|h| h.1 == gi)
+                                    .map(|h| (merged.list[h.0].0, merged.list[h.0].1)),
+                            );
+                            &scratch.selected
+                        }
+                        None => self.windows(&mut scratch.windows, g, bytes, lo, hi),
+                    };
+                    for &(w_lo, w_hi) in windows {
+                        search_from(pattern, &bytes[lo..w_hi], w_lo - lo, &mut on_match);
                     }
-                };
-                let Some(g) = self.pattern_gates[ri][pi] else {
-                    search_from(pattern, hay, 0, &mut on_match);
-                    continue;
-                };
-                // Gated: only the windows around runs of the secret's shape
-                // (with a set, only the merged ones where it saw the
-                // pattern match). The haystack still starts at the
-                // region's start, so look-behind context is what an
-                // ungated search sees.
-                let windows: &[(usize, usize)] = match self.gated_index[ri][pi] {
-                    Some(gi) => {
-                        let merged = self.merged(
-                            &mut scratch.windows,
-                            &mut scratch.merged,
-                            bytes,
-                            (lo, hi),
-                            gates,
-                        );
-                        scratch.selected.clear();
-                        scratch.selected.extend(
-                            merged
-                                .hits
-                                .iter()
-                                .filter(|h| h.1 == gi)
-                                .map(|h| (merged.list[h.0].0, merged.list[h.0].1)),
-                        );
-                        &scratch.selected
-                    }
-                    None => self.windows(&mut scratch.windows, g, bytes, lo, hi),
-                };
-                for &(w_lo, w_hi) in windows {
-                    search_from(pattern, &bytes[lo..w_hi], w_lo - lo, &mut on_match);
                 }
             }
         }
@@ -972,7 +962,7 @@ fn search_from(
 }
 
 /// Is gate `g` in the bitmask `gates`? (Gates past 32 are in none: their
-/// patterns then have no set and run wherever their own windows are.)
+/// patterns are not in [`Engine::gated`] and run in their own windows.)
 fn gate_in(gates: u32, g: usize) -> bool {
     g < 32 && gates & (1 << g) != 0
 }

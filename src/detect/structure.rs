@@ -434,20 +434,22 @@ fn section_headings(bytes: &[u8], at: usize) -> Vec<Parent> {
         let line = &bytes[start..end - 1];
         end = start;
         let hashes = line.iter().take_while(|b| **b == b'#').count();
+        if !(1..=6).contains(&hashes) || line.get(hashes) != Some(&b' ') {
+            continue;
+        }
         // Set off from its body by a blank line, as Markdown headings are: a
         // `# Cybrid sandbox` comment right above `.env` lines titles only
         // that paragraph (see `title`), not what follows the next blank line.
-        let set_off = bytes.get(end + line.len() + 1..).is_some_and(|rest| {
-            trim(&rest[..memchr::memchr(b'\n', rest).unwrap_or(rest.len())]).is_empty()
-        });
-        let heading = (1..=6).contains(&hashes) && line.get(hashes) == Some(&b' ');
+        let below = &bytes[end + line.len() + 1..];
+        let set_off =
+            trim(&below[..memchr::memchr(b'\n', below).unwrap_or(below.len())]).is_empty();
         // The nearest `#` line is not set off: comment-titled paragraphs
         // (`# Database` above `DB_…` lines), not a Markdown section; a
         // heading further up does not reach past it.
-        if heading && !set_off && depth == usize::MAX {
+        if !set_off && depth == usize::MAX {
             break;
         }
-        if heading && set_off && hashes < depth {
+        if set_off && hashes < depth {
             depth = hashes;
             let text = trim(line);
             if has_word(text) {

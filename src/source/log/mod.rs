@@ -354,14 +354,7 @@ impl Job<'_> {
                     .error(at, input::cap_error(self.opts.max_decompressed).to_string());
                 break;
             }
-            let mut bytes;
-            let source: &mut dyn Read = match inflated {
-                Some(b) => {
-                    bytes = b;
-                    &mut bytes
-                }
-                None => &mut entry,
-            };
+            let source = zipentry::EntryReader::new(inflated, &mut entry);
             let mut reader = match input::decode(source) {
                 Ok((_, r)) => r,
                 Err(e) => {

@@ -71,6 +71,28 @@ impl WholeInflater {
     }
 }
 
+/// A zip entry's bytes: inflated whole (what [`WholeInflater::entry`]
+/// gave), or else its streaming reader.
+pub enum EntryReader<'a, S> {
+    Whole(&'a [u8]),
+    Stream(S),
+}
+
+impl<'a, S> EntryReader<'a, S> {
+    pub fn new(inflated: Option<&'a [u8]>, stream: S) -> Self {
+        inflated.map_or(EntryReader::Stream(stream), EntryReader::Whole)
+    }
+}
+
+impl<S: Read> Read for EntryReader<'_, S> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            EntryReader::Whole(bytes) => bytes.read(buf),
+            EntryReader::Stream(stream) => stream.read(buf),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
