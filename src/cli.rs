@@ -61,8 +61,8 @@ pub struct CommonArgs {
     /// Settings file [default: .cybrid-scan.toml in the scanned root when present]
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Worker threads [default: all cores]
-    #[arg(long, short = 'j', value_name = "N")]
+    /// Worker threads [default: all cores; at most 4x the cores]
+    #[arg(long, short = 'j', value_name = "N", value_parser = parse_threads)]
     pub threads: Option<usize>,
     /// Print secrets in full (default: redacted everywhere)
     #[arg(long)]
@@ -122,6 +122,12 @@ pub struct CommonArgs {
     /// so a committed report changes only when findings do (`baseline` sets it)
     #[arg(long, hide = true)]
     pub deterministic: bool,
+    /// Exit 2 when anything could not be read, even if the rest was scanned
+    #[arg(long)]
+    pub fail_on_errors: bool,
+    /// List every ref that reaches a finding's commit (default: branches and tags first, at most 32, plus `refs_total`)
+    #[arg(long)]
+    pub all_refs: bool,
 }
 
 #[derive(Debug, Args)]
@@ -382,5 +388,15 @@ mod tests {
     fn cli_is_consistent() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
+    }
+}
+
+/// `--threads`: at least 1. Too many is clamped later, with a note (the
+/// number of cores is a property of the machine, not of the flag).
+fn parse_threads(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(0) => Err("must be at least 1 (0 worker threads cannot scan anything)".to_string()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("not a thread count: {e}")),
     }
 }

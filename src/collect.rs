@@ -28,13 +28,19 @@ pub struct Skipped {
 #[derive(Default)]
 pub struct Collector {
     findings: Mutex<Vec<Finding>>,
-    /// `--max-findings`: findings past it are counted in `dropped`, not kept.
+    /// `--max-findings`: a memory bound. The findings that sort first are
+    /// kept (whatever order threads deliver them in); the rest are counted
+    /// in `dropped`.
     max_findings: Option<u64>,
     dropped: AtomicU64,
     errors: Mutex<Vec<ScanError>>,
+    /// Inputs that could not be scanned at all (a path that does not exist,
+    /// a repository whose commits cannot be read): the run fails closed.
+    failed_inputs: AtomicU64,
     skipped: Mutex<Vec<Skipped>>,
     files: AtomicU64,
     bytes: AtomicU64,
+    lines: AtomicU64,
 }
 
 /// Everything a scan gathered, sorted so output is deterministic.
@@ -45,6 +51,41 @@ pub struct Gathered {
     pub skipped: Vec<Skipped>,
     pub files: u64,
     pub bytes: u64,
+    /// Findings left out by the `--max-findings` memory bound.
+    pub dropped: u64,
+    /// Inputs that could not be scanned at all (also in `errors`).
+    pub failed_inputs: u64,
+    /// Lines read, where the source counts them (logs).
+    pub lines: u64,
+}
+
+/// What a source counts as one thing read, for the summary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// Files of a directory walk (the collector's `scanned` calls).
+    Files,
+    /// Unique blobs of a history (the collector's `scanned` calls).
+    Blobs,
+    /// Lines of logs (the collector's `lines_read` calls).
+    Lines,
+}
+
+impl Unit {
+    pub fn name(self) -> &'static str {
+        match self {
+            Unit::Files => "files",
+            Unit::Blobs => "blobs",
+            Unit::Lines => "log lines",
+        }
+    }
+
+    /// How many of this unit `gathered` counts.
+    pub fn count(self, gathered: &Gathered) -> u64 {
+        match self {
+            Unit::Files | Unit::Blobs => gathered.files,
+            Unit::Lines => gathered.lines,
+        }
+    }
 }
 
 /// Where the error about findings past `--max-findings` is filed.
@@ -71,18 +112,23 @@ impl Collector {
             return;
         }
         let mut kept = lock(&self.findings);
-        match self.max_findings {
-            None => kept.extend(fs),
-            Some(max) => {
-                for f in fs {
-                    if (kept.len() as u64) < max {
-                        kept.push(f);
-                    } else {
-                        self.dropped.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
+        kept.extend(fs);
+        if let Some(max) = self.max_findings.map(|m| m as usize) {
+            // Let the list grow to twice the bound, then keep the first
+            // `max` in report order: memory stays bounded, and which
+            // findings are kept does not depend on thread timing.
+            if kept.len() > max.saturating_mul(2).max(max + 64) {
+                let dropped = keep_first(&mut kept, max);
+                self.dropped.fetch_add(dropped, Ordering::Relaxed);
             }
         }
+    }
+
+    /// An input that could not be scanned at all: named in `errors`, and
+    /// the run cannot pass as clean.
+    pub fn input_failed(&self, path: impl Into<String>, message: impl std::fmt::Display) {
+        self.failed_inputs.fetch_add(1, Ordering::Relaxed);
+        self.error(path, message);
     }
 
     pub fn error(&self, path: impl Into<String>, message: impl std::fmt::Display) {
@@ -105,6 +151,11 @@ impl Collector {
         self.bytes.fetch_add(bytes, Ordering::Relaxed);
     }
 
+    /// Count `n` lines read (sources whose unit is the line: logs).
+    pub fn lines_read(&self, n: u64) {
+        self.lines.fetch_add(n, Ordering::Relaxed);
+    }
+
     pub fn bytes_so_far(&self) -> u64 {
         self.bytes.load(Ordering::Relaxed)
     }
@@ -115,17 +166,12 @@ impl Collector {
 
     pub fn into_gathered(self) -> Gathered {
         let mut findings = into_inner(self.findings);
-        findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
-        let mut errors = into_inner(self.errors);
-        let dropped = self.dropped.into_inner();
-        if let (Some(max), true) = (self.max_findings, dropped > 0) {
-            errors.push(ScanError {
-                path: ALL_INPUTS.to_string(),
-                message: format!(
-                    "--max-findings {max} reached: {dropped} more finding(s) not kept (which ones depends on thread timing)"
-                ),
-            });
+        let mut dropped = self.dropped.into_inner();
+        match self.max_findings {
+            Some(max) => dropped += keep_first(&mut findings, max as usize),
+            None => findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key())),
         }
+        let mut errors = into_inner(self.errors);
         errors.sort();
         let mut skipped = into_inner(self.skipped);
         skipped.sort();
@@ -135,8 +181,20 @@ impl Collector {
             skipped,
             files: self.files.into_inner(),
             bytes: self.bytes.into_inner(),
+            dropped,
+            failed_inputs: self.failed_inputs.into_inner(),
+            lines: self.lines.into_inner(),
         }
     }
+}
+
+/// Sort `findings` into report order and keep the first `max`; returns how
+/// many were dropped.
+pub fn keep_first(findings: &mut Vec<Finding>, max: usize) -> u64 {
+    findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    let dropped = findings.len().saturating_sub(max);
+    findings.truncate(max);
+    dropped as u64
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -41,6 +41,34 @@ pub struct Settings {
     /// Verification options: flags over the config file's `[verify]`.
     pub verify: VerifySettings,
     pub revoke: RevokeSettings,
+    /// `--fail-on-errors`: anything unreadable fails the run (exit 2).
+    pub fail_on_errors: bool,
+    /// `--all-refs`: every ref reaching a finding's commit, not the first few.
+    pub all_refs: bool,
+    /// What resolving the settings changed and the user should know
+    /// (a clamped `--threads`): reported as notes.
+    pub notes: Vec<String>,
+}
+
+/// More worker threads than this many per core only add contention (and a
+/// thread's stack each): `--threads` above it is clamped, with a note.
+pub const MAX_THREADS_PER_CORE: usize = 4;
+
+/// The worker threads to run: `asked`, or all cores, never more than
+/// [`MAX_THREADS_PER_CORE`] times the cores; the note says when clamped.
+pub fn worker_threads(asked: Option<usize>) -> (usize, Option<String>) {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let most = cores * MAX_THREADS_PER_CORE;
+    match asked {
+        None => (cores, None),
+        Some(n) if n > most => (
+            most,
+            Some(format!(
+                "--threads {n} is more than helps here: {most} used ({MAX_THREADS_PER_CORE} x {cores} core(s))"
+            )),
+        ),
+        Some(n) => (n.max(1), None),
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -87,6 +115,7 @@ impl Settings {
         let mut rules_dirs = cfg.rules.clone();
         rules_dirs.extend(args.rules.iter().cloned());
         let allow = AllowList::new(&cfg.allow_paths, &cfg.allow_fingerprints)?;
+        let (threads, threads_note) = worker_threads(args.threads);
         Ok(Settings {
             output: OutputOptions {
                 format,
@@ -99,10 +128,7 @@ impl Settings {
                 sarif_category: args.sarif_category.clone(),
             },
             output_path: args.output.clone(),
-            threads: args
-                .threads
-                .filter(|n| *n > 0)
-                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+            threads,
             max_file_size: args
                 .max_file_size
                 .or(cfg.max_file_size)
@@ -123,6 +149,9 @@ impl Settings {
                 audit_log: args.audit_log.clone(),
                 notify_webhook: args.notify_webhook.clone(),
             },
+            fail_on_errors: args.fail_on_errors,
+            all_refs: args.all_refs,
+            notes: threads_note.into_iter().collect(),
         })
     }
 }

@@ -9,6 +9,9 @@ pub enum Outcome {
     Findings(u8),
     /// Usage error, or the scan could not run at all.
     Failed,
+    /// The scan ran, but an input could not be scanned at all (or, with
+    /// `--fail-on-errors`, anything could not be read): never clean.
+    Incomplete,
     /// At least one finding was verified live.
     Live,
     /// `revoke`: every deletion was made, but at least one could not be
@@ -23,16 +26,19 @@ impl Outcome {
         match self {
             Outcome::Clean => 0,
             Outcome::Findings(n) => n,
-            Outcome::Failed => 2,
+            Outcome::Failed | Outcome::Incomplete => 2,
             Outcome::Live => 3,
             Outcome::Unconfirmed => 4,
         }
     }
 
-    /// The outcome of a finished scan.
-    pub fn of_scan(findings: usize, live: usize, findings_status: u8) -> Self {
+    /// The outcome of a finished scan: a live credential first, then an
+    /// input that could not be scanned, then findings.
+    pub fn of_scan(findings: usize, live: usize, incomplete: bool, findings_status: u8) -> Self {
         if live > 0 {
             Outcome::Live
+        } else if incomplete {
+            Outcome::Incomplete
         } else if findings > 0 {
             Outcome::Findings(findings_status)
         } else {

@@ -96,6 +96,10 @@ pub struct Location {
     /// once in memory, not once per finding.
     #[serde(default, skip_serializing_if = "RefSet::is_empty")]
     pub refs: RefSet,
+    /// How many refs reach the commit, when `refs` lists only the first
+    /// few (reports list at most 32 unless `--all-refs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refs_total: Option<u64>,
     /// CI: `owner/repo` (GitHub) or the project's path (GitLab).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository: Option<String>,

@@ -9,7 +9,55 @@ use std::cmp::Ordering;
 use std::collections::BTreeSet;
 use std::fmt;
 use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 use std::sync::Arc;
+
+/// How many refs a report lists per finding by default: a GitHub mirror's
+/// 10,000 pull-request refs reaching every old commit would make the report
+/// grow with findings × refs (289 MB for 1,300 findings). `--all-refs` lifts it.
+pub const DEFAULT_LISTED: usize = 32;
+
+/// The refs listed per set when serialized; state files keep every ref
+/// (the default), reports set [`DEFAULT_LISTED`] unless `--all-refs`.
+static LISTED: AtomicUsize = AtomicUsize::new(usize::MAX);
+
+/// Set how many refs serialized sets list (reports: [`DEFAULT_LISTED`]).
+pub fn set_listed_limit(limit: usize) {
+    LISTED.store(limit.max(1), AtomicOrdering::Relaxed);
+}
+
+/// How many refs serialized sets list.
+pub fn listed_limit() -> usize {
+    LISTED.load(AtomicOrdering::Relaxed)
+}
+
+/// Branches, then tags, then `HEAD` and remote-tracking branches, then the
+/// rest (pull-request refs and the like): what a reader acts on comes first.
+fn rank(name: &str) -> u8 {
+    if name.starts_with("refs/heads/") {
+        0
+    } else if name.starts_with("refs/tags/") {
+        1
+    } else if name == "HEAD" || name.starts_with("refs/remotes/") {
+        2
+    } else {
+        3
+    }
+}
+
+/// At most `limit` of `names` (sorted), the most telling first (see [`rank`]),
+/// each group in name order.
+pub fn listed<'a>(names: impl IntoIterator<Item = &'a str>, limit: usize) -> Vec<&'a str> {
+    let mut groups: [Vec<&str>; 4] = Default::default();
+    for name in names {
+        let g = &mut groups[rank(name) as usize];
+        // Only the first `limit` of each group can ever be listed.
+        if g.len() < limit {
+            g.push(name);
+        }
+    }
+    groups.into_iter().flatten().take(limit).collect()
+}
 
 use serde::ser::SerializeSeq;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -127,9 +175,20 @@ impl Hash for RefSet {
 }
 
 impl Serialize for RefSet {
+    /// The set, or (in reports) its first [`listed_limit`] names, branches
+    /// and tags first; the location's `refs_total` then says how many in all.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut seq = serializer.serialize_seq(Some(self.len()))?;
-        for name in self.iter() {
+        let limit = listed_limit();
+        if limit == usize::MAX {
+            let mut seq = serializer.serialize_seq(Some(self.len()))?;
+            for name in self.iter() {
+                seq.serialize_element(name)?;
+            }
+            return seq.end();
+        }
+        let names = listed(self.iter(), limit);
+        let mut seq = serializer.serialize_seq(Some(names.len()))?;
+        for name in names {
             seq.serialize_element(name)?;
         }
         seq.end()
@@ -174,6 +233,24 @@ mod tests {
         );
         assert!(RefSet::default().is_empty());
         assert_eq!(RefSet::union([&RefSet::default()]), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn listed_puts_branches_and_tags_first_and_stops_at_the_limit() {
+        let names = [
+            "HEAD",
+            "refs/heads/main",
+            "refs/pull/1/head",
+            "refs/pull/2/head",
+            "refs/remotes/origin/dev",
+            "refs/tags/v1",
+        ];
+        assert_eq!(
+            listed(names, 3),
+            ["refs/heads/main", "refs/tags/v1", "HEAD"]
+        );
+        assert_eq!(listed(names, 100).len(), 6);
+        assert_eq!(listed(names, 100)[5], "refs/pull/2/head");
     }
 
     #[test]

@@ -223,6 +223,9 @@ pub struct Swept {
     /// Records taken from the state directory.
     pub resumed: u64,
     pub state_errors: Vec<String>,
+    /// Targets, repositories and runs/jobs that could not be read at all
+    /// (each in `errors`): the sweep is incomplete, never clean.
+    pub failed: u64,
 }
 
 /// Sweep `targets` with `provider`: list, shard, scan (resuming from
@@ -243,10 +246,13 @@ pub fn sweep(
     for target in targets {
         match provider.repositories(target) {
             Ok(found) => repos.extend(found),
-            Err(e) => swept.errors.push(ScanError {
-                path: target.clone(),
-                message: format!("cannot list: {e}"),
-            }),
+            Err(e) => {
+                swept.failed += 1;
+                swept.errors.push(ScanError {
+                    path: target.clone(),
+                    message: format!("cannot list: {e}"),
+                })
+            }
         }
     }
     repos.sort();
@@ -270,10 +276,13 @@ pub fn sweep(
     for (repo, slot) in repos.iter().zip(listed) {
         match slot.into_inner().unwrap_or_else(|e| e.into_inner()) {
             Some(Ok(u)) => units.extend(u),
-            Some(Err(e)) => swept.errors.push(ScanError {
-                path: repo.name.clone(),
-                message: format!("cannot list runs: {e}"),
-            }),
+            Some(Err(e)) => {
+                swept.failed += 1;
+                swept.errors.push(ScanError {
+                    path: repo.name.clone(),
+                    message: format!("cannot list runs: {e}"),
+                })
+            }
             None => {}
         }
     }
@@ -343,12 +352,16 @@ pub fn sweep(
                 swept.skipped.push(Skipped { path, reason })
             }
             Some(UnitOutcome::Unfinished(Unfinished::Error(message))) => {
+                swept.failed += 1;
                 swept.errors.push(ScanError { path, message })
             }
-            None => swept.errors.push(ScanError {
-                path,
-                message: "not scanned (a worker stopped)".into(),
-            }),
+            None => {
+                swept.failed += 1;
+                swept.errors.push(ScanError {
+                    path,
+                    message: "not scanned (a worker stopped)".into(),
+                })
+            }
         }
     }
     swept

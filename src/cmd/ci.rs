@@ -14,16 +14,15 @@ use cybrid_scan::ci::scan::{ScanContext, SPILL_ABOVE};
 use cybrid_scan::ci::state::CiState;
 use cybrid_scan::ci::{self, Counters, Filter, Provider, ProviderKind, SweepOptions};
 use cybrid_scan::cli::{CiArgs, CiProvider, CiSourceArgs};
-use cybrid_scan::config::Settings;
 use cybrid_scan::detect::prefilter::Prefilter;
 use cybrid_scan::exit::Outcome;
-use cybrid_scan::report::{escape_for_terminal, Report};
+use cybrid_scan::report::{ReadCount, Report};
 use cybrid_scan::revoke::audit::AuditLog;
 use cybrid_scan::source::log::stream;
 use cybrid_scan::sweep::manifest::Shard;
 use cybrid_scan::verify::retry::Backoff;
 
-use super::{finish_report, load_engine};
+use super::pipeline::Pipeline;
 
 /// Default for `--max-decompressed-size` here: one archive or trace.
 const DEFAULT_MAX_LOG: u64 = 4 << 30;
@@ -39,9 +38,10 @@ pub fn run(args: CiArgs) -> Result<Outcome> {
 }
 
 fn sweep(kind: ProviderKind, args: CiSourceArgs) -> Result<Outcome> {
-    let started = Instant::now();
     // Nothing swept is trusted for settings: only --config counts.
-    let settings = Settings::load(&args.common, None)?;
+    let pipeline = Pipeline::start(&args.common, None)?;
+    let started = pipeline.started();
+    let (settings, engine) = (&pipeline.settings, &pipeline.engine);
     let shard: Option<Shard> = args.shard.as_deref().map(str::parse).transpose()?;
     let since = args
         .since
@@ -61,11 +61,7 @@ fn sweep(kind: ProviderKind, args: CiSourceArgs) -> Result<Outcome> {
         .ok()
         .filter(|t| !t.trim().is_empty())
         .map(|t| Token::new(t.trim().to_string()));
-    let say = |text: &str| {
-        if !settings.quiet {
-            eprintln!("cybrid-scan: {}", escape_for_terminal(text));
-        }
-    };
+    let say = |text: &str| pipeline.say(text);
     if token.is_none() {
         say(&format!(
             "ci: {token_var} is not set: only public repositories can be read, and logs cannot be deleted"
@@ -81,11 +77,10 @@ fn sweep(kind: ProviderKind, args: CiSourceArgs) -> Result<Outcome> {
             b
         }
     };
-    let engine = load_engine(&settings)?;
     let prefilter = Prefilter::new(engine.rules());
     let max_log = args.max_decompressed_size.unwrap_or(DEFAULT_MAX_LOG);
     let ctx = ScanContext {
-        engine: &engine,
+        engine,
         prefilter: &prefilter,
         chunk: args.chunk_size.map_or(stream::DEFAULT_CHUNK, |c| {
             usize::try_from(c).unwrap_or(usize::MAX)
@@ -222,6 +217,7 @@ fn sweep(kind: ProviderKind, args: CiSourceArgs) -> Result<Outcome> {
         notes.push(format!("ci: shard {s} of the repositories"));
     }
     let nothing_listed = swept.repositories == 0 && !swept.errors.is_empty();
+    let failed_inputs = swept.failed;
     let records = swept.records.clone();
     let (findings, errors, skipped, logs, bytes) = ci::assemble(swept);
     // The deadline: what it left undone is in `errors`, each with the reason.
@@ -239,10 +235,18 @@ fn sweep(kind: ProviderKind, args: CiSourceArgs) -> Result<Outcome> {
         errors,
         skipped,
         notes,
+        failed_inputs,
         ..Report::default()
     };
     report.stats.files = logs;
     report.stats.bytes = bytes;
+    report.stats.read = Some(ReadCount::new(
+        logs,
+        match kind {
+            ProviderKind::GitHub => "runs",
+            ProviderKind::GitLab => "jobs",
+        },
+    ));
 
     let mut cleanup_failed = false;
     if args.delete_leaking_logs {
@@ -290,7 +294,9 @@ fn sweep(kind: ProviderKind, args: CiSourceArgs) -> Result<Outcome> {
         }
     }
 
-    let outcome = finish_report(report, started, &settings, &engine, None)?;
+    drop(ctx);
+    drop(prefilter);
+    let outcome = pipeline.finish_report(report, None)?;
     if nothing_listed {
         bail!("no repository could be listed (the report's errors say why)");
     }

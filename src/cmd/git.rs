@@ -3,21 +3,18 @@
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::time::Instant;
 
 use anyhow::Result;
 use cybrid_scan::cli::GitArgs;
-use cybrid_scan::collect::Collector;
-use cybrid_scan::config::Settings;
+use cybrid_scan::collect::Unit;
 use cybrid_scan::exit::Outcome;
 use cybrid_scan::report::Format;
 use cybrid_scan::source::git::open::redact_url;
 use cybrid_scan::source::git::{scan_repository, CiVars, GitMode, GitOptions, RangeSpec};
 
-use super::{finish_scan, load_engine};
+use super::pipeline::Pipeline;
 
 pub fn run(args: GitArgs) -> Result<Outcome> {
-    let started = Instant::now();
     let repos = if args.repos.is_empty() {
         vec![".".to_string()]
     } else {
@@ -28,8 +25,7 @@ pub fn run(args: GitArgs) -> Result<Outcome> {
         .first()
         .map(std::path::Path::new)
         .filter(|p| p.is_dir());
-    let settings = Settings::load(&args.common, root)?;
-    let engine = load_engine(&settings)?;
+    let mut pipeline = Pipeline::start(&args.common, root)?;
     let mode = match (&args.range, args.staged) {
         (_, true) => GitMode::Staged,
         (Some(r), false) if r.trim().is_empty() => {
@@ -47,25 +43,31 @@ pub fn run(args: GitArgs) -> Result<Outcome> {
         _ => None,
     };
     let several = repos.len() > 1;
-    let collector = Collector::default();
     let mut notes = Vec::new();
     let mut failed = 0;
     for spec in &repos {
         let opts = GitOptions {
             mode: mode.clone(),
-            max_file_size: settings.max_file_size,
-            threads: settings.threads,
+            max_file_size: pipeline.settings.max_file_size,
+            threads: pipeline.settings.threads,
             pool: None,
-            progress: !settings.quiet && std::io::stderr().is_terminal(),
+            progress: !pipeline.settings.quiet && std::io::stderr().is_terminal(),
             keep_clone: args.keep_clone.clone(),
             label: several.then(|| redact_url(spec)),
             index_file: index_file.clone(),
         };
-        match scan_repository(spec, &opts, &engine, &collector) {
-            Ok(summary) => notes.extend(summary.notes),
+        match scan_repository(spec, &opts, &pipeline.engine, &pipeline.collector) {
+            Ok(summary) => {
+                notes.extend(summary.notes);
+                if let Some(why) = summary.incomplete {
+                    pipeline.collector.input_failed(redact_url(spec), why);
+                }
+            }
             Err(e) if several => {
                 failed += 1;
-                collector.error(redact_url(spec), e.to_string());
+                pipeline
+                    .collector
+                    .input_failed(redact_url(spec), e.to_string());
             }
             Err(e) => return Err(e.into()),
         }
@@ -75,16 +77,13 @@ pub fn run(args: GitArgs) -> Result<Outcome> {
     }
     // Machine-readable reports carry notes inside; say them on stderr as well
     // so a CI log shows which range was used.
-    if !settings.quiet && settings.output.format != Format::Human {
+    if pipeline.settings.output.format != Format::Human {
         for note in &notes {
-            eprintln!("cybrid-scan: note: {note}");
+            pipeline.say(&format!("note: {note}"));
         }
     }
-    finish_scan(
-        collector.into_gathered(),
-        started,
-        &settings,
-        &engine,
-        notes,
-    )
+    for note in notes {
+        pipeline.note(note);
+    }
+    pipeline.finish(Unit::Blobs)
 }

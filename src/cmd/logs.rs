@@ -3,23 +3,17 @@
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use cybrid_scan::cli::LogsArgs;
-use cybrid_scan::collect::Collector;
-use cybrid_scan::config::Settings;
+use cybrid_scan::collect::Unit;
 use cybrid_scan::exit::Outcome;
 use cybrid_scan::source::log::redact::RedactOptions;
 use cybrid_scan::source::log::{scan_logs, stream, LogOptions, DEFAULT_MAX_DECOMPRESSED};
 
-use super::{finish_scan, load_engine};
+use super::pipeline::Pipeline;
 
 pub fn run(args: LogsArgs) -> Result<Outcome> {
-    let started = Instant::now();
-    // Logs have no project root: the config file is `--config` or the one in
-    // the current directory.
-    let settings = Settings::load(&args.common, Some(std::path::Path::new(".")))?;
     let inputs = if args.inputs.is_empty() {
         if std::io::stdin().is_terminal() {
             bail!(
@@ -33,9 +27,11 @@ pub fn run(args: LogsArgs) -> Result<Outcome> {
     if args.redact_in_place && inputs.iter().any(|p| p.as_os_str() == "-") {
         bail!("--redact-in-place rewrites files; standard input ('-') cannot be rewritten");
     }
-    let engine = load_engine(&settings)?;
+    // Logs have no project root: the config file is `--config` or the one in
+    // the current directory.
+    let mut pipeline = Pipeline::start(&args.common, Some(std::path::Path::new(".")))?;
     let opts = LogOptions {
-        threads: settings.threads,
+        threads: pipeline.settings.threads,
         chunk: args.chunk_size.map_or(stream::DEFAULT_CHUNK, |c| {
             usize::try_from(c).unwrap_or(usize::MAX)
         }),
@@ -48,16 +44,12 @@ pub fn run(args: LogsArgs) -> Result<Outcome> {
         }),
     };
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(settings.threads)
+        .num_threads(pipeline.settings.threads)
         .build()
         .context("cannot start worker threads")?;
-    let collector = Collector::with_max_findings(settings.max_findings);
-    let notes = pool.install(|| scan_logs(&inputs, &opts, &engine, &collector));
-    finish_scan(
-        collector.into_gathered(),
-        started,
-        &settings,
-        &engine,
-        notes,
-    )
+    let notes = pool.install(|| scan_logs(&inputs, &opts, &pipeline.engine, &pipeline.collector));
+    for note in notes {
+        pipeline.note(note);
+    }
+    pipeline.finish(Unit::Lines)
 }

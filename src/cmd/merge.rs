@@ -1,7 +1,6 @@
 //! `cybrid-scan merge REPORT...`: combine JSON reports (a sweep's shards)
 //! into one JSON or SARIF report, each finding once.
 
-use std::fs::File;
 use std::io::{self, BufWriter, Write};
 
 use anyhow::{Context, Result};
@@ -31,13 +30,11 @@ pub fn run(args: MergeArgs) -> Result<Outcome> {
         .iter()
         .filter(|f| f.verification.status == VerificationStatus::Live)
         .count();
-    let outcome = Outcome::of_scan(merged.findings.len(), live, DEFAULT_FINDINGS_STATUS);
+    let outcome = Outcome::of_scan(merged.findings.len(), live, false, DEFAULT_FINDINGS_STATUS);
     let written = match &args.output {
         Some(path) => {
-            let file =
-                File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-            let mut w = BufWriter::new(file);
-            write(merged, args.format, &mut w).and_then(|_| w.flush())
+            super::write_atomically(path, |w| write(merged, args.format, w))?;
+            Ok(())
         }
         None => {
             let mut w = BufWriter::new(io::stdout().lock());
@@ -70,6 +67,7 @@ fn write(merged: ReportRecord, format: Format, out: &mut dyn Write) -> io::Resul
         stats: merged.stats,
         notes: merged.notes,
         repositories: merged.repositories,
+        ..Report::default()
     };
     report.finish_stats();
     let rules = load_rules(&[]).map_err(io::Error::other)?;

@@ -4,10 +4,10 @@
 mod baseline;
 mod ci;
 mod dir;
-mod finish;
 mod git;
 mod logs;
 mod merge;
+mod pipeline;
 mod revoke;
 mod rules;
 mod sweep;
@@ -16,7 +16,7 @@ use anyhow::Result;
 use cybrid_scan::cli::{Cli, Command};
 use cybrid_scan::exit::Outcome;
 
-pub use finish::{finish_report, finish_scan, load_engine};
+pub use pipeline::write_atomically;
 
 pub fn run(cli: Cli) -> Result<Outcome> {
     match cli.command {

@@ -2,13 +2,12 @@
 //! one shard of it), resumable with `--state DIR`.
 
 use std::io::IsTerminal;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use cybrid_scan::cli::SweepArgs;
-use cybrid_scan::config::Settings;
 use cybrid_scan::exit::Outcome;
-use cybrid_scan::report::{escape_for_terminal, Report, RepositoryStatus};
+use cybrid_scan::report::{ReadCount, Report, RepositoryStatus};
 use cybrid_scan::sweep::git::GitScanner;
 use cybrid_scan::sweep::manifest::{Manifest, Shard};
 use cybrid_scan::sweep::progress::{Display, Progress};
@@ -17,17 +16,16 @@ use cybrid_scan::sweep::verdicts::VerdictCache;
 use cybrid_scan::sweep::{self, scan_key, SweepOptions};
 use cybrid_scan::verify::cache::VerdictMemory;
 
-use super::{finish_report, load_engine};
+use super::pipeline::Pipeline;
 
 /// Plain progress lines (not a terminal) come this often.
 const LINE_EVERY: Duration = Duration::from_secs(10);
 
 pub fn run(args: SweepArgs) -> Result<Outcome> {
-    let started = Instant::now();
     // No repository of a sweep is trusted for settings: only --config counts.
-    let settings = Settings::load(&args.common, None)?;
+    let pipeline = Pipeline::start(&args.common, None)?;
+    let (settings, engine) = (&pipeline.settings, &pipeline.engine);
     let shard: Option<Shard> = args.shard.as_deref().map(str::parse).transpose()?;
-    let engine = load_engine(&settings)?;
     let manifest = Manifest::read(&args.manifest)?;
     let entries = manifest.shard(shard);
     let state = args
@@ -51,18 +49,14 @@ pub fn run(args: SweepArgs) -> Result<Outcome> {
             "manifest line {line} repeats {key} (line {first}); scanned once"
         ));
     }
-    let say = |text: &str| {
-        if !settings.quiet {
-            eprintln!("cybrid-scan: {}", escape_for_terminal(text));
-        }
-    };
+    let say = |text: &str| pipeline.say(text);
 
     let threads = settings.threads.max(1);
     let opts = SweepOptions {
         concurrency: args.concurrent_repos.map_or(threads.max(2), |n| n as usize),
         scan_key: scan_key(engine.rules(), settings.max_file_size),
     };
-    let scanner = GitScanner::new(&engine, threads, settings.max_file_size)
+    let scanner = GitScanner::new(engine, threads, settings.max_file_size)
         .context("cannot start the scanning threads")?;
     let display = if settings.quiet {
         Display::Quiet
@@ -89,12 +83,16 @@ pub fn run(args: SweepArgs) -> Result<Outcome> {
     }
 
     let assembled = sweep::assemble(done.records);
-    let all_failed = !assembled.repositories.is_empty()
-        && assembled
-            .repositories
-            .iter()
-            .all(|r| r.status == RepositoryStatus::Failed);
+    let failed = assembled
+        .repositories
+        .iter()
+        .filter(|r| r.status == RepositoryStatus::Failed)
+        .count();
+    let all_failed = failed > 0 && failed == assembled.repositories.len();
     let mut report = Report {
+        // A repository that could not be scanned fails the sweep (exit 2)
+        // and stays unfinished in the state directory.
+        failed_inputs: failed as u64,
         findings: assembled.findings,
         errors: assembled.errors,
         skipped: assembled.skipped,
@@ -104,6 +102,7 @@ pub fn run(args: SweepArgs) -> Result<Outcome> {
     };
     report.stats.files = assembled.blobs;
     report.stats.bytes = assembled.bytes;
+    report.stats.read = Some(ReadCount::new(assembled.blobs, "blobs"));
 
     // Verdicts of earlier runs live beside the repositories' records.
     let mut cache = match (&state, settings.verify.enabled) {
@@ -119,18 +118,15 @@ pub fn run(args: SweepArgs) -> Result<Outcome> {
         }
         _ => None,
     };
-    let outcome = finish_report(
-        report,
-        started,
-        &settings,
-        &engine,
-        cache.as_mut().map(|c| c as &mut dyn VerdictMemory),
-    );
+    drop(scanner);
+    let quiet = settings.quiet;
+    let outcome =
+        pipeline.finish_report(report, cache.as_mut().map(|c| c as &mut dyn VerdictMemory));
     if let Some(cache) = cache.as_mut() {
         if let Err(e) = cache.save() {
-            say(&format!(
-                "sweep: warning: cannot save the verification cache: {e}"
-            ));
+            if !quiet {
+                eprintln!("cybrid-scan: sweep: warning: cannot save the verification cache: {e}");
+            }
         }
     }
     let outcome = outcome?;

@@ -246,20 +246,33 @@ fn write_repositories(report: &Report, paint: &Paint, out: &mut dyn Write) -> io
     Ok(())
 }
 
-/// One-line summary of a report.
+/// One-line summary of a report: distinct credentials first (what there is
+/// to act on), then occurrences, then what was read in the source's unit.
 pub fn summary(report: &Report) -> String {
     let count = |c: Confidence| report.findings.iter().filter(|f| f.confidence == c).count();
     let s = &report.stats;
-    let mut text = format!(
-        "{} finding(s) ({} high, {} medium, {} low) in {} file(s), {:.1} MB, {:.2} s",
-        report.findings.len(),
-        count(Confidence::High),
-        count(Confidence::Medium),
-        count(Confidence::Low),
-        s.files,
+    let leaks = leaks::group(&report.findings);
+    let mut text = credentials(&leaks);
+    let places = report.findings.len();
+    if places > 0 {
+        text.push_str(&format!(
+            " in {} ({} high, {} medium, {} low)",
+            plural(places, "place", "places"),
+            count(Confidence::High),
+            count(Confidence::Medium),
+            count(Confidence::Low),
+        ));
+    }
+    let (read, unit) = match &s.read {
+        Some(r) => (r.count, r.unit.as_str()),
+        None => (s.files, "files"),
+    };
+    text.push_str(&format!(
+        "; {} {unit} read, {:.1} MB, {:.2} s",
+        thousands(read),
         s.bytes as f64 / 1e6,
         s.duration_ms as f64 / 1000.0
-    );
+    ));
     if report.live_count() > 0 {
         text.push_str(&format!("; {} LIVE", report.live_count()));
     }
@@ -282,4 +295,74 @@ pub fn summary(report: &Report) -> String {
         text.push_str(&format!("; {suppressed} suppressed ({})", by.join(", ")));
     }
     text
+}
+
+/// "2 credentials (1 pair, 1 token)": distinct credentials by kind.
+fn credentials(leaks: &[Leak<'_>]) -> String {
+    if leaks.is_empty() {
+        return "no credentials".to_string();
+    }
+    // In the order a responder cares about.
+    const KINDS: [(&str, &str, &str); 6] = [
+        ("pair", "pair", "pairs"),
+        ("secret", "unpaired secret", "unpaired secrets"),
+        ("token", "token", "tokens"),
+        ("webhook", "webhook signing key", "webhook signing keys"),
+        ("id", "client id", "client ids"),
+        ("other", "other", "other"),
+    ];
+    let mut counts = [0usize; 6];
+    for leak in leaks {
+        let rule = leak.rule_id();
+        let kind = if rule.contains("access-token") || rule.contains("token") {
+            "token"
+        } else if rule.contains("webhook") {
+            "webhook"
+        } else if rule.contains("client-id") {
+            "id"
+        } else if rule.contains("secret") {
+            if leak.findings.iter().any(|f| f.client_id.is_some()) {
+                "pair"
+            } else {
+                "secret"
+            }
+        } else {
+            "other"
+        };
+        if let Some(i) = KINDS.iter().position(|(k, _, _)| *k == kind) {
+            counts[i] += 1;
+        }
+    }
+    let parts: Vec<String> = KINDS
+        .iter()
+        .zip(counts)
+        .filter(|(_, n)| *n > 0)
+        .map(|((_, one, many), n)| plural(n, one, many))
+        .collect();
+    format!(
+        "{} ({})",
+        plural(leaks.len(), "credential", "credentials"),
+        parts.join(", ")
+    )
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{} {many}", thousands(n as u64))
+    }
+}
+
+/// 1234567 -> "1,234,567".
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }

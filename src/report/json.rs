@@ -80,6 +80,9 @@ pub struct LeakRecord {
     pub at_head: Option<bool>,
     #[serde(default)]
     pub refs: Vec<String>,
+    /// How many refs reach it, when `refs` lists only the first few.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refs_total: Option<u64>,
     pub paths: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub repositories: Vec<String>,
@@ -110,7 +113,11 @@ impl LeakRecord {
             refs: Default::default(),
             ..f.location.clone()
         };
+        let all_refs = leak.refs();
+        let refs = crate::refs::listed(all_refs.iter().copied(), crate::refs::listed_limit());
         LeakRecord {
+            refs_total: (refs.len() < all_refs.len()).then_some(all_refs.len() as u64),
+            refs: refs.into_iter().map(str::to_string).collect(),
             fingerprint: leak.fingerprint().to_string(),
             rule_id: leak.rule_id().to_string(),
             secret: reveal.secret(&leak.first.secret),
@@ -124,7 +131,6 @@ impl LeakRecord {
             commits: leak.commits as u64,
             files: leak.files as u64,
             at_head: leak.at_head,
-            refs: leak.refs().into_iter().map(str::to_string).collect(),
             paths: leak.paths.iter().map(|p| p.to_string()).collect(),
             repositories: leak.repositories.iter().map(|r| r.to_string()).collect(),
         }

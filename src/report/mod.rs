@@ -62,6 +62,26 @@ pub struct Stats {
     /// Findings dropped by a baseline, allow comment, allowed path or fingerprint, by cause.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub suppressed: BTreeMap<String, u64>,
+    /// What the source read, in its own unit (files, blobs, log lines, runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read: Option<ReadCount>,
+}
+
+/// A count in the unit a source reads: a directory walk counts files, a
+/// history blobs, a log stream lines, a CI sweep runs or jobs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadCount {
+    pub count: u64,
+    pub unit: String,
+}
+
+impl ReadCount {
+    pub fn new(count: u64, unit: &str) -> Self {
+        ReadCount {
+            count,
+            unit: unit.to_string(),
+        }
+    }
 }
 
 /// Whether a sweep could scan a repository.
@@ -112,6 +132,11 @@ pub struct Report {
     pub notes: Vec<String>,
     /// Sweeps only: one summary per repository, sorted by name.
     pub repositories: Vec<RepositorySummary>,
+    /// Inputs that could not be scanned at all (each is in `errors` too):
+    /// the run fails closed (exit 2) however clean the rest was.
+    pub failed_inputs: u64,
+    /// Findings already left out by the `--max-findings` memory bound.
+    pub dropped: u64,
 }
 
 impl Report {
@@ -128,6 +153,7 @@ impl Report {
         self.stats.duration_ms = 0;
         self.stats.files = 0;
         self.stats.bytes = 0;
+        self.stats.read = None;
     }
 
     /// Fill the derived counters from the lists (and each repository's

@@ -455,6 +455,9 @@ fn result_properties(f: &Finding, reveal: Reveal) -> sarif::PropertyBag {
     if !l.refs.is_empty() {
         git.insert("refs".into(), json!(l.refs));
     }
+    if let Some(total) = l.refs_total {
+        git.insert("refs_total".into(), json!(total));
+    }
     if !git.is_empty() {
         p.insert("git".into(), Value::Object(git));
     }

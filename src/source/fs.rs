@@ -35,7 +35,7 @@ pub fn scan_paths(roots: &[PathBuf], opts: &FsOptions, engine: &Engine, out: &Co
             projects: &projects,
         };
         match std::fs::metadata(root) {
-            Err(e) => out.error(root.display().to_string(), format!("cannot open: {e}")),
+            Err(e) => out.input_failed(root.display().to_string(), format!("cannot open: {e}")),
             Ok(md) if md.is_dir() => walk(root, &scan),
             Ok(_) => {
                 let mut scratch = Scratch::default();

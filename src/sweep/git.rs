@@ -54,6 +54,11 @@ impl RepoScanner for GitScanner<'_> {
         let mut options = self.options.clone();
         options.label = Some(entry.key.clone());
         match scan_repository(&entry.target, &options, self.engine, out) {
+            // Refs or commits that could not be read: failed, so the state
+            // directory does not hold it as done and a rerun retries it.
+            Ok(summary) if summary.incomplete.is_some() => {
+                Err(summary.incomplete.unwrap_or_default())
+            }
             Ok(summary) => Ok(RepoScan {
                 commits: summary.commits,
                 notes: summary.notes,

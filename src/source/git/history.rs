@@ -78,7 +78,7 @@ pub(crate) fn run(opened: &Opened, workers: &Workers, ctx: &Scan) -> Result<Mode
     let index = PackIndex::load(&opened.git_dir);
     let at = |i: usize, oid: &Oid| index.position(oid).unwrap_or((u32::MAX, i as u64));
     let paths = Mutex::new(Paths::default());
-    let tips = commit::tips(repo, &|p, m| ctx.error(p, m));
+    let tips = commit::tips(repo, &|p, m| ctx.history_error(p, m));
     let boundary = commit::shallow_boundary(repo);
 
     // 1. Commits: the unique root trees (and tips that are trees or blobs).
@@ -106,7 +106,7 @@ pub(crate) fn run(opened: &Opened, workers: &Workers, ctx: &Scan) -> Result<Mode
         let info = match commit::read(&odb, oid) {
             Ok(info) => info,
             Err(message) => {
-                ctx.error(&format!("commit {oid}"), message);
+                ctx.history_error(&format!("commit {oid}"), message);
                 continue;
             }
         };

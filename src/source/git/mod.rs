@@ -86,6 +86,9 @@ pub struct RepoSummary {
     pub commits: u64,
     pub blobs: u64,
     pub findings: u64,
+    /// Why the scan is incomplete (refs or commits that could not be read):
+    /// the repository must not pass as clean, nor be recorded as done.
+    pub incomplete: Option<String>,
 }
 
 /// Why a repository could not be scanned at all. Per-object problems are not
@@ -149,6 +152,12 @@ pub fn scan_repository(
     summary.notes.extend(done.notes);
     summary.commits = done.commits;
     summary.blobs = ctx.blobs_scanned();
+    let history_errors = ctx.history_errors();
+    if history_errors > 0 {
+        summary.incomplete = Some(format!(
+            "history incomplete: {history_errors} ref(s) or commit(s) could not be read (listed in errors); what lies behind them was not scanned"
+        ));
+    }
     summary.findings = ctx.finish(done.attribution);
     Ok(summary)
 }

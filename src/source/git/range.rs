@@ -151,7 +151,7 @@ pub(crate) fn run(
         let c = match c {
             Ok(c) => c,
             Err(e) => {
-                ctx.error("history", format!("cannot walk the range: {}", e.message()));
+                ctx.history_error("history", format!("cannot walk the range: {}", e.message()));
                 break;
             }
         };
@@ -159,7 +159,7 @@ pub(crate) fn run(
         let info = match commit::read(&odb, c) {
             Ok(info) => info,
             Err(message) => {
-                ctx.error(&format!("commit {c}"), message);
+                ctx.history_error(&format!("commit {c}"), message);
                 continue;
             }
         };

@@ -73,6 +73,7 @@ pub(crate) struct Scan<'a> {
     hits: Mutex<Vec<Hit>>,
     submodules: Mutex<BTreeSet<String>>,
     blobs_scanned: AtomicU64,
+    history_errors: AtomicU64,
     /// Trees read so far, and blobs queued for scanning once the trees are
     /// done (0 until then): the progress line's view of the earlier passes.
     pub trees_read: AtomicU64,
@@ -101,6 +102,7 @@ impl<'a> Scan<'a> {
             hits: Mutex::default(),
             submodules: Mutex::default(),
             blobs_scanned: AtomicU64::new(0),
+            history_errors: AtomicU64::new(0),
             trees_read: AtomicU64::new(0),
             blobs_queued: AtomicU64::new(0),
             bytes_scanned: AtomicU64::new(0),
@@ -148,6 +150,19 @@ impl<'a> Scan<'a> {
 
     pub fn error(&self, path: &str, message: impl std::fmt::Display) {
         self.out.error(self.place(path), message);
+    }
+
+    /// A ref, commit or walk that could not be read: everything behind it
+    /// went unscanned, so the repository's scan is incomplete (exit 2), not
+    /// merely damaged in one place.
+    pub fn history_error(&self, path: &str, message: impl std::fmt::Display) {
+        self.history_errors.fetch_add(1, Ordering::Relaxed);
+        self.error(path, message);
+    }
+
+    /// How many refs, commits or walks could not be read.
+    pub fn history_errors(&self) -> u64 {
+        self.history_errors.load(Ordering::Relaxed)
     }
 
     pub fn skip(&self, path: &str, reason: impl Into<String>) {

@@ -98,6 +98,7 @@ pub fn looks_binary(head: &[u8]) -> bool {
 /// met in a walk are reported as skipped, since opening a FIFO would block.
 pub fn expand(
     args: &[PathBuf],
+    mut on_failed: impl FnMut(String, String),
     mut on_error: impl FnMut(String, String),
     mut on_skip: impl FnMut(String, String),
 ) -> Vec<Input> {
@@ -108,10 +109,27 @@ pub fn expand(
             continue;
         }
         let shown = arg.display().to_string();
+        // A named input that does not exist or cannot be opened fails the
+        // run (exit 2), as `dir` does; one unreadable file inside a named
+        // directory is reported and the rest scanned.
         match std::fs::metadata(arg) {
-            Err(e) => on_error(shown, format!("cannot open: {e}")),
-            Ok(md) if md.is_dir() => walk(arg, &mut out, &mut on_error, &mut on_skip),
-            // Named explicitly: FIFOs, /dev/stdin and devices are read as streams.
+            Err(e) => on_failed(shown, format!("cannot open: {e}")),
+            Ok(md) if md.is_dir() => {
+                if let Err(e) = std::fs::read_dir(arg) {
+                    on_failed(shown, format!("cannot list: {e}"));
+                    continue;
+                }
+                walk(arg, &mut out, &mut on_error, &mut on_skip)
+            }
+            Ok(md) if md.is_file() => match std::fs::File::open(arg) {
+                Err(e) => on_failed(shown, format!("cannot open: {e}")),
+                Ok(_) => out.push(Input::Path {
+                    path: arg.clone(),
+                    shown,
+                }),
+            },
+            // Named explicitly: FIFOs, /dev/stdin and devices are read as streams
+            // (opening a FIFO here would block, so it is opened once, when read).
             Ok(_) => out.push(Input::Path {
                 path: arg.clone(),
                 shown,

@@ -70,6 +70,7 @@ pub fn scan_logs(
 ) -> Vec<String> {
     let inputs = input::expand(
         args,
+        |path, msg| out.input_failed(path, msg),
         |path, msg| out.error(path, msg),
         |path, why| out.skip(path, why),
     );
@@ -413,6 +414,9 @@ impl Job<'_> {
             bytes += scan.bytes;
         }
         self.out.scanned(bytes);
+        // A last line without its newline is a line too.
+        let unterminated = last_newline.map_or(bytes > 0, |at| at + 1 < bytes);
+        self.out.lines_read(newlines + u64::from(unterminated));
         self.out.findings(findings);
         patches.sort();
         patches

@@ -1,0 +1,330 @@
+//! One road from a source to the report. A scanning subcommand builds one
+//! [`Pipeline`] from its flags, hands its source the engine and collector,
+//! and finishes through it: suppression, `--min-confidence`,
+//! `--max-findings`, verification, revocation, the report in every format,
+//! `--output` and the exit status are decided here once, so an option means
+//! the same in `dir`, `git`, `logs`, `sweep` and `ci` (ripgrep's split between
+//! a searcher and its sink; Nosey Parker's single scan pipeline).
+
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use cybrid_scan::cli::CommonArgs;
+use cybrid_scan::collect::{keep_first, Collector, Unit, ALL_INPUTS};
+use cybrid_scan::config::Settings;
+use cybrid_scan::detect::Engine;
+use cybrid_scan::exit::Outcome;
+use cybrid_scan::refs;
+use cybrid_scan::report::{self, escape_for_terminal, Format, ReadCount, Report};
+use cybrid_scan::rules::load_rule_set;
+use cybrid_scan::verify::cache::VerdictMemory;
+use cybrid_scan::verify::{verify_findings_remembering, VerifyConfig};
+
+/// The settings, engine and collector of one run, and how it finishes.
+pub struct Pipeline {
+    pub settings: Settings,
+    pub engine: Engine,
+    pub collector: Collector,
+    started: Instant,
+    /// Notes for the report: only what every run of the same scan would say.
+    notes: Vec<String>,
+}
+
+impl Pipeline {
+    /// Resolve flags and the config file (looked for in `root`), compile the
+    /// rules, and check what would otherwise fail after the scan (a refused
+    /// `--endpoint`, revocation without credentials) before any work is done.
+    pub fn start(common: &CommonArgs, root: Option<&Path>) -> Result<Self> {
+        let started = Instant::now();
+        let settings = Settings::load(common, root)?;
+        let engine = load_engine(&settings)?;
+        let collector = Collector::with_max_findings(settings.max_findings);
+        let pipeline = Pipeline {
+            notes: settings.notes.clone(),
+            settings,
+            engine,
+            collector,
+            started,
+        };
+        for note in &pipeline.notes {
+            pipeline.say(&format!("note: {note}"));
+        }
+        Ok(pipeline)
+    }
+
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+
+    pub fn note(&mut self, note: impl Into<String>) {
+        self.notes.push(note.into());
+    }
+
+    /// A line on standard error, unless `--quiet`.
+    pub fn say(&self, text: &str) {
+        if !self.settings.quiet {
+            eprintln!("cybrid-scan: {}", escape_for_terminal(text));
+        }
+    }
+
+    /// Finish a scan whose source delivered into the collector, counting
+    /// what it read in `unit`.
+    pub fn finish(self, unit: Unit) -> Result<Outcome> {
+        let Pipeline {
+            settings,
+            engine,
+            collector,
+            started,
+            notes,
+        } = self;
+        let gathered = collector.into_gathered();
+        let read = ReadCount::new(unit.count(&gathered), unit.name());
+        let mut report = Report {
+            findings: gathered.findings,
+            errors: gathered.errors,
+            skipped: gathered.skipped,
+            failed_inputs: gathered.failed_inputs,
+            dropped: gathered.dropped,
+            ..Report::default()
+        };
+        report.stats.files = gathered.files;
+        report.stats.bytes = gathered.bytes;
+        report.stats.read = Some(read);
+        Pipeline {
+            settings,
+            engine,
+            collector: Collector::default(),
+            started,
+            notes,
+        }
+        .finish_report(report, None)
+    }
+
+    /// Finish a report a source assembled itself (a sweep's, a CI sweep's),
+    /// with `memory` holding verification verdicts of earlier runs.
+    pub fn finish_report(
+        self,
+        mut report: Report,
+        memory: Option<&mut dyn VerdictMemory>,
+    ) -> Result<Outcome> {
+        let settings = &self.settings;
+        let mut notes = self.notes;
+        notes.append(&mut report.notes);
+        report.notes = notes;
+        // In order: suppression (baseline, allow-lists) → confidence →
+        // the findings cap → verification → revocation.
+        report.findings = settings.suppress.apply(
+            std::mem::take(&mut report.findings),
+            &mut report.stats.suppressed,
+        );
+        let before = report.findings.len();
+        report
+            .findings
+            .retain(|f| f.confidence >= settings.min_confidence);
+        let below = before - report.findings.len();
+        if below > 0 {
+            report.notes.push(format!(
+                "{below} finding(s) below --min-confidence {} not reported",
+                settings.min_confidence
+            ));
+        }
+        apply_max_findings(&mut report, settings.max_findings);
+        if settings.verify.enabled {
+            let config = VerifyConfig::from_settings(&settings.verify)?;
+            if !settings.quiet && !report.findings.is_empty() {
+                eprintln!(
+                    "cybrid-scan: verifying credential pairs (deadline {:.0} s)...",
+                    config.deadline.as_secs_f64()
+                );
+            }
+            let summary = verify_findings_remembering(
+                &mut report.findings,
+                self.engine.rules(),
+                &config,
+                memory,
+            )?;
+            // The human report prints the note itself; other formats get it on stderr too.
+            let human_on_stdout =
+                settings.output.format == Format::Human && settings.output_path.is_none();
+            if !settings.quiet && summary.pairs > 0 && !human_on_stdout {
+                eprintln!("cybrid-scan: {}", summary.note());
+            }
+            report.notes.push(summary.note());
+        }
+        let mut revocation_failed = false;
+        if settings.revoke.enabled || settings.revoke.notify_webhook.is_some() {
+            let done = super::revoke::after_scan(&report.findings, settings, "this scan")?;
+            revocation_failed = done.failed;
+            report.notes.extend(done.notes);
+        }
+
+        report.stats.duration_ms = self.started.elapsed().as_millis() as u64;
+        if settings.deterministic {
+            report.make_deterministic();
+        }
+        report.finish_stats();
+        if !settings.quiet {
+            for e in &report.errors {
+                eprintln!(
+                    "cybrid-scan: {}: {}",
+                    escape_for_terminal(&e.path),
+                    escape_for_terminal(&e.message)
+                );
+            }
+        }
+        let listed = if settings.all_refs {
+            usize::MAX
+        } else {
+            refs::DEFAULT_LISTED
+        };
+        for f in &mut report.findings {
+            let total = f.location.refs.len();
+            if total > listed {
+                f.location.refs_total = Some(total as u64);
+            }
+        }
+        // Reports list the first refs of each set; state files (written
+        // during the scan) keep them all.
+        refs::set_listed_limit(listed);
+        let written = write_output(&report, settings, &self.engine);
+        refs::set_listed_limit(usize::MAX);
+        written?;
+        if revocation_failed {
+            return Ok(Outcome::Failed);
+        }
+        let read_errors = report.errors.iter().any(|e| e.path != ALL_INPUTS);
+        let incomplete = report.failed_inputs > 0 || (settings.fail_on_errors && read_errors);
+        if incomplete && !settings.quiet {
+            let why = if report.failed_inputs > 0 {
+                format!(
+                    "{} input(s) could not be scanned at all",
+                    report.failed_inputs
+                )
+            } else {
+                format!(
+                    "{} error(s) and --fail-on-errors",
+                    report
+                        .errors
+                        .iter()
+                        .filter(|e| e.path != ALL_INPUTS)
+                        .count()
+                )
+            };
+            eprintln!("cybrid-scan: incomplete scan: {why} (exit status 2; the report lists them in errors)");
+        }
+        Ok(Outcome::of_scan(
+            report.findings.len(),
+            report.live_count(),
+            incomplete,
+            settings.findings_status,
+        ))
+    }
+}
+
+/// Compile the built-in rules plus the user's, after checking the settings
+/// that would otherwise fail after the scan.
+pub fn load_engine(settings: &Settings) -> Result<Engine> {
+    VerifyConfig::from_settings(&settings.verify)?;
+    super::revoke::preflight(settings)?;
+    let set = load_rule_set(&settings.rules_dirs)?;
+    Ok(Engine::with_providers(set.rules, set.other_providers))
+}
+
+/// `--max-findings N`: the first N findings in report order (path, line,
+/// column; repository first in a sweep) are kept, on every run; the rest are
+/// counted in one error.
+fn apply_max_findings(report: &mut Report, max: Option<u64>) {
+    let Some(max) = max else { return };
+    let dropped = report.dropped + keep_first(&mut report.findings, max as usize);
+    report.dropped = dropped;
+    if dropped > 0 {
+        report.errors.push(cybrid_scan::collect::ScanError {
+            path: ALL_INPUTS.to_string(),
+            message: format!(
+                "--max-findings {max} reached: {dropped} more finding(s) not kept (the first {max} in report order are kept: by path, line and column)"
+            ),
+        });
+        report.errors.sort();
+    }
+}
+
+/// Write the report to standard output, or atomically to `--output`: a
+/// temporary file beside it, renamed over it only once complete, so a full
+/// disk or a crash never leaves a truncated report nor destroys the last
+/// good one.
+fn write_output(report: &Report, settings: &Settings, engine: &Engine) -> Result<()> {
+    match &settings.output_path {
+        Some(path) => write_atomically(path, |w| {
+            report::write_report(report, &settings.output, engine.rules(), w)
+        }),
+        None => {
+            let stdout = io::stdout();
+            let mut w = BufWriter::new(stdout.lock());
+            let result = report::write_report(report, &settings.output, engine.rules(), &mut w)
+                .and_then(|_| w.flush());
+            match result {
+                // A reader that went away (`| head`) is not a failure of the scan.
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+                other => other.context("cannot write the report to standard output"),
+            }
+        }
+    }
+}
+
+/// Write `path` through a temporary file in the same directory, then
+/// rename; on any failure the temporary is removed and `path` is untouched.
+pub fn write_atomically(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let shown = path.display();
+    let tmp = tempfile::Builder::new()
+        .prefix(&format!(
+            ".{}.",
+            path.file_name()
+                .map_or("report".into(), |n| n.to_string_lossy())
+        ))
+        .suffix(".tmp")
+        .tempfile_in(&dir)
+        .with_context(|| {
+            format!(
+                "cannot write the report {shown}: cannot create a temporary file in {}",
+                dir.display()
+            )
+        })?;
+    let mut w = BufWriter::new(tmp);
+    write(&mut w).and_then(|_| w.flush()).with_context(|| {
+        format!("cannot write the report {shown} (the previous file, if any, is untouched)")
+    })?;
+    let tmp = w
+        .into_inner()
+        .map_err(|e| e.into_error())
+        .with_context(|| {
+            format!("cannot write the report {shown} (the previous file, if any, is untouched)")
+        })?;
+    tmp.as_file().sync_all().with_context(|| {
+        format!("cannot write the report {shown} (the previous file, if any, is untouched)")
+    })?;
+    // A report readable by whoever could read the one it replaces (a
+    // temporary file is created 0600).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)
+            .map(|m| m.permissions().mode() & 0o777)
+            .unwrap_or(0o644);
+        let _ = tmp
+            .as_file()
+            .set_permissions(std::fs::Permissions::from_mode(mode));
+    }
+    tmp.persist(path).map_err(|e| e.error).with_context(|| {
+        format!("cannot write the report {shown} (the previous file, if any, is untouched)")
+    })?;
+    Ok(())
+}
