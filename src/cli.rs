@@ -372,6 +372,16 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("invalid size {s:?}"))
 }
 
+/// `--threads`: at least 1. Too many is clamped later, with a note (the
+/// number of cores is a property of the machine, not of the flag).
+fn parse_threads(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(0) => Err("must be at least 1 (0 worker threads cannot scan anything)".to_string()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("not a thread count: {e}")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -388,15 +398,5 @@ mod tests {
     fn cli_is_consistent() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
-    }
-}
-
-/// `--threads`: at least 1. Too many is clamped later, with a note (the
-/// number of cores is a property of the machine, not of the flag).
-fn parse_threads(s: &str) -> Result<usize, String> {
-    match s.trim().parse::<usize>() {
-        Ok(0) => Err("must be at least 1 (0 worker threads cannot scan anything)".to_string()),
-        Ok(n) => Ok(n),
-        Err(e) => Err(format!("not a thread count: {e}")),
     }
 }

@@ -32,15 +32,16 @@ impl Outcome {
         }
     }
 
-    /// The outcome of a finished scan: a live credential first, then an
-    /// input that could not be scanned, then findings.
+    /// The outcome of a finished scan: a live credential first, then
+    /// findings, then an input that could not be scanned. Each fails a gate;
+    /// what matters is that a scan that missed an input is never clean.
     pub fn of_scan(findings: usize, live: usize, incomplete: bool, findings_status: u8) -> Self {
         if live > 0 {
             Outcome::Live
-        } else if incomplete {
-            Outcome::Incomplete
         } else if findings > 0 {
             Outcome::Findings(findings_status)
+        } else if incomplete {
+            Outcome::Incomplete
         } else {
             Outcome::Clean
         }

@@ -45,8 +45,8 @@ fn rank(name: &str) -> u8 {
     }
 }
 
-/// At most `limit` of `names` (sorted), the most telling first (see [`rank`]),
-/// each group in name order.
+/// At most `limit` of `names`: the most telling are chosen first (see
+/// [`rank`]), and listed in name order, as a full list would be.
 pub fn listed<'a>(names: impl IntoIterator<Item = &'a str>, limit: usize) -> Vec<&'a str> {
     let mut groups: [Vec<&str>; 4] = Default::default();
     for name in names {
@@ -56,7 +56,9 @@ pub fn listed<'a>(names: impl IntoIterator<Item = &'a str>, limit: usize) -> Vec
             g.push(name);
         }
     }
-    groups.into_iter().flatten().take(limit).collect()
+    let mut chosen: Vec<&str> = groups.into_iter().flatten().take(limit).collect();
+    chosen.sort_unstable();
+    chosen
 }
 
 use serde::ser::SerializeSeq;
@@ -247,10 +249,10 @@ mod tests {
         ];
         assert_eq!(
             listed(names, 3),
-            ["refs/heads/main", "refs/tags/v1", "HEAD"]
+            ["HEAD", "refs/heads/main", "refs/tags/v1"]
         );
-        assert_eq!(listed(names, 100).len(), 6);
-        assert_eq!(listed(names, 100)[5], "refs/pull/2/head");
+        assert_eq!(listed(names, 2), ["refs/heads/main", "refs/tags/v1"]);
+        assert_eq!(listed(names, 100), names);
     }
 
     #[test]

@@ -985,12 +985,13 @@ fn delete_leaking_logs_plan_dry_run_audit_and_idempotent_rerun() {
         2,
         "{text}"
     );
-    // Without state: the logs are gone (410), nothing to delete.
+    // Without state: the logs are gone (410), nothing to delete; the org's
+    // unreadable repositories and run keep the sweep from passing as clean.
     let fresh = run(&mut github(
         &s,
         &["--delete-leaking-logs", "--yes", "--audit-log", audit_s],
     ));
-    assert_eq!(fresh.code, 0, "{}", fresh.stdout);
+    assert_eq!(fresh.code, 2, "{}", fresh.stdout);
     assert_eq!(deletes(&s.api).len(), 4);
     for o in [&out, &again, &fresh] {
         assert_no_secret(o, &[&s.leaks[0].1, &s.leaks[1].1]);
@@ -2228,4 +2229,444 @@ fn gitlab_deadline_mid_trace_keeps_its_findings_and_a_rerun_reads_it_again() {
             "/api/v4/projects/11/jobs/701/trace"
         ]
     );
+}
+
+// ---------------------------------------------------------------------------
+// One road: the options every scanning subcommand takes mean the same in
+// `dir`, `git`, `logs`, `sweep` and `ci` (issue: one pipeline), and an input
+// that cannot be scanned never passes as clean (issue: fail closed).
+// ---------------------------------------------------------------------------
+
+/// `git` in `dir`, failing the test when it fails.
+fn git_in(dir: &std::path::Path, args: &[&str]) {
+    let out = std::process::Command::new("git")
+        .current_dir(dir)
+        .args([
+            "-c",
+            "user.name=T",
+            "-c",
+            "user.email=t@example.com",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .args(args)
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The same two pairs the GitHub world leaks, as each source would meet
+/// them: two `.env` files (dir), their history (git, and sweep through a
+/// manifest), one CI-style log (logs), and the simulated org (ci).
+struct Inputs {
+    sims: GitHubSims,
+    tmp: tempfile::TempDir,
+}
+
+impl Inputs {
+    fn new() -> Self {
+        let sims = github_sims();
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let files = tmp.path().join("files");
+        std::fs::create_dir_all(&files).expect("mkdir");
+        for (i, (_, p, _)) in sims.leaks.iter().enumerate() {
+            std::fs::write(
+                files.join(format!("app{i}.env")),
+                format!(
+                    "CYBRID_CLIENT_ID={}\nCYBRID_CLIENT_SECRET={}\n",
+                    p.id, p.secret
+                ),
+            )
+            .expect("write");
+        }
+        let repo = tmp.path().join("repo");
+        std::fs::create_dir_all(&repo).expect("mkdir");
+        git_in(&repo, &["init", "-q"]);
+        for i in 0..sims.leaks.len() {
+            let name = format!("app{i}.env");
+            std::fs::copy(files.join(&name), repo.join(&name)).expect("copy");
+            git_in(&repo, &["add", &name]);
+            git_in(&repo, &["commit", "-qm", &format!("add {name}")]);
+        }
+        std::fs::write(
+            tmp.path().join("manifest.txt"),
+            format!("{}\n", repo.display()),
+        )
+        .expect("manifest");
+        let mut log = Vec::new();
+        for (_, p, _) in &sims.leaks {
+            log.extend(step_log(p).0);
+        }
+        std::fs::write(tmp.path().join("job.log"), log).expect("log");
+        Inputs { sims, tmp }
+    }
+
+    /// The command for `sub` on its input, JSON on stdout, plus `extra`.
+    fn command(&self, sub: &str, extra: &[&str]) -> Command {
+        let t = self.tmp.path();
+        let mut c = bin();
+        match sub {
+            "dir" => c.arg("dir").arg(t.join("files")),
+            "git" => c.arg("git").arg(t.join("repo")),
+            "logs" => c.arg("logs").arg(t.join("job.log")),
+            "sweep" => c.args(["sweep", "--manifest"]).arg(t.join("manifest.txt")),
+            "ci" => c
+                .env("GITHUB_TOKEN", GH_TOKEN)
+                .args(["ci", "github", "acme/app", "acme/infra", "--api-url"])
+                .arg(&self.sims.api.url),
+            other => panic!("no such subcommand {other}"),
+        };
+        c.current_dir(t).args(extra);
+        if !extra.contains(&"--format") {
+            c.args(["-f", "json"]);
+        }
+        c
+    }
+}
+
+const SCANNERS: [&str; 5] = ["dir", "git", "logs", "sweep", "ci"];
+
+fn findings_of(out: &Out) -> Vec<Value> {
+    out.report["findings"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+#[test]
+fn common_options_mean_the_same_in_every_scanning_subcommand() {
+    let inputs = Inputs::new();
+    let (p1, p2) = (&inputs.sims.leaks[0].1, &inputs.sims.leaks[1].1);
+    let sim = cybrid_scan::idsim::Simulator::start(
+        "127.0.0.1:0",
+        "sandbox",
+        cybrid_scan::idsim::Seed::default(),
+    )
+    .expect("identity simulator");
+    sim.add_application(cybrid_scan::idsim::Application {
+        client_id: p1.id.clone(),
+        client_secret: p1.secret.clone(),
+        environment: "sandbox".into(),
+        kind: cybrid_scan::idsim::AppKind::Bank,
+        guid: String::new(),
+        organization_guid: String::new(),
+        scopes: Vec::new(),
+        ip_allowlist: Vec::new(),
+        name: String::new(),
+    });
+    let endpoints = [
+        "--endpoint".to_string(),
+        format!("sandbox={}/sandbox", sim.url()),
+        "--endpoint".to_string(),
+        format!("production={}/production", sim.url()),
+        "--endpoint".to_string(),
+        format!("staging={}/staging", sim.url()),
+    ];
+    for sub in SCANNERS {
+        let ctx = |what: &str, out: &Out| {
+            format!(
+                "{sub} {what}: exit {}\n{}\n{}",
+                out.code, out.stdout, out.stderr
+            )
+        };
+
+        // Plain: both pairs, exit 1.
+        let plain = run(&mut inputs.command(sub, &[]));
+        assert_eq!(plain.code, 1, "{}", ctx("plain", &plain));
+        let all = findings_of(&plain);
+        assert_eq!(all.len(), 2, "{}", ctx("plain", &plain));
+        assert_no_secret(&plain, &[p1, p2]);
+
+        // --max-findings 1: the first in report order, the same every run,
+        // the rest counted in errors, exit 1.
+        let mut kept = Vec::new();
+        for _ in 0..3 {
+            let one = run(&mut inputs.command(sub, &["--max-findings", "1", "--threads", "4"]));
+            assert_eq!(one.code, 1, "{}", ctx("--max-findings", &one));
+            let f = findings_of(&one);
+            assert_eq!(f.len(), 1, "{}", ctx("--max-findings", &one));
+            assert!(
+                one.report["errors"]
+                    .as_array()
+                    .expect("errors")
+                    .iter()
+                    .any(|e| e["message"]
+                        .as_str()
+                        .unwrap_or("")
+                        .contains("--max-findings 1 reached: 1 more")),
+                "{}",
+                ctx("--max-findings", &one)
+            );
+            kept.push(f[0]["location"].clone());
+        }
+        assert!(
+            kept.windows(2).all(|w| w[0] == w[1]),
+            "{sub}: --max-findings keeps different findings: {kept:?}"
+        );
+        assert_eq!(
+            kept[0], all[0]["location"],
+            "{sub}: not the first in report order"
+        );
+
+        // --min-confidence: nothing below it is reported.
+        let high = run(&mut inputs.command(sub, &["--min-confidence", "high"]));
+        let below = all.iter().filter(|f| f["confidence"] != "high").count();
+        assert_eq!(
+            findings_of(&high).len(),
+            all.len() - below,
+            "{}",
+            ctx("--min-confidence", &high)
+        );
+        assert!(findings_of(&high).iter().all(|f| f["confidence"] == "high"));
+
+        // --baseline: an earlier report's findings are dropped, exit 0.
+        let baseline = inputs.tmp.path().join(format!("{sub}-baseline.json"));
+        std::fs::write(&baseline, &plain.stdout).expect("baseline");
+        let base = run(inputs.command(sub, &[]).arg("--baseline").arg(&baseline));
+        // (The simulated org's run 202 is a corrupt zip: without findings, the
+        // CI sweep is incomplete, never clean.)
+        let clean = if sub == "ci" { 2 } else { 0 };
+        assert_eq!(base.code, clean, "{}", ctx("--baseline", &base));
+        assert!(
+            findings_of(&base).is_empty(),
+            "{}",
+            ctx("--baseline", &base)
+        );
+
+        // --format sarif -o FILE: the file holds the SARIF, stdout nothing.
+        let sarif = inputs.tmp.path().join(format!("{sub}.sarif"));
+        let out = run(inputs
+            .command(sub, &["--format", "sarif", "-o"])
+            .arg(&sarif));
+        assert_eq!(out.code, 1, "{}", ctx("-o", &out));
+        assert!(out.stdout.is_empty(), "{}", ctx("-o", &out));
+        let doc: Value = serde_json::from_slice(&std::fs::read(&sarif).expect("sarif written"))
+            .expect("SARIF is JSON");
+        assert_eq!(
+            doc["runs"][0]["results"].as_array().map(Vec::len),
+            Some(2),
+            "{sub}"
+        );
+
+        // --exit-code.
+        let out = run(&mut inputs.command(sub, &["--exit-code", "7"]));
+        assert_eq!(out.code, 7, "{}", ctx("--exit-code", &out));
+
+        // --quiet: nothing on standard error but what went wrong.
+        let out = run(&mut inputs.command(sub, &["--quiet"]));
+        assert_eq!(out.code, 1);
+        for line in out.stderr.lines() {
+            assert!(
+                line.contains("cannot")
+                    || line.contains("not JSON")
+                    || line.contains("403")
+                    || line.contains("zip"),
+                "{sub} --quiet said: {line}"
+            );
+        }
+
+        // --threads: 0 is a usage error; far too many is clamped, with a note.
+        let out = run(&mut inputs.command(sub, &["--threads", "0"]));
+        assert_eq!(out.code, 2, "{}", ctx("--threads 0", &out));
+        assert!(
+            out.stderr.contains("--threads"),
+            "{}",
+            ctx("--threads 0", &out)
+        );
+        let started = Instant::now();
+        let out = run(&mut inputs.command(sub, &["--threads", "100000"]));
+        assert_eq!(out.code, 1, "{}", ctx("--threads 100000", &out));
+        assert!(
+            out.stderr.contains("--threads 100000 is more than helps"),
+            "{}",
+            ctx("--threads 100000", &out)
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{sub} --threads 100000 took {:?}",
+            started.elapsed()
+        );
+
+        // --verify: the live pair is live (exit 3), the other one not.
+        let out = run(inputs.command(sub, &["--verify"]).args(&endpoints));
+        assert_eq!(out.code, 3, "{}", ctx("--verify", &out));
+        let statuses: Vec<(String, String)> = findings_of(&out)
+            .iter()
+            .map(|f| {
+                (
+                    f["verification"]["status"]
+                        .as_str()
+                        .unwrap_or("")
+                        .to_string(),
+                    f["fingerprint"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            statuses.iter().filter(|(s, _)| s == "live").count(),
+            1,
+            "{sub}: {statuses:?}"
+        );
+        assert_eq!(
+            statuses.iter().filter(|(s, _)| s == "invalid").count(),
+            1,
+            "{sub}: {statuses:?}"
+        );
+        // (The live pair's client id is in full in its `revocation` object.)
+        for p in [p1, p2] {
+            assert!(!out.stdout.contains(&p.secret) && !out.stderr.contains(&p.secret));
+        }
+    }
+}
+
+/// A repository whose only pack lost its second half.
+fn truncated_repo(at: &std::path::Path) {
+    std::fs::create_dir_all(at).expect("mkdir");
+    git_in(at, &["init", "-q"]);
+    for i in 0..5 {
+        std::fs::write(
+            at.join(format!("f{i}.txt")),
+            format!("content {i}\n").repeat(200),
+        )
+        .expect("write");
+        git_in(at, &["add", "."]);
+        git_in(at, &["commit", "-qm", &format!("c{i}")]);
+    }
+    git_in(at, &["gc", "-q"]);
+    let pack_dir = at.join(".git/objects/pack");
+    let pack = std::fs::read_dir(&pack_dir)
+        .expect("pack dir")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "pack"))
+        .expect("a pack");
+    let len = std::fs::metadata(&pack).expect("stat").len();
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&pack)
+        .expect("open pack");
+    f.set_len(len / 2).expect("truncate");
+}
+
+#[test]
+fn what_could_not_be_scanned_never_passes_as_clean() {
+    let inputs = Inputs::new();
+    let t = inputs.tmp.path();
+    truncated_repo(&t.join("broken"));
+    std::fs::write(
+        t.join("broken.txt"),
+        format!("{}\n", t.join("broken").display()),
+    )
+    .expect("manifest");
+    let cases: Vec<(&str, Command)> = vec![
+        ("dir", {
+            let mut c = bin();
+            c.current_dir(t).args(["dir", "typo-dir", "-f", "json"]);
+            c
+        }),
+        ("git", {
+            let mut c = bin();
+            c.current_dir(t).args(["git", "broken", "-f", "json"]);
+            c
+        }),
+        ("logs", {
+            let mut c = bin();
+            c.current_dir(t).args(["logs", "typo.log", "-f", "json"]);
+            c
+        }),
+        ("sweep", {
+            let mut c = bin();
+            c.current_dir(t).args([
+                "sweep",
+                "--manifest",
+                "broken.txt",
+                "--state",
+                "state",
+                "-f",
+                "json",
+            ]);
+            c
+        }),
+        ("ci", {
+            let mut c = bin();
+            c.current_dir(t).env("GITHUB_TOKEN", GH_TOKEN).args([
+                "ci",
+                "github",
+                "acme/locked",
+                "--api-url",
+                &inputs.sims.api.url,
+                "-f",
+                "json",
+            ]);
+            c
+        }),
+    ];
+    for (sub, mut cmd) in cases {
+        let out = run(&mut cmd);
+        assert_eq!(
+            out.code, 2,
+            "{sub}: exit {}\n{}\n{}",
+            out.code, out.stdout, out.stderr
+        );
+        let named = ["typo-dir", "broken", "typo.log", "acme/locked"];
+        assert!(
+            named.iter().any(|n| out.stderr.contains(n)),
+            "{sub}: the input is not named: {}",
+            out.stderr
+        );
+    }
+    // The sweep recorded the repository as failed: the rerun scans it again.
+    let mut again = bin();
+    again.current_dir(t).args([
+        "sweep",
+        "--manifest",
+        "broken.txt",
+        "--state",
+        "state",
+        "-f",
+        "json",
+    ]);
+    let out = run(&mut again);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("failed last time"), "{}", out.stderr);
+
+    // One good input and one that cannot be read: the findings are reported
+    // (exit 1); the unreadable one alone is never 0.
+    let mut mixed = bin();
+    mixed
+        .current_dir(t)
+        .args(["logs", "job.log", "typo.log", "-f", "json"]);
+    let out = run(&mut mixed);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(findings_of(&out).len(), 2);
+    assert_eq!(out.report["errors"][0]["path"], "typo.log");
+
+    // Partial damage keeps the rest and passes, unless --fail-on-errors.
+    std::fs::write(t.join("clean.log"), "nothing here\n").expect("write");
+    std::fs::write(
+        t.join("damaged.log.gz"),
+        b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03garbage",
+    )
+    .expect("write");
+    let mut lenient = bin();
+    lenient
+        .current_dir(t)
+        .args(["logs", "clean.log", "damaged.log.gz", "-f", "json"]);
+    let out = run(&mut lenient);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!out.report["errors"].as_array().expect("errors").is_empty());
+    let mut strict = bin();
+    strict.current_dir(t).args([
+        "logs",
+        "clean.log",
+        "damaged.log.gz",
+        "-f",
+        "json",
+        "--fail-on-errors",
+    ]);
+    assert_eq!(run(&mut strict).code, 2);
 }

@@ -748,3 +748,52 @@ fn packed_deltified_and_loose_history_is_scanned_whole() {
         );
     }
 }
+
+/// A mirror's thousands of pull-request refs reach every old commit: the
+/// report lists the branches and tags first, at most 32 names, and says how
+/// many there are in all; `--all-refs` lists every one.
+#[test]
+fn refs_are_bounded_branches_and_tags_first() {
+    let repo = Repo::new();
+    let head = repo.commit_file("k.env", &env_line(&fake_secret()), "leak");
+    repo.git(&["tag", "v1.0"]);
+    let mut packed = String::from("# pack-refs with: peeled fully-peeled sorted \n");
+    let mut pulls: Vec<String> = (1..=200).map(|n| format!("refs/pull/{n}/head")).collect();
+    pulls.sort();
+    for name in &pulls {
+        packed.push_str(&format!("{} {name}\n", head.trim()));
+    }
+    std::fs::write(repo.path.join(".git/packed-refs"), packed).unwrap();
+
+    let s = scan(&repo, &[]);
+    assert_eq!(s.code, 1, "{}", s.stderr);
+    let f = &s.findings()[0];
+    let refs: Vec<&str> = f["location"]["refs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    assert_eq!(refs.len(), 32, "{refs:?}");
+    assert!(
+        refs.contains(&"refs/heads/main") && refs.contains(&"refs/tags/v1.0"),
+        "{refs:?}"
+    );
+    assert!(
+        refs.windows(2).all(|w| w[0] < w[1]),
+        "listed in name order: {refs:?}"
+    );
+    let total = f["location"]["refs_total"].as_u64().unwrap();
+    assert!(total >= 202, "{total}");
+    let leak = &s.report["leaks"][0];
+    assert_eq!(leak["refs"].as_array().unwrap().len(), 32);
+    assert_eq!(leak["refs_total"].as_u64(), Some(total));
+
+    let all = scan(&repo, &["--all-refs"]);
+    let f = &all.findings()[0];
+    assert_eq!(
+        f["location"]["refs"].as_array().unwrap().len() as u64,
+        total
+    );
+    assert!(f["location"].get("refs_total").is_none());
+}

@@ -294,8 +294,6 @@ fn sweep(kind: ProviderKind, args: CiSourceArgs) -> Result<Outcome> {
         }
     }
 
-    drop(ctx);
-    drop(prefilter);
     let outcome = pipeline.finish_report(report, None)?;
     if nothing_listed {
         bail!("no repository could be listed (the report's errors say why)");

@@ -42,13 +42,15 @@ impl Pipeline {
         let engine = load_engine(&settings)?;
         let collector = Collector::with_max_findings(settings.max_findings);
         let pipeline = Pipeline {
-            notes: settings.notes.clone(),
+            notes: Vec::new(),
             settings,
             engine,
             collector,
             started,
         };
-        for note in &pipeline.notes {
+        // Said, not reported: they depend on the machine, and the report
+        // holds only what every run of the same scan would say.
+        for note in &pipeline.settings.notes {
             pipeline.say(&format!("note: {note}"));
         }
         Ok(pipeline)
