@@ -6,7 +6,6 @@
 //! with its findings redacted (`redact`).
 
 pub mod input;
-pub mod mapped;
 pub mod normalize;
 pub mod redact;
 pub mod stream;
@@ -208,7 +207,7 @@ impl Job<'_> {
                         "{shown}: named like a gzip file but not gzip-compressed; scanned as plain text"
                     ));
                 }
-                Some((kind, self.plain_file(path, shown, md.len())))
+                Some((kind, self.plain_file(path, md.len())))
             }
             Kind::Zip => {
                 if self.opts.redact.is_some() {
@@ -231,7 +230,7 @@ impl Job<'_> {
     }
 
     /// A plain regular file: split across cores when big enough.
-    fn plain_file(&self, path: &Path, shown: &str, size: u64) -> Vec<SegmentScan> {
+    fn plain_file(&self, path: &Path, size: u64) -> Vec<SegmentScan> {
         let parts = if self.opts.threads > 1 && size >= SPLIT_MIN {
             let per = size
                 .div_ceil(self.opts.threads as u64 * 4)
@@ -254,24 +253,6 @@ impl Job<'_> {
                 }
             })
             .collect();
-        // Mapped where possible: the scan reads the page cache in place
-        // instead of copying every byte out of the kernel.
-        let map = File::open(path).and_then(|f| mapped::map(&f, size));
-        if let Ok(Some(map)) = map {
-            #[cfg(feature = "fault-injection")]
-            crate::detect::fault::truncate_mapped(path);
-            let data: &[u8] = &map;
-            return segments
-                .par_iter()
-                .map_init(
-                    || self.scanner(),
-                    |scanner, seg| {
-                        let _guard = mapped::Guard::new(shown);
-                        scanner.scan_slice(data, *seg)
-                    },
-                )
-                .collect();
-        }
         // One scanner per worker thread, reused from segment to segment: its
         // window buffer (over a MB) is faulted in and zeroed once per thread,
         // not once per segment.

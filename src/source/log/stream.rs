@@ -204,47 +204,6 @@ impl<'e> Scanner<'e> {
         out
     }
 
-    /// Scan `data`, the whole input in memory (a mapped file), for the
-    /// bytes `seg` owns: the same windows as [`Scanner::scan`] makes, taken
-    /// as slices of `data` instead of copies into a buffer.
-    pub fn scan_slice(&mut self, data: &[u8], seg: Segment) -> SegmentScan {
-        let mut out = SegmentScan::default();
-        let len = data.len() as u64;
-        let overlap = self.overlap as u64;
-        let end = seg
-            .own_to
-            .map_or(len, |to| to.saturating_add(overlap).min(len));
-        let mut own_lo = seg.own_from.min(end);
-        let mut win_abs = seg.data_start.min(own_lo);
-        loop {
-            let win_end = own_lo
-                .saturating_add(self.chunk as u64)
-                .saturating_add(overlap)
-                .min(end);
-            let last = win_end >= end;
-            let mut own_hi = if last {
-                win_end
-            } else {
-                win_end.saturating_sub(overlap)
-            };
-            if let Some(to) = seg.own_to {
-                own_hi = own_hi.min(to);
-            }
-            if own_hi > own_lo {
-                let win = &data[win_abs as usize..win_end as usize];
-                let lo = (own_lo - win_abs) as usize;
-                let hi = (own_hi - win_abs) as usize;
-                self.window(win, win_abs, lo..hi, &mut out);
-                own_lo = own_hi;
-            }
-            if last {
-                break;
-            }
-            win_abs = own_lo.saturating_sub(self.lookback as u64).max(win_abs);
-        }
-        out
-    }
-
     /// Scan one window whose owned bytes are `own` (indices into `win`).
     fn window(&mut self, win: &[u8], win_abs: u64, own: Range<usize>, out: &mut SegmentScan) {
         self.prefilter.hits(win, &mut self.keyword_hits);
