@@ -38,16 +38,22 @@ echo "# demo" > README.md && git add README.md && git commit -qm init
 secret="k3Jd8sPq0ZxY7wVu6TsRq5PoNm4LkJi3HgF2eDc1BaZ"
 fail() { echo "pre-commit check FAILED: $*" >&2; exit 1; }
 
+# Run one hook on the staged change: with try-repo on this checkout, or (the prebuilt
+# hook) with `pre-commit run` and a config naming the snapshot, as a user's repository does.
+run_hook() {
+  if [ -n "${hook_config:-}" ]; then pre-commit run "$1" --config "$hook_config"; else pre-commit try-repo "$2" "$1"; fi
+}
+
 # The three checks, for one hook, from a clean index.
 check_hook() {
-  local hook="$1" out rc
+  local hook="$1" hook_repo="${2:-$here}" out rc
   git rm -rq --cached --ignore-unmatch app.env clean.env fixture.env >/dev/null
   rm -f app.env clean.env fixture.env
   # 1. A staged secret blocks the commit.
   printf 'API_URL=https://bank.sandbox.cybrid.app\nCYBRID_CLIENT_SECRET=%s\n' "$secret" > app.env
   git add app.env
   set +e
-  out="$(pre-commit try-repo "$here" "$hook" 2>&1)"
+  out="$(run_hook "$hook" "$hook_repo" 2>&1)"
   rc=$?
   set -e
   echo "$out"
@@ -60,12 +66,12 @@ check_hook() {
   # 2. A clean change passes.
   git rm -q --cached app.env && rm app.env
   echo "LOG_LEVEL=debug" > clean.env && git add clean.env
-  pre-commit try-repo "$here" "$hook" >/dev/null 2>&1 || fail "a clean change was blocked"
+  run_hook "$hook" "$hook_repo" >/dev/null 2>&1 || fail "a clean change was blocked"
 
   # 3. An allowed line passes.
   printf 'CYBRID_CLIENT_SECRET=%s # cybrid-scan:allow (test fixture)\n' "$secret" > fixture.env
   git add fixture.env
-  pre-commit try-repo "$here" "$hook" >/dev/null 2>&1 || fail "a cybrid-scan:allow line was blocked"
+  run_hook "$hook" "$hook_repo" >/dev/null 2>&1 || fail "a cybrid-scan:allow line was blocked"
   echo "pre-commit ($hook): blocked a staged secret, passed a clean change and an allowed line"
 }
 
@@ -111,11 +117,21 @@ for hook in "${hooks[@]}"; do
   cp "$release/cybrid-scan-$target.tar.gz" "$bad/"
   printf '%064d  cybrid-scan-%s.tar.gz\n' 0 "$target" >"$bad/cybrid-scan-$target.tar.gz.sha256"
   url="$(serve_release "$work" "$work/server.log")"
+  # try-repo installs the hook anew on every run; to see the binary cached, the hook runs
+  # as a user's config names it: a committed snapshot of the hook's files at a rev.
+  snap="$work/hook-repo"
+  git clone -q --depth 1 "file://$here" "$snap"
+  cp "$here/.pre-commit-hooks.yaml" "$here/pyproject.toml" "$snap/"
+  rm -rf "$snap/python" && cp -r "$here/python" "$snap/python"
+  git -C "$snap" add -A && git -C "$snap" -c user.name=CI -c user.email=ci@example.com commit -qm snapshot --allow-empty
+  hook_config="$work/pre-commit-config.yaml"
+  printf 'repos:\n  - repo: %s\n    rev: %s\n    hooks:\n      - id: cybrid-scan-prebuilt\n' \
+    "$snap" "$(git -C "$snap" rev-parse HEAD)" >"$hook_config"
 
   # 4. Downloaded once, checked, then cached.
   export CYBRID_SCAN_DOWNLOAD_URL="$url/release"
   start=$(date +%s)
-  check_hook cybrid-scan-prebuilt
+  check_hook cybrid-scan-prebuilt "$snap"
   echo "cybrid-scan-prebuilt: install and three runs in $(( $(date +%s) - start )) s"
   downloads="$(grep -c "GET /release/cybrid-scan-$target.tar.gz " "$work/server.log" || true)"
   [ "$downloads" -eq 1 ] || fail "cybrid-scan-prebuilt downloaded the archive $downloads times, expected once"
@@ -125,13 +141,13 @@ for hook in "${hooks[@]}"; do
   export CYBRID_SCAN_DOWNLOAD_URL="$url/bad-release"
   printf 'CYBRID_CLIENT_SECRET=%s\n' "$secret" > app.env && git add app.env
   set +e
-  out="$(pre-commit try-repo "$here" cybrid-scan-prebuilt 2>&1)"
+  out="$(run_hook cybrid-scan-prebuilt "$snap" 2>&1)"
   rc=$?
   set -e
   echo "$out"
   [ "$rc" -ne 0 ] || fail "an archive with a wrong SHA-256 was accepted"
   grep -q "refusing to run" <<<"$out" || fail "the wrong checksum was not named"
   if grep -q "app.env" <<<"$out"; then fail "the binary ran although its checksum was wrong"; fi
-  unset CYBRID_SCAN_DOWNLOAD_URL
+  unset CYBRID_SCAN_DOWNLOAD_URL hook_config
   echo "pre-commit (cybrid-scan-prebuilt): downloaded once from the local stand-in, SHA-256 checked; a wrong checksum was refused"
 done
