@@ -55,7 +55,7 @@ pub enum RangeSpec {
     Given(String),
     /// Worked out from CI variables (GitHub Actions pull requests and pushes,
     /// GitLab merge request and push pipelines).
-    FromCi(CiVars),
+    FromCi(Box<CiVars>),
 }
 
 #[derive(Debug, Clone)]
