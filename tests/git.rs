@@ -125,6 +125,12 @@ fn scan_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Scan {
         "GITHUB_SHA",
         "CI_MERGE_REQUEST_DIFF_BASE_SHA",
         "CI_COMMIT_SHA",
+        "GITHUB_EVENT_NAME",
+        "GITHUB_EVENT_PATH",
+        "GITHUB_REF",
+        "CI_COMMIT_BEFORE_SHA",
+        "CI_COMMIT_REF_NAME",
+        "CI_DEFAULT_BRANCH",
         "GIT_INDEX_FILE",
         "GIT_DIR",
     ] {
@@ -423,6 +429,184 @@ fn range_defaults_come_from_ci_variables() {
     let push = scan_in(dir, &["--range"], &[("GITHUB_BASE_REF", "")]);
     assert_eq!(push.code, 2);
     assert!(!t.feature_secret.is_empty());
+}
+
+/// The paths of a scan's findings, sorted.
+fn paths(s: &Scan) -> Vec<String> {
+    let mut p: Vec<String> = s
+        .findings()
+        .iter()
+        .map(|f| f["location"]["path"].as_str().unwrap_or("?").to_string())
+        .collect();
+    p.sort();
+    p
+}
+
+/// A GitHub push event file (what `GITHUB_EVENT_PATH` names) beside the repository.
+fn push_event(repo: &Repo, before: &str, after: &str, git_ref: &str) -> PathBuf {
+    let path = repo.sibling("event.json");
+    let event = serde_json::json!({
+        "ref": git_ref,
+        "before": before,
+        "after": after,
+        "created": before.bytes().all(|b| b == b'0'),
+        "forced": false,
+        "repository": { "default_branch": "main" },
+    });
+    std::fs::write(&path, event.to_string()).unwrap();
+    path
+}
+
+const ZERO: &str = "0000000000000000000000000000000000000000";
+
+/// main: one.env, then two.env and three.env pushed together; feature (from
+/// one.env's commit): feature.env. Checked out on main.
+struct Pushes {
+    repo: Repo,
+    first: String,
+    main: String,
+    feature: String,
+}
+
+fn pushes() -> Pushes {
+    let repo = Repo::new();
+    let first = repo.commit_file("one.env", &env_line(&fake_secret()), "one");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    repo.commit_file("docs.md", "docs\n", "docs");
+    let feature = repo.commit_file("feature.env", &env_line(&fake_secret()), "feature");
+    repo.git(&["checkout", "-q", "main"]);
+    repo.commit_file("two.env", &env_line(&fake_secret()), "two");
+    let main = repo.commit_file("three.env", &env_line(&fake_secret()), "three");
+    Pushes {
+        repo,
+        first,
+        main,
+        feature,
+    }
+}
+
+fn github_push(p: &Pushes, event: &Path) -> Scan {
+    scan_in(
+        &p.repo.path,
+        &["--range"],
+        &[
+            ("GITHUB_EVENT_NAME", "push"),
+            ("GITHUB_EVENT_PATH", event.to_str().unwrap()),
+        ],
+    )
+}
+
+#[test]
+fn range_on_a_github_push_scans_before_to_after() {
+    let p = pushes();
+    let event = push_event(&p.repo, &p.first, &p.main, "refs/heads/main");
+    let s = github_push(&p, &event);
+    assert_eq!(s.code, 1, "{}", s.stderr);
+    assert_eq!(paths(&s), ["three.env", "two.env"], "{}", s.report);
+    assert!(s.notes().contains("GITHUB_EVENT_PATH"), "{}", s.notes());
+    assert!(s.notes().contains("(2 commit(s)"), "{}", s.notes());
+    // A push of commits without secrets is clean, whatever the history holds.
+    let quiet = p.repo.commit_file("notes.txt", "hello\n", "notes");
+    let event = push_event(&p.repo, &p.main, &quiet, "refs/heads/main");
+    let s = github_push(&p, &event);
+    assert_eq!(s.code, 0, "{}", s.report);
+    assert!(s.findings().is_empty());
+}
+
+#[test]
+fn range_on_a_github_push_of_a_new_branch_scans_what_no_other_branch_has() {
+    let p = pushes();
+    // As actions/checkout leaves it: the pushed branch checked out, the
+    // others as remote-tracking branches.
+    p.repo
+        .git(&["update-ref", "refs/remotes/origin/main", &p.main]);
+    p.repo
+        .git(&["update-ref", "refs/remotes/origin/feature", &p.feature]);
+    p.repo.git(&["checkout", "-q", "feature"]);
+    p.repo.git(&["branch", "-q", "-D", "main"]);
+    let event = push_event(&p.repo, ZERO, &p.feature, "refs/heads/feature");
+    let s = github_push(&p, &event);
+    assert_eq!(s.code, 1, "{}", s.stderr);
+    assert_eq!(paths(&s), ["feature.env"], "{}", s.report);
+    assert!(s.notes().contains("new branch"), "{}", s.notes());
+    assert!(s.notes().contains("(2 commit(s)"), "{}", s.notes());
+
+    // A new branch with no other ref to compare with: all of its history.
+    p.repo
+        .git(&["update-ref", "-d", "refs/remotes/origin/main"]);
+    let s = github_push(&p, &event);
+    assert_eq!(paths(&s), ["feature.env", "one.env"], "{}", s.report);
+    assert!(s.notes().contains("no other branch"), "{}", s.notes());
+}
+
+#[test]
+fn range_on_a_forced_github_push_whose_before_is_gone_falls_back_with_a_note() {
+    let p = pushes();
+    let gone = "0123456789abcdef0123456789abcdef01234567";
+    let event = push_event(&p.repo, gone, &p.feature, "refs/heads/feature");
+    let s = github_push(&p, &event);
+    assert_eq!(s.code, 1, "{}", s.stderr);
+    // main (which has one.env) is another branch: only what feature brings.
+    assert_eq!(paths(&s), ["feature.env"], "{}", s.report);
+    assert!(s.notes().contains(gone), "{}", s.notes());
+    assert!(s.stderr.contains("not in this repository"), "{}", s.stderr);
+}
+
+#[test]
+fn range_on_github_events_other_than_push_or_a_bad_event_file_is_a_usage_error() {
+    let p = pushes();
+    let s = scan_in(
+        &p.repo.path,
+        &["--range"],
+        &[("GITHUB_EVENT_NAME", "schedule")],
+    );
+    assert_eq!(s.code, 2);
+    assert!(s.stderr.contains("GITHUB_EVENT_NAME"), "{}", s.stderr);
+    let missing = p.repo.sibling("no-such-event.json");
+    let s = github_push(&p, &missing);
+    assert_eq!(s.code, 2);
+    assert!(s.stderr.contains("no-such-event.json"), "{}", s.stderr);
+    let garbage = p.repo.sibling("garbage.json");
+    std::fs::write(&garbage, "{not json").unwrap();
+    let s = github_push(&p, &garbage);
+    assert_eq!(s.code, 2);
+    assert!(s.stderr.contains("garbage.json"), "{}", s.stderr);
+}
+
+#[test]
+fn range_on_a_gitlab_push_pipeline() {
+    let p = pushes();
+    let gl = |before: &str, sha: &str, branch: &str| {
+        scan_in(
+            &p.repo.path,
+            &["--range"],
+            &[
+                ("CI_COMMIT_BEFORE_SHA", before),
+                ("CI_COMMIT_SHA", sha),
+                ("CI_COMMIT_REF_NAME", branch),
+                ("CI_DEFAULT_BRANCH", "main"),
+            ],
+        )
+    };
+    let s = gl(&p.first, &p.main, "main");
+    assert_eq!(s.code, 1, "{}", s.stderr);
+    assert_eq!(paths(&s), ["three.env", "two.env"], "{}", s.report);
+    assert!(s.notes().contains("CI_COMMIT_BEFORE_SHA"), "{}", s.notes());
+    // A new branch: all-zero before; main is another branch.
+    let s = gl(ZERO, &p.feature, "feature");
+    assert_eq!(s.code, 1, "{}", s.stderr);
+    assert_eq!(paths(&s), ["feature.env"], "{}", s.report);
+    // Merge request variables win over push ones.
+    let s = scan_in(
+        &p.repo.path,
+        &["--range"],
+        &[
+            ("CI_MERGE_REQUEST_DIFF_BASE_SHA", &p.first),
+            ("CI_COMMIT_BEFORE_SHA", ZERO),
+            ("CI_COMMIT_SHA", &p.feature),
+        ],
+    );
+    assert_eq!(paths(&s), ["feature.env"], "{}", s.report);
 }
 
 #[test]

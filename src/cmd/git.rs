@@ -29,7 +29,7 @@ pub fn run(args: GitArgs) -> Result<Outcome> {
     let mode = match (&args.range, args.staged) {
         (_, true) => GitMode::Staged,
         (Some(r), false) if r.trim().is_empty() => {
-            GitMode::Range(RangeSpec::FromCi(CiVars::from_env()))
+            GitMode::Range(RangeSpec::FromCi(Box::new(CiVars::from_env())))
         }
         (Some(r), false) => GitMode::Range(RangeSpec::Given(r.clone())),
         (None, false) => GitMode::History,

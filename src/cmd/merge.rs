@@ -33,12 +33,12 @@ pub fn run(args: MergeArgs) -> Result<Outcome> {
     let outcome = Outcome::of_scan(merged.findings.len(), live, false, DEFAULT_FINDINGS_STATUS);
     let written = match &args.output {
         Some(path) => {
-            super::write_atomically(path, |w| write(merged, args.format, w))?;
+            super::write_atomically(path, |w| write(merged, &args, w))?;
             Ok(())
         }
         None => {
             let mut w = BufWriter::new(io::stdout().lock());
-            write(merged, args.format, &mut w).and_then(|_| w.flush())
+            write(merged, &args, &mut w).and_then(|_| w.flush())
         }
     };
     match written {
@@ -51,7 +51,8 @@ pub fn run(args: MergeArgs) -> Result<Outcome> {
 /// JSON is written from the records themselves (redaction and revocation
 /// data exactly as the shards wrote them); other formats go through a
 /// `Report` whose secrets are the records' strings, passed through as is.
-fn write(merged: ReportRecord, format: Format, out: &mut dyn Write) -> io::Result<()> {
+fn write(merged: ReportRecord, args: &MergeArgs, out: &mut dyn Write) -> io::Result<()> {
+    let format = args.format;
     if format == Format::Json {
         serde_json::to_writer_pretty(&mut *out, &merged)?;
         return writeln!(out);
@@ -75,7 +76,7 @@ fn write(merged: ReportRecord, format: Format, out: &mut dyn Write) -> io::Resul
         format,
         reveal: Reveal::Show,
         color: false,
-        sarif_category: None,
+        sarif_category: args.sarif_category.clone(),
     };
     report::write_report(&report, &opts, &rules, out)
 }

@@ -3,6 +3,7 @@
 
 mod baseline;
 mod ci;
+mod completions;
 mod dir;
 mod git;
 mod logs;
@@ -29,6 +30,8 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Merge(args) => merge::run(args),
         Command::Sweep(args) => sweep::run(args),
         Command::Ci(args) => ci::run(args),
+        Command::Completions(args) => completions::completions(args),
+        Command::Man => completions::man(),
     }
 }
 

@@ -21,6 +21,7 @@ mod packfile;
 mod packorder;
 mod packwalk;
 mod progress;
+mod push;
 pub mod range;
 mod reach;
 mod scan;
@@ -52,8 +53,9 @@ pub enum GitMode {
 pub enum RangeSpec {
     /// `BASE..HEAD`, `BASE...HEAD`, or `BASE` (meaning `BASE..HEAD`).
     Given(String),
-    /// Worked out from CI variables (GitHub Actions, GitLab merge requests).
-    FromCi(CiVars),
+    /// Worked out from CI variables (GitHub Actions pull requests and pushes,
+    /// GitLab merge request and push pipelines).
+    FromCi(Box<CiVars>),
 }
 
 #[derive(Debug, Clone)]

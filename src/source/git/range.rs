@@ -2,7 +2,8 @@
 //! (what a pull request brings), each attributed to the oldest commit of the
 //! range that introduced it. With no range given, CI variables name it:
 //! GitHub Actions' `GITHUB_BASE_REF` (the target branch) and `GITHUB_SHA`,
-//! or GitLab's `CI_MERGE_REQUEST_DIFF_BASE_SHA` and `CI_COMMIT_SHA`.
+//! or GitLab's `CI_MERGE_REQUEST_DIFF_BASE_SHA` and `CI_COMMIT_SHA`; on push
+//! pipelines, what the push brought ([`super::push`]).
 
 use std::collections::HashMap;
 
@@ -11,6 +12,7 @@ use git2::{ObjectType, Odb, Oid, Repository, Sort};
 use super::attribute::{self, FirstSeen};
 use super::commit;
 use super::open::Opened;
+use super::push;
 use super::scan::{join, Phase, Scan};
 use super::tree::{self, Entry, Kind};
 use super::workers::Workers;
@@ -23,6 +25,18 @@ pub struct CiVars {
     pub github_sha: Option<String>,
     pub gitlab_diff_base_sha: Option<String>,
     pub gitlab_commit_sha: Option<String>,
+    /// `GITHUB_EVENT_NAME`: `push` reads the event file; others name no range.
+    pub github_event_name: Option<String>,
+    /// `GITHUB_EVENT_PATH`: the event's JSON (`before`, `after`, `ref`).
+    pub github_event_path: Option<String>,
+    /// `GITHUB_REF`: the pushed ref, when the event file does not say.
+    pub github_ref: Option<String>,
+    /// `CI_COMMIT_BEFORE_SHA`: the branch's previous commit on a push pipeline.
+    pub gitlab_before_sha: Option<String>,
+    /// `CI_COMMIT_REF_NAME`: the pushed branch or tag.
+    pub gitlab_ref_name: Option<String>,
+    /// `CI_DEFAULT_BRANCH`.
+    pub gitlab_default_branch: Option<String>,
 }
 
 impl CiVars {
@@ -33,16 +47,26 @@ impl CiVars {
             github_sha: var("GITHUB_SHA"),
             gitlab_diff_base_sha: var("CI_MERGE_REQUEST_DIFF_BASE_SHA"),
             gitlab_commit_sha: var("CI_COMMIT_SHA"),
+            github_event_name: var("GITHUB_EVENT_NAME"),
+            github_event_path: var("GITHUB_EVENT_PATH"),
+            github_ref: var("GITHUB_REF"),
+            gitlab_before_sha: var("CI_COMMIT_BEFORE_SHA"),
+            gitlab_ref_name: var("CI_COMMIT_REF_NAME"),
+            gitlab_default_branch: var("CI_DEFAULT_BRANCH"),
         }
     }
 }
 
 /// A range resolved to commits, and how to describe it.
 #[derive(Debug, Clone)]
-struct Resolved {
-    base: Oid,
-    head: Oid,
-    shown: String,
+pub(super) struct Resolved {
+    /// Commits whose history is left out (the range's base or bases).
+    pub hide: Vec<Oid>,
+    /// The range's last commit; `None`: nothing to scan.
+    pub head: Option<Oid>,
+    pub shown: String,
+    /// How a push's range was worked out when it was not simply before..after.
+    pub notes: Vec<String>,
 }
 
 fn resolve(repo: &Repository, spec: &RangeSpec, name: &str) -> Result<Resolved, GitError> {
@@ -69,9 +93,10 @@ fn resolve(repo: &Repository, spec: &RangeSpec, name: &str) -> Result<Resolved, 
                 )));
             }
             Ok(Resolved {
-                base: commit_of(base)?,
-                head: commit_of(head)?,
+                hide: vec![commit_of(base)?],
+                head: Some(commit_of(head)?),
                 shown: format!("{base}..{head}"),
+                notes: Vec::new(),
             })
         }
         RangeSpec::FromCi(vars) => {
@@ -98,9 +123,10 @@ fn resolve(repo: &Repository, spec: &RangeSpec, name: &str) -> Result<Resolved, 
                     "GITHUB_BASE_REF and HEAD"
                 };
                 return Ok(Resolved {
-                    base: base.1,
-                    head,
+                    hide: vec![base.1],
+                    head: Some(head),
                     shown: format!("{}..{head_rev} (from {via})", short_ref(base.0)),
+                    notes: Vec::new(),
                 });
             }
             if let Some(base_sha) = &vars.gitlab_diff_base_sha {
@@ -111,13 +137,21 @@ fn resolve(repo: &Repository, spec: &RangeSpec, name: &str) -> Result<Resolved, 
                     "CI_MERGE_REQUEST_DIFF_BASE_SHA and HEAD"
                 };
                 return Ok(Resolved {
-                    base: commit_of(base_sha)?,
-                    head: commit_of(head_rev)?,
+                    hide: vec![commit_of(base_sha)?],
+                    head: Some(commit_of(head_rev)?),
                     shown: format!("{base_sha}..{head_rev} (from {via})"),
+                    notes: Vec::new(),
                 });
             }
+            let pushed = match push::github(vars).map_err(fail)? {
+                Some(p) => Some(p),
+                None => push::gitlab(vars),
+            };
+            if let Some(p) = pushed {
+                return push::resolve(repo, &p).map_err(fail);
+            }
             Err(fail(
-                "--range was given no BASE..HEAD and no CI variable names one (GITHUB_BASE_REF on a GitHub pull request, CI_MERGE_REQUEST_DIFF_BASE_SHA on a GitLab merge request)".into(),
+                "--range was given no BASE..HEAD and no CI variable names one (GITHUB_BASE_REF on a GitHub pull request, GITHUB_EVENT_NAME=push with GITHUB_EVENT_PATH on a GitHub push, CI_MERGE_REQUEST_DIFF_BASE_SHA on a GitLab merge request, CI_COMMIT_BEFORE_SHA on a GitLab push pipeline)".into(),
             ))
         }
     }
@@ -143,8 +177,12 @@ pub(crate) fn run(
     let mut walk = repo.revwalk().map_err(git_err)?;
     walk.set_sorting(Sort::TOPOLOGICAL | Sort::REVERSE)
         .map_err(git_err)?;
-    walk.push(range.head).map_err(git_err)?;
-    walk.hide(range.base).map_err(git_err)?;
+    if let Some(head) = range.head {
+        walk.push(head).map_err(git_err)?;
+        for base in &range.hide {
+            walk.hide(*base).map_err(git_err)?;
+        }
+    }
     let mut first = FirstSeen::default();
     let mut commits = 0u64;
     for c in walk {
@@ -204,14 +242,16 @@ pub(crate) fn run(
     let targets = ctx.hit_oids();
     first.retain(|blob, _| targets.contains(blob));
     let tips = commit::tips(repo, &|_, _| {});
-    let attribution = attribute::describe(repo, &tips, &first, Some(range.head), None, None);
+    let attribution = attribute::describe(repo, &tips, &first, range.head, None, None);
+    let mut notes = range.notes;
+    notes.push(format!(
+        "range used: {} ({commits} commit(s), {} new or changed blob(s))",
+        range.shown,
+        blobs.len()
+    ));
     Ok(ModeResult {
         commits,
-        notes: vec![format!(
-            "range used: {} ({commits} commit(s), {} new or changed blob(s))",
-            range.shown,
-            blobs.len()
-        )],
+        notes,
         attribution,
     })
 }
