@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use ignore::{WalkBuilder, WalkState};
 
+use super::archive;
 use crate::collect::{to_findings, Collector};
 use crate::detect::{Engine, Scratch};
 use crate::finding::{Location, SourceKind};
@@ -107,7 +108,7 @@ fn walk(root: &Path, scan: &Scan<'_>) {
 }
 
 fn scan_file(path: &Path, shown: &str, scan: &Scan<'_>, scratch: &mut Scratch, buf: &mut Vec<u8>) {
-    let (opts, engine, out) = (scan.opts, scan.engine, scan.out);
+    let (opts, out) = (scan.opts, scan.out);
     // Look before opening: opening a FIFO for reading blocks until a writer
     // comes, and a device such as /dev/zero never ends.
     match std::fs::metadata(path) {
@@ -142,19 +143,52 @@ fn scan_file(path: &Path, shown: &str, scan: &Scan<'_>, scratch: &mut Scratch, b
         return out.error(shown, format!("cannot read: {e}"));
     }
     out.scanned(buf.len() as u64);
-    let detections = engine.scan(buf, scratch);
-    scan.projects.observe(shown, buf, scratch);
+    if archive::format_of(buf).is_some() {
+        // Members are scanned, not the container's bytes (a stored member
+        // would otherwise be found twice).
+        let limits = archive::Limits::new(opts.max_file_size);
+        let mut members = Members { scan, scratch };
+        archive::expand(buf, shown, &limits, &mut members);
+    } else if let Some(text) = archive::decode_binary_text(buf) {
+        scan_bytes(shown, &text, scan, scratch);
+    } else {
+        scan_bytes(shown, buf, scan, scratch);
+    }
+    if buf.capacity() > 64 << 20 {
+        *buf = Vec::new();
+    }
+}
+
+/// Scan `bytes` shown as `shown` (a file, or a member `outer!/inner`).
+fn scan_bytes(shown: &str, bytes: &[u8], scan: &Scan<'_>, scratch: &mut Scratch) {
+    let detections = scan.engine.scan(bytes, scratch);
+    scan.projects.observe(shown, bytes, scratch);
     if !detections.is_empty() {
         let base = Location {
             source: SourceKind::File,
             path: shown.to_string(),
             ..Location::default()
         };
-        let findings = to_findings(engine, buf, detections, &base);
-        out.findings(scan.projects.hold(findings));
+        let findings = to_findings(scan.engine, bytes, detections, &base);
+        scan.out.findings(scan.projects.hold(findings));
     }
-    if buf.capacity() > 64 << 20 {
-        *buf = Vec::new();
+}
+
+/// An archive's members go through the same scan as files.
+struct Members<'s, 'a> {
+    scan: &'s Scan<'a>,
+    scratch: &'s mut Scratch,
+}
+
+impl archive::Visitor for Members<'_, '_> {
+    fn member(&mut self, path: &str, data: &[u8]) {
+        scan_bytes(path, data, self.scan, self.scratch);
+    }
+    fn error(&mut self, path: &str, message: String) {
+        self.scan.out.error(path, message);
+    }
+    fn skip(&mut self, path: &str, reason: String) {
+        self.scan.out.skip(path, reason);
     }
 }
 

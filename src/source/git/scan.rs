@@ -19,6 +19,7 @@ use crate::collect::{to_findings, Collector};
 use crate::detect::{Engine, Scratch};
 use crate::finding::{Finding, Location, SourceKind};
 use crate::project::Projects;
+use crate::source::archive;
 
 /// The stages of a scan, in order, as the progress line names them: a long
 /// attribution must not look like a hang after the blobs are done.
@@ -237,6 +238,35 @@ impl<'a> Scan<'a> {
         self.blobs_scanned.fetch_add(1, Ordering::Relaxed);
         self.bytes_scanned
             .fetch_add(data.len() as u64, Ordering::Relaxed);
+        let mut findings = Vec::new();
+        if archive::format_of(data).is_some() {
+            // A committed archive: its members, named `path!/inner`.
+            let limits = archive::Limits::new(self.max_size);
+            let mut members = Members {
+                scan: self,
+                scratch,
+                findings: &mut findings,
+            };
+            archive::expand(data, path, &limits, &mut members);
+        } else if let Some(text) = archive::decode_binary_text(data) {
+            self.detect(scratch, path, &text, &mut findings);
+        } else {
+            self.detect(scratch, path, data, &mut findings);
+        }
+        if findings.is_empty() {
+            return;
+        }
+        self.findings
+            .fetch_add(findings.len() as u64, Ordering::Relaxed);
+        lock(&self.hits).push(Hit {
+            oid,
+            path: path.to_string(),
+            findings,
+        });
+    }
+
+    /// Detect in `data` (a blob, or a member `path!/inner` of one).
+    fn detect(&self, scratch: &mut Scratch, path: &str, data: &[u8], into: &mut Vec<Finding>) {
         let detections = self.engine.scan(data, scratch);
         self.projects.observe(path, data, scratch);
         if detections.is_empty() {
@@ -247,14 +277,7 @@ impl<'a> Scan<'a> {
             path: path.to_string(),
             ..Location::default()
         };
-        let findings = to_findings(self.engine, data, detections, &base);
-        self.findings
-            .fetch_add(findings.len() as u64, Ordering::Relaxed);
-        lock(&self.hits).push(Hit {
-            oid,
-            path: path.to_string(),
-            findings,
-        });
+        into.extend(to_findings(self.engine, data, detections, &base));
     }
 
     /// Project evidence from a manifest that is not scanned (see `staged`).
@@ -292,6 +315,13 @@ impl<'a> Scan<'a> {
             let findings = hit.findings.into_iter().map(|mut f| {
                 let loc = &mut f.location;
                 loc.blob = Some(blob.clone());
+                // A member of a committed archive keeps its `!/inner` part
+                // wherever attribution places the archive.
+                let member = loc
+                    .path
+                    .strip_prefix(hit.path.as_str())
+                    .filter(|rest| rest.starts_with("!/"))
+                    .map(str::to_string);
                 match origin {
                     Some(o) => {
                         loc.path = o.path.clone();
@@ -303,6 +333,9 @@ impl<'a> Scan<'a> {
                     }
                     None => loc.path = hit.path.clone(),
                 }
+                if let Some(member) = member {
+                    loc.path.push_str(&member);
+                }
                 f.repository = self.label.clone();
                 f
             });
@@ -311,6 +344,25 @@ impl<'a> Scan<'a> {
             self.out.findings(findings);
         }
         count
+    }
+}
+
+/// A committed archive's members go through the same detection as blobs.
+struct Members<'s, 'a> {
+    scan: &'s Scan<'a>,
+    scratch: &'s mut Scratch,
+    findings: &'s mut Vec<Finding>,
+}
+
+impl archive::Visitor for Members<'_, '_> {
+    fn member(&mut self, path: &str, data: &[u8]) {
+        self.scan.detect(self.scratch, path, data, self.findings);
+    }
+    fn error(&mut self, path: &str, message: String) {
+        self.scan.error(path, message);
+    }
+    fn skip(&mut self, path: &str, reason: String) {
+        self.scan.skip(path, reason);
     }
 }
 
