@@ -276,10 +276,18 @@ pub fn summary(report: &Report) -> String {
     if report.live_count() > 0 {
         text.push_str(&format!("; {} LIVE", report.live_count()));
     }
-    if !report.errors.is_empty() {
+    let unread = report
+        .errors
+        .iter()
+        .filter(|e| e.path != crate::collect::ALL_INPUTS)
+        .count();
+    if unread > 0 {
+        text.push_str(&format!("; {unread} input(s) could not be read"));
+    }
+    if report.dropped > 0 {
         text.push_str(&format!(
-            "; {} input(s) could not be read",
-            report.errors.len()
+            "; {} more finding(s) not kept (--max-findings)",
+            report.dropped
         ));
     }
     if !report.skipped.is_empty() {
