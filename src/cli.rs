@@ -38,6 +38,8 @@ pub enum Command {
     Merge(MergeArgs),
     /// Sweep CI job logs through the GitHub Actions or GitLab CI API
     Ci(CiArgs),
+    /// Scan container images: every layer (deleted files included) and the configuration
+    Image(ImageArgs),
     /// Print shell completions (bash, zsh, fish, powershell, elvish) to standard output
     Completions(CompletionsArgs),
     /// Print the manual page (roff) to standard output: `cybrid-scan man | man -l -`
@@ -146,6 +148,21 @@ pub struct DirArgs {
     /// Follow symbolic links
     #[arg(long, short = 'L')]
     pub follow: bool,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ImageArgs {
+    /// docker-archive:FILE (a `docker save` tarball) or oci:DIR[:TAG] (an OCI image layout)
+    #[arg(value_name = "IMAGE", required = true)]
+    pub images: Vec<String>,
+    /// Platform to scan from a multi-platform index (OS/ARCH[/VARIANT]) [default: linux/amd64]
+    #[arg(long, value_name = "OS/ARCH")]
+    pub platform: Option<String>,
+    /// Stop reading a layer after SIZE inflated bytes (a bomb) [default: 8G]
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_layer_size: Option<u64>,
     #[command(flatten)]
     pub common: CommonArgs,
 }

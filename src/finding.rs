@@ -65,6 +65,8 @@ pub enum SourceKind {
     Log,
     /// A CI job log fetched through the GitHub or GitLab API (`ci`).
     Ci,
+    /// A file of a container image's layer, or its configuration (`image`).
+    Image,
 }
 
 /// A position in the scanned input, plus provenance for git and archives.
@@ -100,6 +102,19 @@ pub struct Location {
     /// few (reports list at most 32 unless `--all-refs`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refs_total: Option<u64>,
+    /// Image: the image as named, `@` its digest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// Image: the layer's digest, or `config` for the configuration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer: Option<String>,
+    /// Image: the layer's position, 1 for the base.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer_number: Option<u64>,
+    /// Image: the layer that deletes or overwrites this file, so that the
+    /// final image no longer shows it (it is still in the layer it was in).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removed_by_layer: Option<u64>,
     /// CI: `owner/repo` (GitHub) or the project's path (GitLab).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository: Option<String>,

@@ -6,6 +6,7 @@ mod ci;
 mod completions;
 mod dir;
 mod git;
+mod image;
 mod logs;
 mod merge;
 mod pipeline;
@@ -30,6 +31,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Merge(args) => merge::run(args),
         Command::Sweep(args) => sweep::run(args),
         Command::Ci(args) => ci::run(args),
+        Command::Image(args) => image::run(args),
         Command::Completions(args) => completions::completions(args),
         Command::Man => completions::man(),
     }

@@ -37,6 +37,16 @@ fn where_of(f: &Finding) -> String {
         let short: String = commit.chars().take(12).collect();
         s.push_str(&format!(" @ {}", escape_for_terminal(&short)));
     }
+    if let Some(image) = &f.location.image {
+        s.push_str(&format!(" in {}", escape_for_terminal(image)));
+        match (f.location.layer_number, f.location.removed_by_layer) {
+            (Some(n), Some(by)) => {
+                s.push_str(&format!(" (removed by layer {by}, still in layer {n})"))
+            }
+            (Some(n), None) => s.push_str(&format!(" (layer {n})")),
+            _ => s.push_str(" (configuration)"),
+        }
+    }
     s
 }
 

@@ -436,8 +436,22 @@ fn result_properties(f: &Finding, reveal: Reveal) -> sarif::PropertyBag {
             SourceKind::Git => "git",
             SourceKind::Log => "log",
             SourceKind::Ci => "ci",
+            SourceKind::Image => "image",
         }),
     );
+    for (key, value) in [
+        ("image", f.location.image.as_ref().map(|v| json!(v))),
+        ("layer", f.location.layer.as_ref().map(|v| json!(v))),
+        ("layer_number", f.location.layer_number.map(|v| json!(v))),
+        (
+            "removed_by_layer",
+            f.location.removed_by_layer.map(|v| json!(v)),
+        ),
+    ] {
+        if let Some(v) = value {
+            p.insert(key.into(), v);
+        }
+    }
     let l = &f.location;
     let mut git = serde_json::Map::new();
     if let Some(c) = &l.commit {
