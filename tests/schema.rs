@@ -201,6 +201,9 @@ fn git_repo(at: &Path, home: &Path) {
     git(&["checkout", "-q", "main"]);
 }
 
+/// A change to a valid report that the schema must refuse.
+type Mutation = Box<dyn Fn(&mut Value)>;
+
 #[test]
 fn the_schema_is_strict_where_a_drift_would_hide() {
     let report = schema_file("report.schema.json");
@@ -237,7 +240,7 @@ fn the_schema_is_strict_where_a_drift_would_hide() {
     s.check_report("dir fixtures/samples", &good);
     assert!(!good["findings"].as_array().expect("findings").is_empty());
 
-    let mutations: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+    let mutations: Vec<(&str, Mutation)> = vec![
         (
             "renamed location field",
             Box::new(|r| {
