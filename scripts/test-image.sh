@@ -95,7 +95,7 @@ grep -q "entry: $image:$version " .pre-commit-hooks.yaml \
 for f in deploy/kubernetes/*.yaml; do
   grep -q "image: $image:$version\$" "$f" || fail "$f does not run $image:$version"
 done
-others="$(grep -rhoE 'ghcr\.io/[A-Za-z0-9._/-]+' README.md deploy .pre-commit-hooks.yaml | sort -u | grep -vx "$image" || true)"
+others="$(grep -rhoE 'ghcr\.io/[A-Za-z0-9._/-]+' README.md docs deploy .pre-commit-hooks.yaml | sort -u | grep -vx "$image" || true)"
 [ -z "$others" ] || fail "another image is named: $others (expected $image)"
 grep -q "$image" README.md || fail "README.md does not name $image"
 
