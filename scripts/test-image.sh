@@ -194,6 +194,42 @@ if grep -q "$secret" "$work/scan-git.json"; then fail "the git scan printed the 
 rm -rf "$repo"
 echo "found the committed secret, redacted"
 
+step "run: sweep --manifest cloning over HTTP with CYBRID_SCAN_GIT_TOKEN (no git in the image; the Kubernetes Jobs' way)"
+# A loopback smart-HTTP git server on the host (git http-backend behind Basic
+# auth); the image shares the host's network. The token reaches the clone
+# through the environment only and must appear in no output.
+served="$work/git-served"
+rm -rf "$served" && mkdir -p "$served/repos/acme"
+src="$served/src"
+git init -q -b main "$src"
+printf 'CYBRID_CLIENT_ID=%s\nCYBRID_CLIENT_SECRET=%s\n' \
+  "$(head -c 32 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | cut -c1-40)" "$secret" >"$src/app.env"
+git -C "$src" add app.env
+git -C "$src" -c user.name=CI -c user.email=ci@example.com commit -qm "config"
+git clone -q --bare "$src" "$served/repos/acme/app.git"
+git_token="imageTestToken$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+GIT_SERVER_TOKEN="$git_token" python3 scripts/git-http-server.py "$served/repos" x-access-token >"$served/port" &
+server_pid=$!
+trap 'kill "$server_pid" 2>/dev/null || true; buildah "${store[@]}" rm "$ctr" >/dev/null 2>&1 || true' EXIT
+for _ in $(seq 50); do [ -s "$served/port" ] && break; sleep 0.1; done
+port="$(head -n 1 "$served/port")"
+[ -n "$port" ] || fail "the loopback git server did not start"
+printf 'http://127.0.0.1:%s/acme/app.git\n' "$port" >"$served/manifest.txt"
+chmod -R a+rX "$served"
+set +e
+run --network host --volume "$served:/served:ro" \
+  --env CYBRID_SCAN_GIT_TOKEN="$git_token" --env CYBRID_SCAN_GIT_HOSTS=127.0.0.1 \
+  "$ctr" -- cybrid-scan sweep --manifest /served/manifest.txt -f json >"$work/sweep-http.json" 2>"$work/sweep-http.err"
+rc=$?
+set -e
+kill "$server_pid" 2>/dev/null || true
+[ "$rc" -eq 1 ] || { cat "$work/sweep-http.err" >&2; fail "the sweep over HTTP in the image exited $rc, expected 1 (findings)"; }
+grep -q "authenticated GET /acme/app.git/info/refs" "$served/auth.log" 2>/dev/null || fail "the git server saw no authenticated clone"
+grep -q '"path": *"app.env"' "$work/sweep-http.json" || fail "the sweep over HTTP did not report app.env"
+if grep -q "$git_token" "$work/sweep-http.json" "$work/sweep-http.err" "$work/run.log"; then fail "the clone token was printed"; fi
+rm -rf "$served"
+echo "cloned with the token from the environment; the token appears nowhere"
+
 step "run: /bin/sh (the Kubernetes Jobs' exit-status handling) and the CA bundle"
 set +e
 run "$ctr" -- /bin/sh -c 'test -s /etc/ssl/certs/ca-certificates.crt && exit 3'

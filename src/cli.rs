@@ -207,10 +207,29 @@ pub struct LogsArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(
+    group(clap::ArgGroup::new("repositories").required(true).args(["manifest", "github_org", "gitlab_group"])),
+    group(clap::ArgGroup::new("org").args(["github_org", "gitlab_group"]))
+)]
 pub struct SweepArgs {
     /// One repository per line: a local path or a clone URL; '#' comments
     #[arg(long, value_name = "FILE")]
-    pub manifest: PathBuf,
+    pub manifest: Option<PathBuf>,
+    /// Every repository of a GitHub organisation (or user), listed through the API; token from GITHUB_TOKEN (also used to clone)
+    #[arg(long, value_name = "ORG")]
+    pub github_org: Option<String>,
+    /// Every project of a GitLab group, subgroups included; token from GITLAB_TOKEN (also used to clone)
+    #[arg(long, value_name = "GROUP")]
+    pub gitlab_group: Option<String>,
+    /// With --github-org / --gitlab-group: the REST root (GitHub: https://api.github.com, or https://HOST/api/v3; GitLab: the instance, e.g. https://gitlab.com); http only for loopback
+    #[arg(long, value_name = "URL", requires = "org")]
+    pub api_url: Option<String>,
+    /// With --github-org / --gitlab-group: also sweep archived repositories
+    #[arg(long, requires = "org")]
+    pub include_archived: bool,
+    /// With --github-org / --gitlab-group: also sweep forks
+    #[arg(long, requires = "org")]
+    pub include_forks: bool,
     /// Scan only shard K of N (0-based), by a stable hash of each repository URL
     #[arg(long, value_name = "K/N")]
     pub shard: Option<String>,

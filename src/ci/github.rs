@@ -18,7 +18,9 @@ use serde::Deserialize;
 use super::artifact::{scan_artifact, Artifact};
 use super::http::{next_link, shown, Api, HttpError, Waits};
 use super::scan::{github_archive, new_record, spool, JobInfo, ScanContext};
-use super::{Filter, Provider, ProviderKind, Repo, Unfinished, Unit, UnitRecord, UnitStatus};
+use super::{
+    Filter, Listed, Provider, ProviderKind, Repo, Unfinished, Unit, UnitRecord, UnitStatus,
+};
 use crate::collect::{ScanError, Skipped};
 
 pub const DEFAULT_API: &str = "https://api.github.com";
@@ -37,6 +39,26 @@ pub struct GitHub {
 #[derive(Deserialize)]
 struct RepoJson {
     full_name: String,
+    #[serde(default)]
+    clone_url: Option<String>,
+    #[serde(default)]
+    archived: bool,
+    #[serde(default)]
+    fork: bool,
+}
+
+impl RepoJson {
+    fn listed(self) -> Listed {
+        Listed {
+            repo: Repo {
+                id: self.full_name.clone(),
+                name: self.full_name,
+            },
+            clone_url: self.clone_url,
+            archived: self.archived,
+            fork: self.fork,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -283,16 +305,13 @@ impl Provider for GitHub {
         ProviderKind::GitHub
     }
 
-    fn repositories(&self, target: &str) -> Result<Vec<Repo>, HttpError> {
+    fn list(&self, target: &str) -> Result<Vec<Listed>, HttpError> {
         let target = target.trim().trim_matches('/');
         if let Some((owner, repo)) = target.split_once('/') {
             let (r, _): (RepoJson, _) = self
                 .api
                 .get_json(&self.api.url(&["repos", owner, repo], &[]))?;
-            return Ok(vec![Repo {
-                id: r.full_name.clone(),
-                name: r.full_name,
-            }]);
+            return Ok(vec![r.listed()]);
         }
         let query = [("per_page", "100"), ("type", "all")];
         let listed = match self.pages(
@@ -307,13 +326,7 @@ impl Provider for GitHub {
             )?,
             other => other?,
         };
-        Ok(listed
-            .into_iter()
-            .map(|r| Repo {
-                id: r.full_name.clone(),
-                name: r.full_name,
-            })
-            .collect())
+        Ok(listed.into_iter().map(RepoJson::listed).collect())
     }
 
     fn units(&self, repo: &Repo, filter: &Filter) -> Result<Vec<Unit>, HttpError> {

@@ -16,7 +16,9 @@ use serde::Deserialize;
 use super::artifact::{scan_artifact, Artifact};
 use super::http::{next_page, Api, HttpError, Waits};
 use super::scan::{gitlab_trace, new_record, spool, ScanContext};
-use super::{Filter, Provider, ProviderKind, Repo, Unfinished, Unit, UnitRecord, UnitStatus};
+use super::{
+    Filter, Listed, Provider, ProviderKind, Repo, Unfinished, Unit, UnitRecord, UnitStatus,
+};
 use crate::collect::{ScanError, Skipped};
 
 pub const DEFAULT_INSTANCE: &str = "https://gitlab.com";
@@ -41,6 +43,12 @@ pub struct GitLab {
 struct ProjectJson {
     id: u64,
     path_with_namespace: String,
+    #[serde(default)]
+    http_url_to_repo: Option<String>,
+    #[serde(default)]
+    archived: bool,
+    #[serde(default)]
+    forked_from_project: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -190,7 +198,7 @@ impl Provider for GitLab {
         ProviderKind::GitLab
     }
 
-    fn repositories(&self, target: &str) -> Result<Vec<Repo>, HttpError> {
+    fn list(&self, target: &str) -> Result<Vec<Listed>, HttpError> {
         let target = target.trim().trim_matches('/');
         match self
             .api
@@ -270,9 +278,14 @@ impl Provider for GitLab {
     }
 }
 
-fn repo_of(p: ProjectJson) -> Repo {
-    Repo {
-        name: p.path_with_namespace,
-        id: p.id.to_string(),
+fn repo_of(p: ProjectJson) -> Listed {
+    Listed {
+        repo: Repo {
+            name: p.path_with_namespace,
+            id: p.id.to_string(),
+        },
+        clone_url: p.http_url_to_repo,
+        archived: p.archived,
+        fork: p.forked_from_project.is_some_and(|f| !f.is_null()),
     }
 }

@@ -155,6 +155,11 @@ impl Token {
     pub fn new(value: String) -> Self {
         Token(value)
     }
+
+    /// The token itself, for a clone's credential callback: never printed.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
 }
 
 impl std::fmt::Debug for Token {

@@ -45,6 +45,98 @@ pub struct Repo {
     pub id: String,
 }
 
+/// The API client of one provider, as `ci` and `sweep --github-org` /
+/// `--gitlab-group` make it: token from `GITHUB_TOKEN` / `GITLAB_TOKEN`
+/// only, `api_url` (the REST root; the GitLab instance) checked (https, or
+/// http to loopback), the same rate-limit handling and retries.
+pub struct Connection {
+    pub provider: Box<dyn Provider>,
+    /// The checked `--api-url` (or the provider's default).
+    pub root: reqwest::Url,
+    /// The token, if the environment has one.
+    pub token: Option<http::Token>,
+    /// The variable it is read from.
+    pub token_var: &'static str,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("root", &self.root.as_str())
+            .field("token", &self.token)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Connect to `kind`'s API (see [`Connection`]).
+pub fn connect(
+    kind: ProviderKind,
+    api_url: Option<&str>,
+    timeout: std::time::Duration,
+    deadline: std::time::Instant,
+) -> Result<Connection, http::ApiUrlError> {
+    let (token_var, default_api) = match kind {
+        ProviderKind::GitHub => ("GITHUB_TOKEN", github::DEFAULT_API),
+        ProviderKind::GitLab => ("GITLAB_TOKEN", gitlab::DEFAULT_INSTANCE),
+    };
+    let token = std::env::var(token_var)
+        .ok()
+        .filter(|t| !t.trim().is_empty())
+        .map(|t| http::Token::new(t.trim().to_string()));
+    let root = http::check_api_url(api_url.unwrap_or(default_api))?;
+    let base = match kind {
+        ProviderKind::GitHub => root.clone(),
+        ProviderKind::GitLab => {
+            let mut b = root.clone();
+            let path = format!("{}/api/v4", b.path().trim_end_matches('/'));
+            b.set_path(&path);
+            b
+        }
+    };
+    let config = http::ApiConfig {
+        base,
+        token: token.clone(),
+        auth: match kind {
+            ProviderKind::GitHub => http::Auth::Bearer,
+            ProviderKind::GitLab => http::Auth::PrivateToken,
+        },
+        headers: match kind {
+            ProviderKind::GitHub => github::HEADERS.to_vec(),
+            ProviderKind::GitLab => Vec::new(),
+        },
+        timeout: timeout.max(std::time::Duration::from_millis(100)),
+        deadline,
+        backoff: crate::verify::retry::Backoff {
+            base: std::time::Duration::from_millis(500),
+            cap: std::time::Duration::from_secs(30),
+            retries: 4,
+        },
+    };
+    let api = http::Api::new(config)?;
+    let provider: Box<dyn Provider> = match kind {
+        ProviderKind::GitHub => Box::new(github::GitHub::new(api)),
+        ProviderKind::GitLab => Box::new(gitlab::GitLab::new(api)),
+    };
+    Ok(Connection {
+        provider,
+        root,
+        token,
+        token_var,
+    })
+}
+
+/// A repository as the API lists it, with what `sweep --github-org` /
+/// `--gitlab-group` need to clone and filter it.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    pub repo: Repo,
+    /// GitHub's `clone_url`, GitLab's `http_url_to_repo`.
+    pub clone_url: Option<String>,
+    pub archived: bool,
+    /// GitHub's `fork`; GitLab: has a `forked_from_project`.
+    pub fork: bool,
+}
+
 /// One run (GitHub) or job (GitLab) to fetch and scan.
 #[derive(Debug, Clone)]
 pub struct Unit {
@@ -175,7 +267,11 @@ pub trait Provider: Sync {
     fn kind(&self) -> ProviderKind;
     /// The repositories a command-line target names. `Err` says why the
     /// target could not be listed (it is reported; the sweep goes on).
-    fn repositories(&self, target: &str) -> Result<Vec<Repo>, HttpError>;
+    fn repositories(&self, target: &str) -> Result<Vec<Repo>, HttpError> {
+        Ok(self.list(target)?.into_iter().map(|l| l.repo).collect())
+    }
+    /// The same repositories, as listed (clone URL, archived, fork).
+    fn list(&self, target: &str) -> Result<Vec<Listed>, HttpError>;
     /// A repository's units, newest first, narrowed by `filter`.
     fn units(&self, repo: &Repo, filter: &Filter) -> Result<Vec<Unit>, HttpError>;
     /// Fetch and scan one finished unit.

@@ -7,9 +7,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use cybrid_scan::ci::cleanup;
-use cybrid_scan::ci::github::{self, GitHub};
-use cybrid_scan::ci::gitlab::{self, GitLab};
-use cybrid_scan::ci::http::{check_api_url, Api, ApiConfig, Auth, Token};
 use cybrid_scan::ci::scan::{ScanContext, SPILL_ABOVE};
 use cybrid_scan::ci::state::CiState;
 use cybrid_scan::ci::{self, Counters, Filter, Provider, ProviderKind, SweepOptions};
@@ -20,7 +17,6 @@ use cybrid_scan::report::{ReadCount, Report};
 use cybrid_scan::revoke::audit::AuditLog;
 use cybrid_scan::source::log::stream;
 use cybrid_scan::sweep::manifest::Shard;
-use cybrid_scan::verify::retry::Backoff;
 
 use super::pipeline::Pipeline;
 
@@ -53,30 +49,6 @@ fn sweep(kind: ProviderKind, args: CiSourceArgs) -> Result<Outcome> {
     if args.delete_leaking_logs && !args.dry_run && !yes && !interactive() {
         bail!("--delete-leaking-logs needs --yes when standard input is not a terminal (nothing was scanned)");
     }
-    let (token_var, default_api) = match kind {
-        ProviderKind::GitHub => ("GITHUB_TOKEN", github::DEFAULT_API),
-        ProviderKind::GitLab => ("GITLAB_TOKEN", gitlab::DEFAULT_INSTANCE),
-    };
-    let token = std::env::var(token_var)
-        .ok()
-        .filter(|t| !t.trim().is_empty())
-        .map(|t| Token::new(t.trim().to_string()));
-    let say = |text: &str| pipeline.say(text);
-    if token.is_none() {
-        say(&format!(
-            "ci: {token_var} is not set: only public repositories can be read, and logs cannot be deleted"
-        ));
-    }
-    let root = check_api_url(args.api_url.as_deref().unwrap_or(default_api))?;
-    let base = match kind {
-        ProviderKind::GitHub => root.clone(),
-        ProviderKind::GitLab => {
-            let mut b = root.clone();
-            let path = format!("{}/api/v4", b.path().trim_end_matches('/'));
-            b.set_path(&path);
-            b
-        }
-    };
     let prefilter = Prefilter::new(engine.rules());
     let max_log = args.max_decompressed_size.unwrap_or(DEFAULT_MAX_LOG);
     let ctx = ScanContext {
@@ -93,30 +65,23 @@ fn sweep(kind: ProviderKind, args: CiSourceArgs) -> Result<Outcome> {
     let deadline = args
         .deadline
         .map_or(NO_DEADLINE, |s| Duration::from_secs_f64(s.max(0.0)));
-    let config = ApiConfig {
-        base,
+    let ci::Connection {
+        provider,
+        root,
         token,
-        auth: match kind {
-            ProviderKind::GitHub => Auth::Bearer,
-            ProviderKind::GitLab => Auth::PrivateToken,
-        },
-        headers: match kind {
-            ProviderKind::GitHub => github::HEADERS.to_vec(),
-            ProviderKind::GitLab => Vec::new(),
-        },
-        timeout: Duration::from_secs_f64(args.timeout.max(0.1)),
-        deadline: started + deadline,
-        backoff: Backoff {
-            base: Duration::from_millis(500),
-            cap: Duration::from_secs(30),
-            retries: 4,
-        },
-    };
-    let api = Api::new(config)?;
-    let provider: Box<dyn Provider> = match kind {
-        ProviderKind::GitHub => Box::new(GitHub::new(api)),
-        ProviderKind::GitLab => Box::new(GitLab::new(api)),
-    };
+        token_var,
+    } = ci::connect(
+        kind,
+        args.api_url.as_deref(),
+        Duration::from_secs_f64(args.timeout.max(0.1)),
+        started + deadline,
+    )?;
+    let say = |text: &str| pipeline.say(text);
+    if token.is_none() {
+        say(&format!(
+            "ci: {token_var} is not set: only public repositories can be read, and logs cannot be deleted"
+        ));
+    }
     let state = args
         .state
         .as_deref()

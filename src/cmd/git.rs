@@ -9,6 +9,7 @@ use cybrid_scan::cli::GitArgs;
 use cybrid_scan::collect::Unit;
 use cybrid_scan::exit::Outcome;
 use cybrid_scan::report::Format;
+use cybrid_scan::source::git::auth::GitAuth;
 use cybrid_scan::source::git::open::redact_url;
 use cybrid_scan::source::git::{scan_repository, CiVars, GitMode, GitOptions, RangeSpec};
 
@@ -43,6 +44,12 @@ pub fn run(args: GitArgs) -> Result<Outcome> {
         _ => None,
     };
     let several = repos.len() > 1;
+    // A token for HTTPS clones, from the environment (CYBRID_SCAN_GIT_TOKEN).
+    let (auth, unusable) = GitAuth::from_env();
+    if let Some(why) = unusable {
+        pipeline.say(&format!("note: {why}"));
+    }
+    let auth = (!auth.is_empty()).then(|| std::sync::Arc::new(auth));
     let mut notes = Vec::new();
     let mut failed = 0;
     for spec in &repos {
@@ -55,6 +62,7 @@ pub fn run(args: GitArgs) -> Result<Outcome> {
             keep_clone: args.keep_clone.clone(),
             label: several.then(|| redact_url(spec)),
             index_file: index_file.clone(),
+            auth: auth.clone(),
         };
         match scan_repository(spec, &opts, &pipeline.engine, &pipeline.collector) {
             Ok(summary) => {

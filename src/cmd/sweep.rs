@@ -1,15 +1,19 @@
-//! `cybrid-scan sweep --manifest FILE`: every repository of a manifest (or of
-//! one shard of it), resumable with `--state DIR`.
+//! `cybrid-scan sweep --manifest FILE | --github-org ORG | --gitlab-group
+//! GROUP`: every repository of a manifest or of an organisation (or of one
+//! shard of them), resumable with `--state DIR`.
 
 use std::io::IsTerminal;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use cybrid_scan::ci::{self, ProviderKind};
 use cybrid_scan::cli::SweepArgs;
 use cybrid_scan::exit::Outcome;
 use cybrid_scan::report::{ReadCount, Report, RepositoryStatus};
+use cybrid_scan::source::git::auth::GitAuth;
 use cybrid_scan::sweep::git::GitScanner;
 use cybrid_scan::sweep::manifest::{Manifest, Shard};
+use cybrid_scan::sweep::org::{self, OrgFilter};
 use cybrid_scan::sweep::progress::{Display, Progress};
 use cybrid_scan::sweep::state::StateDir;
 use cybrid_scan::sweep::verdicts::VerdictCache;
@@ -20,13 +24,32 @@ use super::pipeline::Pipeline;
 
 /// Plain progress lines (not a terminal) come this often.
 const LINE_EVERY: Duration = Duration::from_secs(10);
+/// Each request of an organisation's listing (and each read of its answer).
+const API_TIMEOUT: Duration = Duration::from_secs(60);
+/// The listing has no overall deadline; this keeps the arithmetic finite.
+const NO_DEADLINE: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// The repositories to sweep and how to clone them.
+struct Repositories {
+    manifest: Manifest,
+    /// How the report names where they came from ("the manifest's").
+    whose: &'static str,
+    /// Notes for the report (what the listing left out).
+    notes: Vec<String>,
+    auth: GitAuth,
+}
 
 pub fn run(args: SweepArgs) -> Result<Outcome> {
     // No repository of a sweep is trusted for settings: only --config counts.
     let pipeline = Pipeline::start(&args.common, None)?;
     let (settings, engine) = (&pipeline.settings, &pipeline.engine);
     let shard: Option<Shard> = args.shard.as_deref().map(str::parse).transpose()?;
-    let manifest = Manifest::read(&args.manifest)?;
+    let Repositories {
+        manifest,
+        whose,
+        notes: listing_notes,
+        auth,
+    } = repositories(&args, &pipeline)?;
     let entries = manifest.shard(shard);
     let state = args
         .state
@@ -36,10 +59,10 @@ pub fn run(args: SweepArgs) -> Result<Outcome> {
         .context("cannot use the state directory")?;
 
     // Notes go into the report: only what every run of this sweep would say.
-    let mut notes = Vec::new();
+    let mut notes = listing_notes;
     if let Some(s) = shard {
         notes.push(format!(
-            "sweep: shard {s}: {} of the manifest's {} repositories",
+            "sweep: shard {s}: {} of {whose} {} repositories",
             entries.len(),
             manifest.entries.len()
         ));
@@ -57,7 +80,8 @@ pub fn run(args: SweepArgs) -> Result<Outcome> {
         scan_key: scan_key(engine.rules(), settings.max_file_size),
     };
     let scanner = GitScanner::new(engine, threads, settings.max_file_size)
-        .context("cannot start the scanning threads")?;
+        .context("cannot start the scanning threads")?
+        .with_auth(auth);
     let display = if settings.quiet {
         Display::Quiet
     } else if std::io::stderr().is_terminal() {
@@ -134,4 +158,59 @@ pub fn run(args: SweepArgs) -> Result<Outcome> {
         anyhow::bail!("no repository of the sweep could be scanned (the report lists why)");
     }
     Ok(outcome)
+}
+
+/// The manifest, or the organisation's repositories listed through the API
+/// with the clone token for the API's host; the generic clone token
+/// (`CYBRID_SCAN_GIT_TOKEN`) is added either way.
+fn repositories(args: &SweepArgs, pipeline: &Pipeline) -> Result<Repositories> {
+    let (generic, unusable) = GitAuth::from_env();
+    if let Some(why) = unusable {
+        pipeline.say(&format!("note: {why}"));
+    }
+    let (kind, target) = match (&args.manifest, &args.github_org, &args.gitlab_group) {
+        (Some(path), _, _) => {
+            return Ok(Repositories {
+                manifest: Manifest::read(path)?,
+                whose: "the manifest's",
+                notes: Vec::new(),
+                auth: generic,
+            })
+        }
+        (None, Some(org), _) => (ProviderKind::GitHub, org),
+        (None, None, Some(group)) => (ProviderKind::GitLab, group),
+        // clap requires one of the three.
+        (None, None, None) => {
+            anyhow::bail!("name the repositories: --manifest, --github-org or --gitlab-group")
+        }
+    };
+    let connection = ci::connect(
+        kind,
+        args.api_url.as_deref(),
+        API_TIMEOUT,
+        Instant::now() + NO_DEADLINE,
+    )?;
+    if connection.token.is_none() {
+        pipeline.say(&format!(
+            "sweep: {} is not set: only public repositories can be listed and cloned",
+            connection.token_var
+        ));
+    }
+    let filter = OrgFilter {
+        include_archived: args.include_archived,
+        include_forks: args.include_forks,
+    };
+    let listing = org::list(connection.provider.as_ref(), target, filter)
+        .with_context(|| format!("cannot list the repositories of {target}"))?;
+    let mut auth = org::git_auth(kind, &connection);
+    auth.extend(generic);
+    Ok(Repositories {
+        notes: vec![listing.note(kind, target)],
+        whose: match kind {
+            ProviderKind::GitHub => "the organisation's",
+            ProviderKind::GitLab => "the group's",
+        },
+        manifest: listing.manifest,
+        auth,
+    })
 }

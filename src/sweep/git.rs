@@ -14,6 +14,7 @@ use super::manifest::Entry;
 use super::{RepoScan, RepoScanner};
 use crate::collect::Collector;
 use crate::detect::Engine;
+use crate::source::git::auth::GitAuth;
 use crate::source::git::{scan_repository, GitMode, GitOptions};
 
 /// Scans each repository's full history with a shared pool.
@@ -44,8 +45,15 @@ impl<'a> GitScanner<'a> {
                 keep_clone: None,
                 label: None,
                 index_file: None,
+                auth: None,
             },
         })
+    }
+
+    /// Clone URLs with these tokens ([`crate::source::git::auth`]).
+    pub fn with_auth(mut self, auth: GitAuth) -> Self {
+        self.options.auth = (!auth.is_empty()).then(|| Arc::new(auth));
+        self
     }
 }
 

@@ -202,6 +202,20 @@ impl Manifest {
         manifest
     }
 
+    /// A manifest of clone URLs listed by an API (`sweep --github-org`):
+    /// entry N is "line" N; a URL repeating an earlier key is dropped.
+    pub fn from_urls(urls: impl IntoIterator<Item = String>) -> Self {
+        let mut manifest = Manifest::default();
+        let mut seen = std::collections::HashSet::new();
+        for (i, url) in urls.into_iter().enumerate() {
+            let entry = Entry::parse(&url, i + 1, None);
+            if seen.insert(entry.key.clone()) {
+                manifest.entries.push(entry);
+            }
+        }
+        manifest
+    }
+
     /// The entries of one shard (all of them without sharding).
     pub fn shard(&self, shard: Option<Shard>) -> Vec<&Entry> {
         self.entries

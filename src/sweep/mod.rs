@@ -14,6 +14,7 @@
 
 pub mod git;
 pub mod manifest;
+pub mod org;
 pub mod progress;
 pub mod state;
 pub mod verdicts;

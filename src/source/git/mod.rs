@@ -12,6 +12,7 @@
 //! [`scan_repository`] is the one entry point, reused by `sweep`.
 
 mod attribute;
+pub mod auth;
 mod commit;
 mod delta;
 mod history;
@@ -78,6 +79,8 @@ pub struct GitOptions {
     /// With `Staged`: read this index file instead of the repository's
     /// (what `GIT_INDEX_FILE` names while `git commit -a` runs hooks).
     pub index_file: Option<PathBuf>,
+    /// Tokens for cloning URLs over HTTPS, by host ([`auth`]).
+    pub auth: Option<std::sync::Arc<auth::GitAuth>>,
 }
 
 /// What one repository's scan did, beyond its findings.
@@ -115,7 +118,7 @@ pub fn scan_repository(
     out: &Collector,
 ) -> Result<RepoSummary, GitError> {
     configure_libgit2();
-    let opened = open::open(spec, opts.keep_clone.as_deref())?;
+    let opened = open::open(spec, opts.keep_clone.as_deref(), opts.auth.as_deref())?;
     let mut summary = RepoSummary::default();
     if let Some(note) = &opened.note {
         summary.notes.push(note.clone());

@@ -2,13 +2,18 @@
 //! trees, `.git` directories, bare repositories) are opened in place; URLs
 //! are cloned as bare mirrors (every ref, no checkout) into a temporary
 //! directory that is removed afterwards, or into `--keep-clone DIR`.
-//! Credentials come from the user's own git setup (ssh-agent, credential
-//! helpers); URLs are shown with any user-info removed.
+//! Credentials come from a token for the URL's host ([`super::auth`]), else
+//! from the user's own git setup (ssh-agent, credential helpers); URLs are
+//! shown with any user-info removed.
 
 use std::path::{Path, PathBuf};
 
 use git2::build::RepoBuilder;
-use git2::{AutotagOption, Cred, CredentialType, FetchOptions, RemoteCallbacks, Repository};
+use git2::{
+    AutotagOption, Cred, CredentialType, FetchOptions, RemoteCallbacks, RemoteRedirect, Repository,
+};
+
+use super::auth::GitAuth;
 
 use super::GitError;
 
@@ -57,9 +62,13 @@ pub fn redact_url(spec: &str) -> String {
     }
 }
 
-pub fn open(spec: &str, keep_clone: Option<&Path>) -> Result<Opened, GitError> {
+pub fn open(
+    spec: &str,
+    keep_clone: Option<&Path>,
+    auth: Option<&GitAuth>,
+) -> Result<Opened, GitError> {
     if is_url(spec) {
-        return clone(spec, keep_clone);
+        return clone(spec, keep_clone, auth);
     }
     let repo = Repository::open_ext(
         spec,
@@ -79,12 +88,15 @@ pub fn open(spec: &str, keep_clone: Option<&Path>) -> Result<Opened, GitError> {
     })
 }
 
-fn clone(url: &str, keep_clone: Option<&Path>) -> Result<Opened, GitError> {
+fn clone(url: &str, keep_clone: Option<&Path>, auth: Option<&GitAuth>) -> Result<Opened, GitError> {
     let shown = redact_url(url);
     let failed = |message: String| GitError::Clone {
         repo: shown.clone(),
         // libgit2 may quote the URL back; never with its credentials.
-        message: message.replace(url, &shown),
+        message: auth.map_or_else(
+            || message.replace(url, &shown),
+            |a| a.scrub(&message.replace(url, &shown)),
+        ),
     };
     let (dest, temp, note) = match keep_clone {
         Some(dir) => {
@@ -106,13 +118,13 @@ fn clone(url: &str, keep_clone: Option<&Path>) -> Result<Opened, GitError> {
     let repo = if dest.join("HEAD").exists() {
         // A clone kept by an earlier run: bring it up to date instead.
         let repo = Repository::open_bare(&dest).map_err(|e| failed(e.message().to_string()))?;
-        fetch_mirror(&repo, url).map_err(|e| failed(e.message().to_string()))?;
+        fetch_mirror(&repo, url, auth).map_err(|e| failed(e.message().to_string()))?;
         repo
     } else {
         let mut builder = RepoBuilder::new();
         builder
             .bare(true)
-            .fetch_options(fetch_options())
+            .fetch_options(fetch_options(url, auth))
             .remote_create(|repo, name, url| repo.remote_with_fetch(name, url, MIRROR));
         builder
             .clone(url, &dest)
@@ -127,19 +139,39 @@ fn clone(url: &str, keep_clone: Option<&Path>) -> Result<Opened, GitError> {
     })
 }
 
-fn fetch_mirror(repo: &Repository, url: &str) -> Result<(), git2::Error> {
+fn fetch_mirror(repo: &Repository, url: &str, auth: Option<&GitAuth>) -> Result<(), git2::Error> {
     let mut remote = repo.remote_anonymous(url)?;
-    remote.fetch(&[MIRROR], Some(&mut fetch_options()), None)
+    remote.fetch(&[MIRROR], Some(&mut fetch_options(url, auth)), None)
 }
 
-fn fetch_options() -> FetchOptions<'static> {
+fn fetch_options(clone_url: &str, auth: Option<&GitAuth>) -> FetchOptions<'static> {
+    let auth = auth.filter(|a| !a.is_empty()).cloned();
+    // A clone that may carry a token follows no redirect: the token could
+    // otherwise be led to another host.
+    let carries_token = auth
+        .as_ref()
+        .is_some_and(|a| a.for_url(clone_url).is_some());
     let mut callbacks = RemoteCallbacks::new();
     let mut attempts = 0;
+    let mut offered = false;
     callbacks.credentials(move |url, username, allowed| {
         // libgit2 asks again after each rejected credential: give up eventually.
         attempts += 1;
         if attempts > 4 {
             return Err(git2::Error::from_str("authentication failed"));
+        }
+        if allowed.contains(CredentialType::USER_PASS_PLAINTEXT) {
+            if let Some(c) = auth.as_ref().and_then(|a| a.for_url(url)) {
+                // Offered once: asked again means it was refused.
+                if offered {
+                    return Err(git2::Error::from_str(&format!(
+                        "authentication failed: {} refused the token from {} (user {})",
+                        c.host, c.source, c.username
+                    )));
+                }
+                offered = true;
+                return Cred::userpass_plaintext(c.username, c.token);
+            }
         }
         let user = username.unwrap_or("git");
         if allowed.contains(CredentialType::SSH_KEY) {
@@ -156,6 +188,9 @@ fn fetch_options() -> FetchOptions<'static> {
     });
     let mut fetch = FetchOptions::new();
     fetch.remote_callbacks(callbacks);
+    if carries_token {
+        fetch.follow_redirects(RemoteRedirect::None);
+    }
     fetch.download_tags(AutotagOption::All);
     fetch
 }
