@@ -162,11 +162,19 @@ pub struct LogsArgs {
     /// Log files, directories of logs, or '-' for standard input
     #[arg(value_name = "FILE|DIR|-")]
     pub inputs: Vec<PathBuf>,
-    /// Rewrite each given log with every finding redacted (keeps FILE.bak)
+    /// Rewrite each given log with every finding redacted (no backup unless --backup)
     #[arg(long)]
     pub redact_in_place: bool,
-    /// With --redact-in-place: do not keep a .bak copy
+    /// With --redact-in-place: keep the original as FILE.bak (mode 0600; it holds the secrets in plaintext)
     #[arg(long, requires = "redact_in_place")]
+    pub backup: bool,
+    /// Accepted for compatibility: no backup is the default now
+    #[arg(
+        long,
+        requires = "redact_in_place",
+        conflicts_with = "backup",
+        hide = true
+    )]
     pub no_backup: bool,
     /// Stop decompressing an input after this many bytes (suffixes K, M, G) and report it [default: 64G]
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
