@@ -36,12 +36,12 @@ pub fn run(args: DirArgs) -> Result<Outcome> {
         threads: settings.threads,
     };
     let collector = Collector::with_max_findings(settings.max_findings);
-    scan_paths(&roots, &opts, &engine, &collector);
+    let notes = scan_paths(&roots, &opts, &engine, &collector);
     finish_scan(
         collector.into_gathered(),
         started,
         &settings,
         &engine,
-        Vec::new(),
+        notes,
     )
 }
