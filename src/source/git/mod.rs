@@ -14,6 +14,8 @@
 mod attribute;
 mod commit;
 mod delta;
+#[doc(hidden)]
+pub mod fuzzing;
 mod history;
 mod oidset;
 pub mod open;
