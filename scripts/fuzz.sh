@@ -61,6 +61,33 @@ seed() { # seed TARGET: fill fuzz/corpus/TARGET from fixtures/ (idempotent)
         i=$((i + 1))
         { printf '\001'; head -c 65536 "$f"; } > "$dir/seed-$i"
       done ;;
+    pack)
+      # A real pack made by git (the whole file, knob bit 7): two commits of
+      # sample files, the second editing each, so the pack has deltas; the
+      # blobs `git verify-pack` lists in the first 64 KiB are wanted.
+      local tmp pk g=(git -c user.name=f -c user.email=f@f -C)
+      tmp=$(mktemp -d)
+      git -C "$tmp" init -q
+      find fixtures/samples -type f -size -8k | head -40 | while IFS= read -r f; do
+        cp "$f" "$tmp/$(printf '%s' "$f" | sha1sum | cut -c1-12)"
+      done
+      "${g[@]}" "$tmp" add -A && "${g[@]}" "$tmp" commit -qm one
+      for f in "$tmp"/*; do printf 'edited\n' >> "$f"; done
+      "${g[@]}" "$tmp" commit -qam two
+      git -C "$tmp" repack -adf -q --depth=20
+      for pk in "$tmp"/.git/objects/pack/*.pack; do
+        mapfile -t offs < <(git -C "$tmp" verify-pack -v "${pk%.pack}.idx" |
+          awk '$2 == "blob" && $5 < 65536 {print $5}' | head -16)
+        { printf '\x80'; printf "\\x$(printf %02x ${#offs[@]})"
+          for o in "${offs[@]}"; do printf "\\x$(printf %02x $((o >> 8)))\\x$(printf %02x $((o & 255)))"; done
+          head -c 65000 "$pk"; } > "$dir/seed-git"
+      done
+      rm -rf "$tmp" ;;
+    delta)
+      # base "hello world\n"; delta: sizes 12 -> 18, copy 0..12, insert "hello\n".
+      printf '\x00\x0chello world\n\x0c\x12\x90\x0c\x06hello\n' > "$dir/seed-copy-insert"
+      # a copy with no size bytes (64 KiB) on a short base: refused.
+      printf '\x00\x02ab\x02\x80\x80\x04\x80' > "$dir/seed-big-copy" ;;
     log_readers)
       for f in fixtures/logs/*.log fixtures/samples/ci/*.log; do
         [ -f "$f" ] || continue

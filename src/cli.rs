@@ -116,7 +116,7 @@ pub struct CommonArgs {
     /// Do not ask before revoking (required with --revoke when standard input is not a terminal)
     #[arg(long, requires = "revoke")]
     pub yes: bool,
-    /// Append each revocation step to this JSON-lines audit log (with --revoke) [default: cybrid-scan-audit.jsonl]
+    /// Append each revocation step to this JSON-lines audit log (with --revoke) [default: $XDG_STATE_HOME/cybrid-scan/audit.jsonl]
     #[arg(long, value_name = "FILE", requires = "revoke")]
     pub audit_log: Option<PathBuf>,
     /// POST a redacted JSON summary of live findings and revocations to this URL (with --verify)
@@ -190,11 +190,19 @@ pub struct LogsArgs {
     /// Log files, directories of logs, or '-' for standard input
     #[arg(value_name = "FILE|DIR|-")]
     pub inputs: Vec<PathBuf>,
-    /// Rewrite each given log with every finding redacted (keeps FILE.bak)
+    /// Rewrite each given log with every finding redacted (no backup unless --backup)
     #[arg(long)]
     pub redact_in_place: bool,
-    /// With --redact-in-place: do not keep a .bak copy
+    /// With --redact-in-place: keep the original as FILE.bak (mode 0600; it holds the secrets in plaintext)
     #[arg(long, requires = "redact_in_place")]
+    pub backup: bool,
+    /// Accepted for compatibility: no backup is the default now
+    #[arg(
+        long,
+        requires = "redact_in_place",
+        conflicts_with = "backup",
+        hide = true
+    )]
     pub no_backup: bool,
     /// Stop decompressing an input after this many bytes (suffixes K, M, G) and report it [default: 64G]
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
@@ -265,7 +273,7 @@ pub enum CiProvider {
 #[derive(Debug, Args)]
 #[command(
     mut_arg("yes", |a| a.requires(clap::builder::Resettable::<clap::Id>::Reset).help("Do not ask before revoking or deleting logs (required when standard input is not a terminal)")),
-    mut_arg("audit_log", |a| a.requires(clap::builder::Resettable::<clap::Id>::Reset).help("Append each revocation and log-deletion step to this JSON-lines audit log [default: cybrid-scan-audit.jsonl]"))
+    mut_arg("audit_log", |a| a.requires(clap::builder::Resettable::<clap::Id>::Reset).help("Append each revocation and log-deletion step to this JSON-lines audit log [default: $XDG_STATE_HOME/cybrid-scan/audit.jsonl]"))
 )]
 pub struct CiSourceArgs {
     /// GitHub: OWNER (an org or user) or OWNER/REPO; GitLab: GROUP or GROUP/PROJECT
@@ -328,9 +336,9 @@ pub struct RevokeArgs {
     /// Send an environment's identity-service calls to URL (ENV=URL)
     #[arg(long, value_name = "ENV=URL")]
     pub endpoint: Vec<String>,
-    /// Append each step to this JSON-lines audit log
-    #[arg(long, value_name = "FILE", default_value = "cybrid-scan-audit.jsonl")]
-    pub audit_log: PathBuf,
+    /// Append each step to this JSON-lines audit log (written only when the run goes ahead) [default: $XDG_STATE_HOME/cybrid-scan/audit.jsonl, else ~/.local/state/cybrid-scan/audit.jsonl]
+    #[arg(long, value_name = "FILE")]
+    pub audit_log: Option<PathBuf>,
     /// POST a redacted JSON summary of the revocations to this URL
     #[arg(long, value_name = "URL")]
     pub notify_webhook: Option<String>,

@@ -130,6 +130,11 @@ pub struct Location {
     /// CI: a link to the line in the CI's web UI.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// `dir`: the file is excluded by `.gitignore`/`.ignore` (so most
+    /// likely not committed) and was scanned because its name holds secrets
+    /// by convention (`.env`, `*.pem`, …). Written only when true.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ignored_by_vcs: bool,
     /// Why the finding here is Cybrid's. Kept with the location because it is
     /// read from the bytes at this place; reports write it beside `location`
     /// as the finding's `context`, not inside it.

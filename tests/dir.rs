@@ -427,11 +427,116 @@ fn gitignore_honoured_hidden_scanned_dot_git_skipped() {
         let report = json_of(&run(args, root));
         rows(&report).into_iter().map(|r| r.1).collect()
     };
-    assert_eq!(paths(&["dir", ".", "-f", "json"]), vec![".hidden/.env"]);
+    write(&root.join("ignored/app.txt"), SECRET_LINE);
+    // An ignored .env is scanned all the same (its name says it holds
+    // secrets); an ignored app.txt is not, and is counted.
     assert_eq!(
-        paths(&["dir", ".", "-f", "json", "--no-ignore"]),
+        paths(&["dir", ".", "-f", "json"]),
         vec![".hidden/.env", "ignored/.env"]
     );
+    assert_eq!(
+        paths(&["dir", ".", "-f", "json", "--no-ignore"]),
+        vec![".hidden/.env", "ignored/.env", "ignored/app.txt"]
+    );
+}
+
+#[test]
+fn ignored_files_are_counted_and_secret_files_among_them_scanned_and_marked() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    write(&root.join(".gitignore"), "ignored/\n*.log\n.env.local\n");
+    write(&root.join(".ignore"), "vendor/\n");
+    write(&root.join(".hidden/.env"), SECRET_LINE);
+    // A different secret in each file: one block each in the human report.
+    for (i, f) in [
+        "ignored/.env",
+        "ignored/app.txt",
+        "build.log",
+        ".env.local",
+        "vendor/secrets.yaml",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let line = SECRET_LINE.replace("BaZ", &format!("Ba{}", (b'A' + i as u8) as char));
+        write(&root.join(f), line);
+    }
+    write(&root.join("ignored/deep/notes.txt"), "nothing here\n");
+    write(&root.join("vendor/lib.js"), "nothing here\n");
+    write(&root.join(".git/config.env"), SECRET_LINE);
+
+    let report = json_of(&run(&["dir", ".", "-f", "json"], root));
+    let marked: Vec<(String, bool)> = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            let l = &f["location"];
+            (
+                l["path"].as_str().expect("path").to_string(),
+                l["ignored_by_vcs"] == true,
+            )
+        })
+        .collect();
+    assert_eq!(
+        marked,
+        [
+            (".env.local".to_string(), true),
+            (".hidden/.env".to_string(), false),
+            ("ignored/.env".to_string(), true),
+            ("vendor/secrets.yaml".to_string(), true),
+        ]
+    );
+    // A finding in a file the rules do not exclude has no such key at all.
+    let kept = &report["findings"][1]["location"];
+    assert!(kept.get("ignored_by_vcs").is_none(), "{kept}");
+    let notes = report["notes"].to_string();
+    assert!(
+        notes.contains(
+            "4 file(s) excluded by .gitignore/.ignore were not scanned (--no-ignore scans them)"
+        ),
+        "{notes}"
+    );
+    assert!(
+        notes.contains("3 file(s) excluded by .gitignore/.ignore scanned anyway"),
+        "{notes}"
+    );
+
+    let human = run(&["dir", "."], root);
+    let text = String::from_utf8_lossy(&human.stdout);
+    assert_eq!(text.matches("likely not committed").count(), 3, "{text}");
+
+    // --no-ignore: everything scanned, nothing marked, nothing to note.
+    let all = json_of(&run(&["dir", ".", "-f", "json", "--no-ignore"], root));
+    assert_eq!(all["findings"].as_array().expect("findings").len(), 6);
+    assert!(!all.to_string().contains("ignored_by_vcs"));
+    assert!(all.get("notes").is_none(), "{}", all["notes"]);
+}
+
+#[test]
+fn oversized_files_are_named_in_the_human_report() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    for i in 0..25 {
+        write(&root.join(format!("big{i:02}.txt")), "x".repeat(100));
+    }
+    write(&root.join("small.txt"), "x");
+    let out = run(&["dir", ".", "--max-file-size", "50"], root);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let named: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("skipped: big"))
+        .collect();
+    assert_eq!(named.len(), 20, "{text}");
+    assert!(
+        named[0].starts_with("skipped: big00.txt: larger than --max-file-size"),
+        "{text}"
+    );
+    assert!(
+        text.contains("skipped: and 5 more file(s) larger than --max-file-size"),
+        "{text}"
+    );
+    assert!(!text.contains("small.txt"));
 }
 
 #[test]

@@ -623,10 +623,12 @@ fn redact_in_place_plain_round_trip() {
     );
 
     let rewritten = fs::read(&path).expect("read back");
-    assert_eq!(
-        fs::read(dir.path().join("job.log.bak")).expect("backup"),
-        original
-    );
+    // No plaintext copy is left behind unless asked for (--backup).
+    let left: Vec<_> = fs::read_dir(dir.path())
+        .expect("list")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert_eq!(left, vec![std::ffi::OsString::from("job.log")]);
     // Only the secrets' bytes (and paired ids) changed, each to '*' after its first four characters.
     let changed = differing(&original, &rewritten);
     assert!(!changed.is_empty());
@@ -702,6 +704,37 @@ fn redact_in_place_gzip_stays_gzip_without_backup() {
         assert_eq!(mode, 0o640, "permissions not kept");
     }
     assert_eq!(scan(&[p], None).code, 0);
+}
+
+#[cfg(unix)]
+#[test]
+fn redact_in_place_backup_is_owner_only_and_warned_about() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("job.log");
+    let original = fs::read(fixture("github-actions.log")).expect("fixture");
+    fs::write(&path, &original).expect("write");
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).expect("chmod");
+    // An older, world-readable backup is replaced, not reused.
+    let bak = dir.path().join("job.log.bak");
+    fs::write(&bak, "old").expect("write");
+    fs::set_permissions(&bak, fs::Permissions::from_mode(0o644)).expect("chmod");
+    let out = bin()
+        .args(["logs", "-q", "--redact-in-place", "--backup"])
+        .arg(&path)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(fs::read(&bak).expect("backup"), original);
+    let mode = |p: &std::path::Path| fs::metadata(p).expect("stat").permissions().mode() & 0o777;
+    assert_eq!(mode(&bak), 0o600, "backup readable by others");
+    assert_eq!(mode(&path), 0o644, "the log's own mode changed");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.matches("plaintext").count(), 1, "{stderr}");
+    assert!(stderr.contains("job.log.bak"), "{stderr}");
+    assert!(!stderr.contains(ENV_SECRET) && !stderr.contains(CURL_SECRET));
+    let left = fs::read_dir(dir.path()).expect("list").count();
+    assert_eq!(left, 2, "temporary files left behind");
 }
 
 #[test]

@@ -118,6 +118,7 @@ impl World {
             .args(extra)
             .env("CYBRID_ADMIN_CLIENT_ID", &self.admin.id)
             .env("CYBRID_ADMIN_CLIENT_SECRET", &self.admin.secret)
+            .env("XDG_STATE_HOME", self.state())
             .current_dir(self.dir.path())
             .timeout(Duration::from_secs(120));
         Run::of(cmd.output().expect("run scan"))
@@ -129,17 +130,39 @@ impl World {
     }
 
     fn revoke_cmd(&self, extra: &[&str]) -> Command {
+        let mut cmd = self.revoke_default_log_cmd(extra);
+        cmd.arg("--audit-log").arg(self.path("audit.jsonl"));
+        cmd
+    }
+
+    /// `revoke` with no `--audit-log`, run in the world's directory, with
+    /// `XDG_STATE_HOME` at [`World::state`].
+    fn revoke_default_log_cmd(&self, extra: &[&str]) -> Command {
         let mut cmd = Command::cargo_bin("cybrid-scan").expect("binary");
         cmd.args(["revoke", "--report"])
             .arg(self.path("report.json"))
-            .arg("--audit-log")
-            .arg(self.path("audit.jsonl"))
             .args(self.endpoints())
             .args(extra)
             .env("CYBRID_ADMIN_CLIENT_ID", &self.admin.id)
             .env("CYBRID_ADMIN_CLIENT_SECRET", &self.admin.secret)
+            .env("XDG_STATE_HOME", self.state())
+            .current_dir(self.dir.path())
             .timeout(Duration::from_secs(120));
         cmd
+    }
+
+    /// The state directory the tests give as `XDG_STATE_HOME`.
+    fn state(&self) -> PathBuf {
+        self.path("state")
+    }
+
+    /// Files in the world's directory other than those the tests make.
+    fn stray_files(&self) -> Vec<String> {
+        fs::read_dir(self.dir.path())
+            .expect("list")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .filter(|n| !["src", "report.json", "audit.jsonl", "state"].contains(&n.as_str()))
+            .collect()
     }
 
     fn revoke(&self, extra: &[&str]) -> Run {
@@ -521,12 +544,52 @@ fn dry_run_and_no_consent_change_nothing() {
     assert_eq!(after.token_requests, before.token_requests);
     assert_eq!(after.application_requests, 0);
     assert!(w.alive(&leaked));
-    assert!(lines(&w.audit(), "plan", "planned").len() == 2);
+    // A plan-only run writes no audit log at all.
+    assert!(!w.path("audit.jsonl").exists(), "{:?}", w.audit());
+    assert!(!dry.stderr.contains("audit log") && !plan_only.stderr.contains("audit log"));
     w.assert_no_leak(&dry, &[&leaked]);
 }
 
 #[test]
-fn bad_input_is_refused_with_a_message_a_status_and_an_audit_line() {
+fn the_default_audit_log_is_in_the_state_directory_never_the_current_one() {
+    let w = World::new();
+    let leaked = w.leak("a.env", "sandbox", AppKind::Bank);
+    assert_eq!(w.scan(&["--show-secrets"]).status, 3);
+    let audit = w.state().join("cybrid-scan").join("audit.jsonl");
+    // Plan only (dry run, or no consent): nothing written anywhere.
+    for extra in [&["--dry-run", "--yes"][..], &[]] {
+        let run = Run::of(w.revoke_default_log_cmd(extra).output().expect("run"));
+        assert!(run.stdout.contains("Revocation plan"), "{}", run.stdout);
+        assert!(!w.state().exists(), "{extra:?} created the state directory");
+        assert_eq!(w.stray_files(), Vec::<String>::new());
+    }
+    // For real: under XDG_STATE_HOME, owner-only, and the path is said once.
+    let run = Run::of(w.revoke_default_log_cmd(&["--yes"]).output().expect("run"));
+    assert_eq!(run.status, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(!w.alive(&leaked));
+    let text = fs::read_to_string(&audit).expect("audit log in the state directory");
+    assert!(text.contains("\"outcome\":\"revoked\""), "{text}");
+    assert_eq!(
+        run.stderr
+            .matches(&format!("audit log: {}", audit.display()))
+            .count(),
+        1,
+        "{}",
+        run.stderr
+    );
+    assert_eq!(w.stray_files(), Vec::<String>::new());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode =
+            |p: &std::path::Path| fs::metadata(p).expect("stat").permissions().mode() & 0o777;
+        assert_eq!(mode(&audit), 0o600);
+        assert_eq!(mode(&w.state().join("cybrid-scan")), 0o700);
+    }
+}
+
+#[test]
+fn bad_input_is_refused_with_a_message_and_a_status() {
     let w = World::new();
     let leaked = w.leak("a.env", "sandbox", AppKind::Bank);
     let cases: Vec<(&str, String, &str)> = vec![
@@ -542,12 +605,8 @@ fn bad_input_is_refused_with_a_message_a_status_and_an_audit_line() {
         let run = w.revoke(&["--yes"]);
         assert_eq!(run.status, 2, "{what}");
         assert!(run.stderr.contains(expected), "{what}: {}", run.stderr);
-        let audit = w.audit();
-        assert_eq!(
-            audit.last().expect("line")["action"],
-            "load_report",
-            "{what}"
-        );
+        // Refused before consent: nothing for the audit log.
+        assert!(w.audit().is_empty(), "{what}: {:?}", w.audit());
     }
     // A scan without --verify has no verification data.
     let mut cmd = Command::cargo_bin("cybrid-scan").expect("binary");
@@ -722,6 +781,7 @@ fn scan_verify_revoke_in_one_go_and_refused_without_yes_when_not_interactive() {
     // Not interactive and no --yes: refused before anything is scanned or sent.
     let refused = w.scan(&["--revoke"]);
     assert_eq!(refused.status, 2);
+    assert!(!w.state().exists() && w.stray_files().is_empty());
     assert!(
         refused.stderr.contains("--revoke needs --yes"),
         "{}",

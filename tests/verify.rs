@@ -315,7 +315,10 @@ fn resets_and_garbage_are_unknown() {
     assert_eq!(findings.len(), 2);
     assert_eq!(findings[0]["location"]["path"], "a.env");
     assert_eq!(findings[0]["verification"]["status"], "unknown");
-    assert_eq!(findings[0]["verification"]["reason"], "network");
+    assert_eq!(
+        findings[0]["verification"]["reason"],
+        "network: connection reset"
+    );
     assert_eq!(findings[1]["verification"]["status"], "unknown");
     assert_eq!(findings[1]["verification"]["reason"], "unexpected_response");
     scan.assert_no_leak(&[&a.secret, &b.secret]);
@@ -364,7 +367,10 @@ fn redirects_are_not_followed_and_environment_proxies_are_ignored() {
     let before = sim.stats().token_requests;
     let proxied = scan(dir.path(), &sim.url(), &["--proxy", &dead_url]);
     assert_eq!(proxied.only_verification()["status"], "unknown");
-    assert_eq!(proxied.only_verification()["reason"], "network");
+    assert_eq!(
+        proxied.only_verification()["reason"],
+        "network: connection refused"
+    );
     assert_eq!(sim.stats().token_requests, before, "went to the proxy only");
 }
 
@@ -658,4 +664,127 @@ fn simulator_binary_serves_tokens_and_application_endpoints() {
     assert_eq!(stats["token_request_formats"]["basic"], 3);
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// `cybrid-scan dir DIR --verify -f json` with only sandbox, at `base`.
+fn scan_sandbox_at(dir: &Path, base: &str, extra: &[&str]) -> Scan {
+    let mut cmd = Command::cargo_bin("cybrid-scan").expect("binary");
+    cmd.arg("dir")
+        .arg(dir)
+        .args(["--verify", "-f", "json", "--endpoint"])
+        .arg(format!("sandbox={base}"))
+        .args(extra)
+        .timeout(Duration::from_secs(120));
+    let out = cmd.output().expect("run cybrid-scan");
+    Scan {
+        status: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Two pairs in two files; returns them.
+fn two_pairs(dir: &Path) -> (Pair, Pair) {
+    let (a, b) = (pair(), pair());
+    write_env(dir, "a.env", &a, "");
+    write_env(dir, "b.env", &b, "");
+    (a, b)
+}
+
+/// The endpoint line on stderr is there exactly once, in the notes too,
+/// and neither it nor anything printed holds a secret or client id.
+fn assert_named_once(scan: &Scan, line: &str, pairs: &[&Pair]) {
+    assert_eq!(
+        scan.stderr.matches(line).count(),
+        1,
+        "expected once on stderr: {line}\n{}",
+        scan.stderr
+    );
+    let notes = scan.json()["notes"].to_string();
+    assert!(notes.contains(line), "{notes}");
+    for p in pairs {
+        for text in [&scan.stdout, &scan.stderr] {
+            assert!(!text.contains(&p.secret) && !text.contains(&p.id));
+        }
+    }
+}
+
+#[test]
+fn an_unreachable_endpoint_is_named_once_with_its_cause() {
+    let closed = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = closed.local_addr().expect("addr");
+    drop(closed);
+    let dir = TempDir::new().expect("tempdir");
+    let (a, b) = two_pairs(dir.path());
+    let scan = scan_sandbox_at(dir.path(), &format!("http://{addr}"), &[]);
+    assert_eq!(scan.status, 1, "{}", scan.stderr);
+    for f in scan.findings() {
+        assert_eq!(f["verification"]["status"], "unknown");
+        assert_eq!(f["verification"]["reason"], "network: connection refused");
+    }
+    assert_named_once(
+        &scan,
+        &format!(
+            "verify: cannot reach http://{addr}/oauth/token: connection refused (2 credential(s) left unknown)"
+        ),
+        &[&a, &b],
+    );
+}
+
+#[test]
+fn a_failing_endpoint_is_named_once_per_endpoint_with_its_status() {
+    let sim = simulator();
+    let dir = TempDir::new().expect("tempdir");
+    let (a, b) = two_pairs(dir.path());
+    sim.add_application(app(&a, "sandbox", AppKind::Bank));
+    sim.add_application(app(&b, "sandbox", AppKind::Bank));
+    sim.add_fault(fault(FaultKind::ServerError));
+    let url = sim.url();
+    let scan = scan(dir.path(), &url, &[]);
+    assert_eq!(scan.status, 1, "{}", scan.stderr);
+    for env in ["sandbox", "production"] {
+        assert_named_once(
+            &scan,
+            &format!(
+                "verify: {url}/{env}/oauth/token kept failing: HTTP 500 (2 credential(s) left unknown)"
+            ),
+            &[&a, &b],
+        );
+    }
+    assert_eq!(
+        scan.stderr.matches("verify: ").count(),
+        2,
+        "{}",
+        scan.stderr
+    );
+}
+
+#[test]
+fn an_endpoint_that_never_answers_is_named_once_as_timed_out() {
+    // Accepts connections and holds them open, never answering.
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming().flatten() {
+            held.push(conn);
+        }
+    });
+    let dir = TempDir::new().expect("tempdir");
+    let p = pair();
+    write_env(dir.path(), ".env", &p, "");
+    let scan = scan_sandbox_at(
+        dir.path(),
+        &format!("http://{addr}"),
+        &["--verify-timeout", "0.3"],
+    );
+    assert_eq!(scan.status, 1, "{}", scan.stderr);
+    assert_eq!(scan.only_verification()["reason"], "timeout");
+    assert_named_once(
+        &scan,
+        &format!(
+            "verify: cannot reach http://{addr}/oauth/token: timed out (1 credential(s) left unknown)"
+        ),
+        &[&p],
+    );
 }

@@ -189,6 +189,10 @@ pub fn execute(
         planned: targets.len(),
         ..Done::default()
     };
+    // A dry run writes no audit log at all; a real one is on disk first.
+    if !dry_run {
+        audit.arm()?;
+    }
     audit.append(Step::run(
         action,
         if dry_run { "planned_dry_run" } else { "start" },

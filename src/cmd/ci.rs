@@ -243,14 +243,13 @@ fn sweep(kind: ProviderKind, args: CiSourceArgs) -> Result<Outcome> {
             eprint!("{}", cleanup::describe(kind, &plan, args.dry_run));
             let go = args.dry_run || yes || confirm(targets.len());
             if go {
-                let (mut audit, _) = AuditLog::open(&settings.revoke.audit_log_path())?;
+                let (mut audit, _) = AuditLog::open(&settings.revoke.audit_log_path()?)?;
                 let done = cleanup::execute(provider.as_ref(), targets, &mut audit, args.dry_run)?;
                 let note = done.note(kind, args.dry_run);
                 say(&note);
                 for (path, why) in &done.failed {
                     say(&format!("ci: {path}: not deleted: {why}"));
                 }
-                say(&format!("ci: audit log: {}", audit.path().display()));
                 cleanup_failed = !done.failed.is_empty();
                 report.notes.push(note);
             } else {

@@ -21,7 +21,7 @@ pub fn run(args: DirArgs) -> Result<Outcome> {
         anyhow::bail!("nothing to scan: {} does not exist", shown.join(", "));
     }
     // The config file is looked for in the first root, when it is a directory.
-    let pipeline = Pipeline::start(
+    let mut pipeline = Pipeline::start(
         &args.common,
         roots.first().filter(|r| r.is_dir()).map(|r| r.as_path()),
     )?;
@@ -31,6 +31,9 @@ pub fn run(args: DirArgs) -> Result<Outcome> {
         max_file_size: pipeline.settings.max_file_size,
         threads: pipeline.settings.threads,
     };
-    scan_paths(&roots, &opts, &pipeline.engine, &pipeline.collector);
+    let notes = scan_paths(&roots, &opts, &pipeline.engine, &pipeline.collector);
+    for note in notes {
+        pipeline.note(note);
+    }
     pipeline.finish(Unit::Files)
 }

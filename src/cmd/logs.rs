@@ -40,7 +40,7 @@ pub fn run(args: LogsArgs) -> Result<Outcome> {
             .unwrap_or(DEFAULT_MAX_DECOMPRESSED),
         max_file_size: args.common.max_file_size,
         redact: args.redact_in_place.then_some(RedactOptions {
-            backup: !args.no_backup,
+            backup: args.backup,
         }),
     };
     let pool = rayon::ThreadPoolBuilder::new()

@@ -154,6 +154,14 @@ impl Pipeline {
                 eprintln!("cybrid-scan: {}", summary.note());
             }
             report.notes.push(summary.note());
+            // Each endpoint that left credentials unknown, named once, with why.
+            for fault in &summary.endpoint_faults {
+                let line = format!("verify: {}", fault.describe());
+                if !settings.quiet {
+                    eprintln!("cybrid-scan: {}", escape_for_terminal(&line));
+                }
+                report.notes.push(line);
+            }
         }
         let mut revocation_failed = false;
         if settings.revoke.enabled || settings.revoke.notify_webhook.is_some() {

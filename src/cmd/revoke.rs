@@ -13,7 +13,7 @@ use cybrid_scan::exit::Outcome;
 use cybrid_scan::finding::Finding;
 use cybrid_scan::report::json::read_report;
 use cybrid_scan::revoke::api::{AdminApi, AdminCredential};
-use cybrid_scan::revoke::audit::{AuditLog, History, Step};
+use cybrid_scan::revoke::audit::{self, AuditLog, History, Step};
 use cybrid_scan::revoke::confirm::PairCheck;
 use cybrid_scan::revoke::plan::{self, Plan};
 use cybrid_scan::revoke::{notify, receipt, Revoker, RunResult};
@@ -71,7 +71,11 @@ fn timeout_of(secs: f64) -> Result<Duration> {
 }
 
 pub fn run(args: RevokeArgs) -> Result<Outcome> {
-    let (mut log, history) = AuditLog::open(&args.audit_log)?;
+    let path = match &args.audit_log {
+        Some(p) => p.clone(),
+        None => audit::default_path()?,
+    };
+    let (mut log, history) = AuditLog::open(&path)?;
     let source = args.report.display().to_string();
     log.append(Step::run(
         "run",
@@ -206,6 +210,8 @@ fn carry_out(plan: &Plan, job: &Job, log: &mut AuditLog, history: &History) -> R
             return Ok(Done::NotConfirmed);
         }
     }
+    // Consent given: from here on every step is on disk before the next one.
+    log.arm()?;
     let admin = AdminCredential::from_env().map_err(|e| logged(log, "credentials", e.into()))?;
     let api = AdminApi::new(
         job.endpoints.clone(),
@@ -292,13 +298,8 @@ pub fn preflight(settings: &Settings) -> Result<()> {
     } else {
         AdminCredential::from_env().err().map(anyhow::Error::from)
     };
-    match problem {
-        None => Ok(()),
-        Some(e) => {
-            let (mut log, _) = AuditLog::open(&r.audit_log_path())?;
-            Err(logged(&mut log, "credentials", e))
-        }
-    }
+    // Refused before anything ran: nothing for the audit log.
+    problem.map_or(Ok(()), Err)
 }
 
 /// What `--revoke` / `--notify-webhook` did during a scan, for its notes.
@@ -345,7 +346,7 @@ pub fn after_scan(
             failed: false,
         });
     }
-    let (mut log, history) = AuditLog::open(&r.audit_log_path())?;
+    let (mut log, history) = AuditLog::open(&r.audit_log_path()?)?;
     log.append(Step::run(
         "run",
         "start",

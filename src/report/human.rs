@@ -90,6 +90,7 @@ pub fn write(report: &Report, opts: &OutputOptions, out: &mut dyn Write) -> io::
     for note in &report.notes {
         writeln!(out, "note: {}", escape_for_terminal(note))?;
     }
+    write_oversized(report, out)?;
     write_repositories(report, &paint, out)?;
     writeln!(out, "{}", summary(report))
 }
@@ -181,6 +182,9 @@ fn write_leak(
             }
         ));
     }
+    if first.location.ignored_by_vcs {
+        details.push("in a file .gitignore/.ignore excludes (likely not committed)".into());
+    }
     if let Some(url) = &first.location.url {
         details.push(format!("see {}", escape_for_terminal(url)));
     }
@@ -194,6 +198,35 @@ fn write_leak(
         if leak.occurrences() > SHOWN_PLACES {
             writeln!(out, "    +{} more", leak.occurrences() - SHOWN_PLACES)?;
         }
+    }
+    Ok(())
+}
+
+/// Oversized files listed before `and N more`.
+const SHOWN_OVERSIZED: usize = 20;
+
+/// Files skipped for `--max-file-size`, by name: a secret in one of them
+/// was not looked for, so the reader should know which.
+fn write_oversized(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    let big: Vec<_> = report
+        .skipped
+        .iter()
+        .filter(|s| s.reason.contains("--max-file-size"))
+        .collect();
+    for s in big.iter().take(SHOWN_OVERSIZED) {
+        writeln!(
+            out,
+            "skipped: {}: {}",
+            escape_for_terminal(&s.path),
+            escape_for_terminal(&s.reason)
+        )?;
+    }
+    if big.len() > SHOWN_OVERSIZED {
+        writeln!(
+            out,
+            "skipped: and {} more file(s) larger than --max-file-size (all in the JSON report's skipped)",
+            big.len() - SHOWN_OVERSIZED
+        )?;
     }
     Ok(())
 }

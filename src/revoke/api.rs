@@ -184,7 +184,7 @@ impl AdminApi {
                     let raw = RawAnswer::read(response);
                     let answer = match (raw.status, &raw.broken) {
                         (429, _) => Answer::RateLimited(raw.retry_after),
-                        (500..=599, _) => Answer::ServerError(raw.retry_after),
+                        (500..=599, _) => Answer::ServerError(raw.status, raw.retry_after),
                         (408, _) => Answer::Timeout,
                         (200..=299, Some(broken)) => broken.clone(),
                         _ => return Ok(raw),

@@ -3,10 +3,16 @@
 //! or Ctrl-C loses nothing that happened. A rerun reads it back to skip the
 //! applications already confirmed gone. It never holds a secret, a token or
 //! a full client_id: a finding is named by its fingerprint.
+//!
+//! Nothing is written until a run goes ahead ([`AuditLog::arm`], after
+//! `--yes` or a yes at the prompt): a dry run or a plan nobody confirmed
+//! leaves no file behind. By default the log lives in the user's state
+//! directory ([`default_path`]), never in the current or scanned directory,
+//! where a CI checkout's next `git add -A` would commit it.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use rand::Rng;
@@ -75,6 +81,40 @@ pub enum AuditError {
     Open { path: String, source: io::Error },
     #[error("cannot write the audit log {path}: {source} (stopped before the next step)")]
     Write { path: String, source: io::Error },
+    #[error("no state directory for the audit log ({0}); name one with --audit-log FILE")]
+    NoStateDir(&'static str),
+}
+
+/// Where the audit log goes when `--audit-log` names none:
+/// `$XDG_STATE_HOME/cybrid-scan/audit.jsonl` (an absolute path only, as the
+/// XDG spec says), else the platform's state directory:
+/// `~/.local/state/cybrid-scan/` (Linux and other unix),
+/// `~/Library/Application Support/cybrid-scan/` (macOS),
+/// `%LOCALAPPDATA%\cybrid-scan\` (Windows).
+pub fn default_path() -> Result<PathBuf, AuditError> {
+    const FILE: &str = "audit.jsonl";
+    let absolute = |var: &str| {
+        std::env::var_os(var)
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+    };
+    if let Some(state) = absolute("XDG_STATE_HOME") {
+        return Ok(state.join("cybrid-scan").join(FILE));
+    }
+    if cfg!(windows) {
+        return absolute("LOCALAPPDATA")
+            .map(|d| d.join("cybrid-scan").join(FILE))
+            .ok_or(AuditError::NoStateDir("LOCALAPPDATA is not set"));
+    }
+    let home = absolute("HOME").ok_or(AuditError::NoStateDir(
+        "neither XDG_STATE_HOME nor HOME is set",
+    ))?;
+    Ok(if cfg!(target_os = "macos") {
+        home.join("Library/Application Support/cybrid-scan")
+            .join(FILE)
+    } else {
+        home.join(".local/state/cybrid-scan").join(FILE)
+    })
 }
 
 /// What earlier runs recorded.
@@ -152,10 +192,16 @@ impl History {
     }
 }
 
-/// The open log of one run.
+/// The log of one run: lines are held in memory until [`AuditLog::arm`],
+/// then every line is written and synced before the next step.
 #[derive(Debug)]
 pub struct AuditLog {
-    file: File,
+    /// `None` until armed.
+    file: Option<File>,
+    /// Lines appended before the log was armed.
+    pending: Vec<u8>,
+    /// The file as found ends in a line cut off by a crash.
+    torn_tail: bool,
     path: PathBuf,
     run: String,
     user: Option<String>,
@@ -172,27 +218,25 @@ pub fn now_rfc3339() -> String {
 }
 
 impl AuditLog {
-    /// Open (creating) `path` for appending and read what earlier runs wrote.
+    /// Read what earlier runs wrote to `path` (nothing when it does not
+    /// exist yet). Nothing is created or written until [`AuditLog::arm`].
     /// A last line cut off by a crash is left as is (and counted); the next
     /// line starts on a fresh line.
     pub fn open(path: &Path) -> Result<(AuditLog, History), AuditError> {
-        let shown = path.display().to_string();
         let open_err = |source| AuditError::Open {
-            path: shown.clone(),
+            path: path.display().to_string(),
             source,
         };
-        let mut file = OpenOptions::new()
-            .create(true)
-            .read(true)
-            .append(true)
-            .open(path)
-            .map_err(open_err)?;
-        let mut text = Vec::new();
-        file.seek(SeekFrom::Start(0)).map_err(open_err)?;
-        file.read_to_end(&mut text).map_err(open_err)?;
+        let text = match std::fs::read(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(open_err(e)),
+        };
         let history = History::read(&String::from_utf8_lossy(&text));
-        let mut log = AuditLog {
-            file,
+        let log = AuditLog {
+            file: None,
+            pending: Vec::new(),
+            torn_tail: text.last().is_some_and(|b| *b != b'\n'),
             path: path.to_path_buf(),
             run: hex::encode(rand::thread_rng().gen::<[u8; 8]>()),
             user: std::env::var("USER")
@@ -200,10 +244,55 @@ impl AuditLog {
                 .ok()
                 .filter(|u| !u.is_empty()),
         };
-        if text.last().is_some_and(|b| *b != b'\n') {
-            log.write_synced(b"\n")?;
-        }
         Ok((log, history))
+    }
+
+    /// The run goes ahead: create the log (its directories mode 0700, the
+    /// file 0600, both only when new), write the lines held so far, and say
+    /// where on standard error. Later lines are written as they come.
+    pub fn arm(&mut self) -> Result<(), AuditError> {
+        if self.file.is_some() {
+            return Ok(());
+        }
+        let open_err = |source| AuditError::Open {
+            path: self.path.display().to_string(),
+            source,
+        };
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            let mut b = std::fs::DirBuilder::new();
+            b.recursive(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::DirBuilderExt;
+                b.mode(0o700);
+            }
+            b.create(dir).map_err(open_err)?;
+        }
+        let mut opts = OpenOptions::new();
+        opts.create(true).append(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        self.file = Some(opts.open(&self.path).map_err(open_err)?);
+        let mut held = std::mem::take(&mut self.pending);
+        if std::mem::take(&mut self.torn_tail) {
+            held.insert(0, b'\n');
+        }
+        if !held.is_empty() {
+            self.write_synced(&held)?;
+        }
+        eprintln!(
+            "cybrid-scan: audit log: {}",
+            crate::report::escape_for_terminal(&self.path.display().to_string())
+        );
+        Ok(())
+    }
+
+    /// Whether anything has been written (the log was armed).
+    pub fn written(&self) -> bool {
+        self.file.is_some()
     }
 
     pub fn path(&self) -> &Path {
@@ -233,7 +322,11 @@ impl AuditLog {
             source: io::Error::other(e),
         })?;
         line.push(b'\n');
-        self.write_synced(&line)?;
+        if self.file.is_some() {
+            self.write_synced(&line)?;
+        } else {
+            self.pending.extend_from_slice(&line);
+        }
         Ok(entry)
     }
 
@@ -244,9 +337,12 @@ impl AuditLog {
             path: path.display().to_string(),
             source,
         };
-        self.file.write_all(bytes).map_err(err)?;
-        self.file.flush().map_err(err)?;
-        self.file.sync_data().map_err(err)
+        let Some(file) = self.file.as_mut() else {
+            return Err(err(io::Error::other("the audit log is not open")));
+        };
+        file.write_all(bytes).map_err(err)?;
+        file.flush().map_err(err)?;
+        file.sync_data().map_err(err)
     }
 }
 
@@ -272,6 +368,7 @@ mod tests {
         {
             let (mut log, h) = AuditLog::open(&path).expect("open");
             assert_eq!(h.lines, 0);
+            log.arm().expect("arm");
             log.append(target_step("aa", "delete", "sent")).expect("w");
             log.append(target_step("aa", "revoke", "revoked"))
                 .expect("w");
@@ -283,6 +380,7 @@ mod tests {
         drop(f);
         let (mut log, h) = AuditLog::open(&path).expect("reopen");
         assert_eq!((h.lines, h.unreadable), (4, 1));
+        log.arm().expect("arm");
         assert!(h.finished("aa", "sandbox").is_some());
         assert!(h.finished("bb", "sandbox").is_none());
         assert_eq!(h.interrupted, vec![("bb".into(), "sandbox".into())]);
@@ -301,11 +399,13 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("audit.jsonl");
         let (mut log, _) = AuditLog::open(&path).expect("open");
+        log.arm().expect("arm");
         log.append(target_step("aa", "delete", "sent")).expect("w");
         let mut s = target_step("aa", "revoke", "unconfirmed");
         s.http_status = Some(204);
         log.append(s).expect("w");
         let (mut log, h) = AuditLog::open(&path).expect("reopen");
+        log.arm().expect("arm");
         assert_eq!(h.unconfirmed("aa", "sandbox").map(|u| u.1), Some(Some(204)));
         assert!(h.interrupted.is_empty() && h.finished("aa", "sandbox").is_none());
         log.append(target_step("aa", "revoke", "revoked"))
@@ -313,5 +413,33 @@ mod tests {
         let (_, h) = AuditLog::open(&path).expect("reopen");
         assert!(h.unconfirmed("aa", "sandbox").is_none());
         assert!(h.finished("aa", "sandbox").is_some());
+    }
+
+    #[test]
+    fn nothing_is_written_until_armed_then_owner_only() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("state/cybrid-scan/audit.jsonl");
+        let (mut log, _) = AuditLog::open(&path).expect("open");
+        log.append(Step::run("run", "start", "test")).expect("held");
+        log.append(target_step("aa", "plan", "planned"))
+            .expect("held");
+        assert!(!log.written());
+        assert!(!dir.path().join("state").exists(), "created before arm");
+        log.arm().expect("arm");
+        log.append(Step::run("run", "finish", "done")).expect("w");
+        let text = std::fs::read_to_string(&path).expect("read");
+        let actions: Vec<String> = text
+            .lines()
+            .map(|l| serde_json::from_str::<Entry>(l).expect("entry").action)
+            .collect();
+        assert_eq!(actions, ["run", "plan", "run"]);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| std::fs::metadata(p).expect("stat").permissions().mode() & 0o777;
+            assert_eq!(mode(&path), 0o600);
+            assert_eq!(mode(&dir.path().join("state/cybrid-scan")), 0o700);
+            assert_eq!(mode(&dir.path().join("state")), 0o700);
+        }
     }
 }

@@ -100,7 +100,7 @@ mod tests {
             state_of(&Answer::Authenticated("scope_refused"), 1),
             PairState::Alive(_)
         ));
-        let PairState::Unknown(why) = state_of(&Answer::ServerError(None), 4) else {
+        let PairState::Unknown(why) = state_of(&Answer::ServerError(503, None), 4) else {
             panic!("a 5xx is not evidence");
         };
         assert!(why.contains("after 4 attempt(s) (server_error)"), "{why}");

@@ -37,9 +37,6 @@ use scopes::Needs;
 
 use crate::verify::endpoint::Environment;
 
-/// The audit log used when none is named.
-pub const DEFAULT_AUDIT_LOG: &str = "cybrid-scan-audit.jsonl";
-
 /// Revocation flags of a scanning subcommand (`--revoke`).
 #[derive(Debug, Clone, Default)]
 pub struct RevokeSettings {
@@ -50,10 +47,12 @@ pub struct RevokeSettings {
 }
 
 impl RevokeSettings {
-    pub fn audit_log_path(&self) -> PathBuf {
-        self.audit_log
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_AUDIT_LOG))
+    /// `--audit-log`, else [`audit::default_path`] (the user's state directory).
+    pub fn audit_log_path(&self) -> Result<PathBuf, AuditError> {
+        match &self.audit_log {
+            Some(p) => Ok(p.clone()),
+            None => audit::default_path(),
+        }
     }
 }
 

@@ -147,7 +147,7 @@ pub fn post(
                     }
                 }
             }
-            Err(e) => (format!("{:?}", transport_answer(&e)).to_lowercase(), None),
+            Err(e) => (transport_answer(&e).reason().to_string(), None),
         };
         if attempt > backoff.retries {
             return Err(NotifyError::Failed {

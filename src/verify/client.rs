@@ -46,9 +46,11 @@ pub enum Answer {
     /// Any other 403.
     Forbidden,
     RateLimited(Option<Duration>),
-    ServerError(Option<Duration>),
+    /// A 5xx (its status), with the `Retry-After` it gave.
+    ServerError(u16, Option<Duration>),
     Timeout,
-    Network,
+    /// No answer: the connection failed, and how.
+    Network(NetCause),
     /// A 3xx: not followed, by design.
     Redirect,
     /// Anything else (garbage JSON, odd status): not evidence either way.
@@ -60,13 +62,13 @@ impl Answer {
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
-            Answer::RateLimited(_) | Answer::ServerError(_) | Answer::Timeout | Answer::Network
+            Answer::RateLimited(_) | Answer::ServerError(..) | Answer::Timeout | Answer::Network(_)
         )
     }
 
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            Answer::RateLimited(d) | Answer::ServerError(d) => *d,
+            Answer::RateLimited(d) | Answer::ServerError(_, d) => *d,
             _ => None,
         }
     }
@@ -75,9 +77,9 @@ impl Answer {
     pub fn reason(&self) -> &'static str {
         match self {
             Answer::RateLimited(_) => "rate_limited",
-            Answer::ServerError(_) => "server_error",
+            Answer::ServerError(..) => "server_error",
             Answer::Timeout => "timeout",
-            Answer::Network => "network",
+            Answer::Network(cause) => cause.reason(),
             Answer::IpRestricted => "ip_restricted",
             Answer::Forbidden => "forbidden",
             Answer::Redirect => "redirect_refused",
@@ -85,6 +87,83 @@ impl Answer {
             Answer::Authenticated(r) => r,
             Answer::Live(_) | Answer::Invalid => "",
         }
+    }
+
+    /// What went wrong with the endpoint itself, for the one line that names
+    /// it (`connection refused`, `HTTP 503`); `None` when the answer is about
+    /// the credential, not the endpoint.
+    pub fn endpoint_fault(&self) -> Option<String> {
+        match self {
+            Answer::Network(cause) => Some(cause.describe().to_string()),
+            Answer::Timeout => Some("timed out".to_string()),
+            Answer::ServerError(status, _) => Some(format!("HTTP {status}")),
+            Answer::RateLimited(_) => Some("HTTP 429 (rate limited)".to_string()),
+            _ => None,
+        }
+    }
+}
+
+/// Why a request got no answer. Told apart from the error chain's types
+/// and texts; never holds anything of the request (no URL, no body).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NetCause {
+    Refused,
+    Dns,
+    Tls,
+    Reset,
+    Other,
+}
+
+impl NetCause {
+    /// The verification `reason` of a finding left unknown by it.
+    pub fn reason(self) -> &'static str {
+        match self {
+            NetCause::Refused => "network: connection refused",
+            NetCause::Dns => "network: DNS lookup failed",
+            NetCause::Tls => "network: TLS handshake failed",
+            NetCause::Reset => "network: connection reset",
+            NetCause::Other => "network",
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        self.reason().trim_start_matches("network: ")
+    }
+
+    /// The cause named somewhere in `err`'s chain of sources.
+    pub fn of(err: &(dyn std::error::Error + 'static)) -> Self {
+        use std::io::ErrorKind;
+        let mut next = Some(err);
+        while let Some(e) = next {
+            if let Some(io) = e.downcast_ref::<std::io::Error>() {
+                match io.kind() {
+                    ErrorKind::ConnectionRefused => return NetCause::Refused,
+                    ErrorKind::ConnectionReset
+                    | ErrorKind::ConnectionAborted
+                    | ErrorKind::BrokenPipe
+                    | ErrorKind::UnexpectedEof => return NetCause::Reset,
+                    _ => {}
+                }
+            }
+            let text = e.to_string().to_ascii_lowercase();
+            if text.contains("dns error") || text.contains("failed to lookup address") {
+                return NetCause::Dns;
+            }
+            if text.contains("certificate") || text.contains("tls") || text.contains("handshake") {
+                return NetCause::Tls;
+            }
+            if text.contains("connection refused") {
+                return NetCause::Refused;
+            }
+            if text.contains("connection closed")
+                || text.contains("connection reset")
+                || text.contains("incomplete message")
+            {
+                return NetCause::Reset;
+            }
+            next = e.source();
+        }
+        NetCause::Other
     }
 }
 
@@ -148,7 +227,7 @@ impl RawAnswer {
             broken = Some(if is_timeout_io(&e) {
                 Answer::Timeout
             } else {
-                Answer::Network
+                Answer::Network(NetCause::of(&e))
             });
             body.fill(0);
             body.clear();
@@ -241,7 +320,7 @@ pub fn transport_answer(e: &reqwest::Error) -> Answer {
     if e.is_timeout() {
         Answer::Timeout
     } else {
-        Answer::Network
+        Answer::Network(NetCause::of(e))
     }
 }
 
@@ -287,7 +366,7 @@ pub fn classify(status: u16, retry_after: Option<Duration>, body: &[u8]) -> Answ
         },
         408 => Answer::Timeout,
         429 => Answer::RateLimited(retry_after),
-        500..=599 => Answer::ServerError(retry_after),
+        500..=599 => Answer::ServerError(status, retry_after),
         _ => Answer::Unexpected,
     }
 }
@@ -366,5 +445,33 @@ mod tests {
         assert!(classify(503, None, b"").is_transient());
         assert_eq!(classify(200, None, b"{not json"), Answer::Unexpected);
         assert_eq!(classify(302, None, b""), Answer::Redirect);
+        assert_eq!(
+            classify(502, None, b"").endpoint_fault().as_deref(),
+            Some("HTTP 502")
+        );
+        assert_eq!(
+            classify(401, None, br#"{"error":"invalid_client"}"#).endpoint_fault(),
+            None
+        );
+    }
+
+    #[test]
+    fn network_causes_from_error_chains() {
+        use std::io::{Error, ErrorKind};
+        let refused = Error::new(ErrorKind::ConnectionRefused, "x");
+        assert_eq!(NetCause::of(&refused), NetCause::Refused);
+        let dns = Error::other("dns error: failed to lookup address information");
+        assert_eq!(NetCause::of(&dns), NetCause::Dns);
+        let tls = Error::new(
+            ErrorKind::InvalidData,
+            "invalid peer certificate: UnknownIssuer",
+        );
+        assert_eq!(NetCause::of(&tls), NetCause::Tls);
+        assert_eq!(NetCause::of(&Error::other("?")), NetCause::Other);
+        assert_eq!(NetCause::Refused.describe(), "connection refused");
+        assert_eq!(
+            Answer::Network(NetCause::Dns).reason(),
+            "network: DNS lookup failed"
+        );
     }
 }

@@ -166,6 +166,41 @@ pub struct Summary {
     pub recalled: usize,
     pub deadline_reached: bool,
     pub elapsed: Duration,
+    /// Endpoints that could not be reached or kept failing, one each.
+    pub endpoint_faults: Vec<EndpointFault>,
+}
+
+/// A token endpoint that left credentials unknown: where (a URL without
+/// user information or query, so no secret or client id), why, how many.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointFault {
+    pub url: String,
+    /// `connection refused`, `DNS lookup failed`, `timed out`, `HTTP 500`, …
+    pub cause: String,
+    /// Distinct credential pairs whose check there ended unknown.
+    pub pairs: usize,
+}
+
+impl EndpointFault {
+    /// `cannot reach URL: connection refused (3 credential(s) left unknown)`.
+    pub fn describe(&self) -> String {
+        let what = if self.cause.starts_with("HTTP ") {
+            format!("{} kept failing: {}", self.url, self.cause)
+        } else {
+            format!("cannot reach {}: {}", self.url, self.cause)
+        };
+        format!("{what} ({} credential(s) left unknown)", self.pairs)
+    }
+}
+
+/// `url` as it may be shown: no user information, query or fragment.
+fn shown_url(url: &reqwest::Url) -> String {
+    let mut u = url.clone();
+    let _ = u.set_username("");
+    let _ = u.set_password(None);
+    u.set_query(None);
+    u.set_fragment(None);
+    u.to_string()
 }
 
 impl Summary {
@@ -211,6 +246,9 @@ struct Run<'a> {
     deadline: Instant,
     requests: AtomicU64,
     deadline_reached: std::sync::atomic::AtomicBool,
+    /// Per environment: the first endpoint fault seen, and how many pairs
+    /// it (or a later one there) left unknown.
+    faults: Mutex<std::collections::BTreeMap<Environment, (String, usize)>>,
 }
 
 /// Verify every pair in `findings` in place; `rules` tells each finding's kind.
@@ -289,6 +327,7 @@ pub fn verify_findings_remembering(
             deadline: started + config.deadline,
             requests: AtomicU64::new(0),
             deadline_reached: Default::default(),
+            faults: Default::default(),
         };
         for (job, verdict) in jobs.iter().zip(run.all(&jobs)) {
             if let Some(m) = memory.as_mut() {
@@ -298,6 +337,15 @@ pub fn verify_findings_remembering(
         }
         summary.requests = run.requests.load(Ordering::Relaxed);
         summary.deadline_reached = run.deadline_reached.load(Ordering::Relaxed);
+        let faults = run.faults.into_inner().unwrap_or_else(|e| e.into_inner());
+        summary.endpoint_faults = faults
+            .into_iter()
+            .map(|(env, (cause, pairs))| EndpointFault {
+                url: shown_url(&config.endpoints.token_url(env)),
+                cause,
+                pairs,
+            })
+            .collect();
     }
     for v in verdicts.iter().flatten() {
         match v.status {
@@ -396,11 +444,11 @@ impl Run<'_> {
         let mut last: Option<Answer> = None;
         for attempt in 0..=backoff.retries {
             if !self.limiter.acquire(self.deadline) {
-                return self.out_of_time(last);
+                return self.out_of_time(env, last);
             }
             let remaining = self.deadline.saturating_duration_since(Instant::now());
             if remaining.is_zero() {
-                return self.out_of_time(last);
+                return self.out_of_time(env, last);
             }
             self.requests.fetch_add(1, Ordering::Relaxed);
             let answer = self.client.probe(
@@ -413,21 +461,38 @@ impl Run<'_> {
                 return settle(answer, env);
             }
             if attempt == backoff.retries {
+                self.endpoint_failed(env, &answer);
                 return EnvResult::Unknown(answer.reason());
             }
             let wait = backoff.delay(attempt, answer.retry_after());
             last = Some(answer);
             if Instant::now() + wait >= self.deadline {
-                return self.out_of_time(last);
+                return self.out_of_time(env, last);
             }
             std::thread::sleep(wait);
         }
-        self.out_of_time(last)
+        self.out_of_time(env, last)
     }
 
-    fn out_of_time(&self, last: Option<Answer>) -> EnvResult {
+    fn out_of_time(&self, env: Environment, last: Option<Answer>) -> EnvResult {
         self.deadline_reached.store(true, Ordering::Relaxed);
-        EnvResult::Unknown(last.map_or("deadline", |a| a.reason()))
+        match last {
+            Some(a) => {
+                self.endpoint_failed(env, &a);
+                EnvResult::Unknown(a.reason())
+            }
+            None => EnvResult::Unknown("deadline"),
+        }
+    }
+
+    /// Count a pair left unknown in `env` by the endpoint's fault (the
+    /// first cause seen there is the one named).
+    fn endpoint_failed(&self, env: Environment, answer: &Answer) {
+        let Some(cause) = answer.endpoint_fault() else {
+            return;
+        };
+        let mut faults = self.faults.lock().unwrap_or_else(|e| e.into_inner());
+        faults.entry(env).or_insert((cause, 0)).1 += 1;
     }
 }
 
@@ -488,6 +553,22 @@ mod tests {
         assert_eq!(sim.environments(None), vec![Production]);
         let staging = config(&["staging=http://127.0.0.1:1"]);
         assert_eq!(staging.environments(Some("sandbox")), vec![Staging]);
+    }
+
+    #[test]
+    fn endpoint_faults_show_no_user_information_or_query() {
+        let url = reqwest::Url::parse("https://id:secret@id.example/oauth/token?client_id=x#f")
+            .expect("url");
+        assert_eq!(shown_url(&url), "https://id.example/oauth/token");
+        let fault = EndpointFault {
+            url: shown_url(&url),
+            cause: "connection refused".into(),
+            pairs: 3,
+        };
+        assert_eq!(
+            fault.describe(),
+            "cannot reach https://id.example/oauth/token: connection refused (3 credential(s) left unknown)"
+        );
     }
 
     #[test]

@@ -15,6 +15,8 @@ mod attribute;
 pub mod auth;
 mod commit;
 mod delta;
+#[doc(hidden)]
+pub mod fuzzing;
 mod history;
 mod oidset;
 pub mod open;

@@ -85,9 +85,8 @@ impl PackIndex {
             .find_map(|(i, idx)| idx.offset(oid.as_bytes()).map(|o| (i as u32, o)))
     }
 
-    /// Packs whose indexes hold nothing (tests of the pack walk: every
-    /// ref-delta base is then outside the pack).
-    #[cfg(test)]
+    /// Packs whose indexes hold nothing (tests and fuzzing of the pack
+    /// walk: every ref-delta base is then outside the pack).
     pub fn without_entries(packs: &[PathBuf]) -> Self {
         let packs = packs
             .iter()

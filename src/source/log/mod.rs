@@ -155,7 +155,16 @@ impl Job<'_> {
                 );
             } else if !patches.is_empty() {
                 match redact::rewrite(path, kind == Kind::Gzip, patches, redact) {
-                    Ok(done) => self.note(done.describe(shown)),
+                    Ok(done) => {
+                        if let Some(bak) = &done.backup {
+                            // Said even under -q: a plaintext copy of the secrets now sits beside the log.
+                            eprintln!(
+                                "cybrid-scan: warning: {} holds the original log, secrets in plaintext (mode 0600); delete it once the redaction is checked",
+                                crate::report::escape_for_terminal(&bak.display().to_string())
+                            );
+                        }
+                        self.note(done.describe(shown))
+                    }
                     Err(e) => self.out.error(shown, format!("not rewritten: {e}")),
                 }
             }

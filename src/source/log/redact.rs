@@ -3,7 +3,8 @@
 //! shared or attached to a ticket. Every other byte is copied unchanged; a
 //! gzip log is written back as gzip. The new file is written beside the old
 //! one, flushed to disk, then renamed over it, so a crash leaves either the
-//! old log or the new one; the old one is kept as `FILE.bak` unless asked not to.
+//! old log or the new one. The original is kept (as `FILE.bak`, readable by
+//! its owner only) only when asked: it holds the plaintext secrets.
 
 use std::ffi::OsString;
 use std::fs::{self, File};
@@ -19,7 +20,7 @@ use super::stream::Patch;
 
 #[derive(Debug, Clone, Copy)]
 pub struct RedactOptions {
-    /// Keep the original as `FILE.bak`.
+    /// Keep the original as `FILE.bak` (`--backup`), created mode 0600.
     pub backup: bool,
 }
 
@@ -42,7 +43,7 @@ impl Rewritten {
     pub fn describe(&self, shown: &str) -> String {
         match &self.backup {
             Some(b) => format!(
-                "{shown}: redacted in place ({} span(s) rewritten); original kept as {}",
+                "{shown}: redacted in place ({} span(s) rewritten); original kept as {} (it holds the secrets in plaintext: delete it once checked)",
                 self.patches,
                 b.display()
             ),
@@ -158,24 +159,50 @@ fn copy_patched(
     Ok(())
 }
 
-/// Put the original at `bak` (replacing an older backup) without ever
-/// leaving `path` missing: a hard link, or a copy where links are not
-/// supported, made under a temporary name and renamed.
+/// Put a copy of the original at `bak` (replacing an older backup): copied
+/// into a new file created readable by its owner only (never a hard link,
+/// which would keep the log's own, often wider, mode), under a temporary
+/// name, then renamed, so `bak` is never a half-written file.
 fn keep_backup(path: &Path, bak: &Path, dir: &Path) -> Result<(), RedactError> {
-    let staging = tempfile::Builder::new()
-        .prefix(".cybrid-scan-bak-")
-        .tempfile_in(dir)
-        .map_err(|e| RedactError::Io("cannot create the backup", e))?
-        .into_temp_path();
-    let staged: &Path = staging.as_ref();
-    let _ = fs::remove_file(staged);
-    if fs::hard_link(path, staged).is_err() {
-        fs::copy(path, staged).map_err(|e| RedactError::Io("cannot create the backup", e))?;
-    }
-    fs::rename(staged, bak).map_err(|e| RedactError::Io("cannot create the backup", e))?;
-    // The staging name is gone; nothing left for the guard to delete.
-    let _ = staging.keep();
+    let fail = |e| RedactError::Io("cannot create the backup", e);
+    let (mut staged, staging) = owner_only_temp(dir).map_err(fail)?;
+    let mut original = File::open(path).map_err(fail)?;
+    io::copy(&mut original, &mut staged).map_err(fail)?;
+    staged.sync_all().map_err(fail)?;
+    staging.persist(bak).map_err(|e| fail(e.error))?;
     Ok(())
+}
+
+/// A new file in `dir`, created with mode 0600 on unix (set by `open`
+/// itself, so the plaintext is never readable by others, not even briefly).
+fn owner_only_temp(dir: &Path) -> io::Result<(File, tempfile::TempPath)> {
+    for attempt in 0..16u32 {
+        let name = format!(
+            ".cybrid-scan-bak-{}-{}-{attempt}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.subsec_nanos())
+                .unwrap_or(0)
+        );
+        let at = dir.join(name);
+        let mut opts = fs::OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        match opts.open(&at) {
+            Ok(f) => return Ok((f, tempfile::TempPath::try_from_path(at)?)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        "no free temporary name",
+    ))
 }
 
 fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
