@@ -5,9 +5,11 @@ mod baseline;
 mod ci;
 mod dir;
 mod git;
+mod incidents;
 mod logs;
 mod merge;
 mod pipeline;
+mod report;
 mod revoke;
 mod rules;
 mod sweep;
@@ -29,6 +31,8 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Merge(args) => merge::run(args),
         Command::Sweep(args) => sweep::run(args),
         Command::Ci(args) => ci::run(args),
+        Command::Incidents(args) => incidents::run(args),
+        Command::Report(args) => report::run(args),
     }
 }
 

@@ -14,8 +14,10 @@ use anyhow::{Context, Result};
 use cybrid_scan::cli::CommonArgs;
 use cybrid_scan::collect::{keep_first, Collector, Unit, ALL_INPUTS};
 use cybrid_scan::config::Settings;
+use cybrid_scan::datastore::{self, Datastore, RunInfo};
 use cybrid_scan::detect::Engine;
 use cybrid_scan::exit::Outcome;
+use cybrid_scan::finding::VerificationStatus;
 use cybrid_scan::refs;
 use cybrid_scan::report::{self, escape_for_terminal, Format, ReadCount, Report};
 use cybrid_scan::rules::load_rule_set;
@@ -30,6 +32,10 @@ pub struct Pipeline {
     started: Instant,
     /// Notes for the report: only what every run of the same scan would say.
     notes: Vec<String>,
+    /// `--datastore`: opened before the scan, so a bad one fails first.
+    datastore: Option<Datastore>,
+    /// When the run started, as the datastore records it.
+    started_at: String,
 }
 
 impl Pipeline {
@@ -41,12 +47,19 @@ impl Pipeline {
         let settings = Settings::load(common, root)?;
         let engine = load_engine(&settings)?;
         let collector = Collector::with_max_findings(settings.max_findings);
+        let datastore = settings
+            .datastore
+            .as_deref()
+            .map(Datastore::open)
+            .transpose()?;
         let pipeline = Pipeline {
             notes: Vec::new(),
             settings,
             engine,
             collector,
             started,
+            datastore,
+            started_at: datastore::now(),
         };
         // Said, not reported: they depend on the machine, and the report
         // holds only what every run of the same scan would say.
@@ -80,6 +93,8 @@ impl Pipeline {
             collector,
             started,
             notes,
+            datastore,
+            started_at,
         } = self;
         let gathered = collector.into_gathered();
         let read = ReadCount::new(unit.count(&gathered), unit.name());
@@ -100,6 +115,8 @@ impl Pipeline {
             collector: Collector::default(),
             started,
             notes,
+            datastore,
+            started_at,
         }
         .finish_report(report, None)
     }
@@ -112,6 +129,7 @@ impl Pipeline {
         memory: Option<&mut dyn VerdictMemory>,
     ) -> Result<Outcome> {
         let settings = &self.settings;
+        let mut datastore = self.datastore;
         let mut notes = self.notes;
         notes.append(&mut report.notes);
         report.notes = notes;
@@ -160,6 +178,15 @@ impl Pipeline {
             let done = super::revoke::after_scan(&report.findings, settings, "this scan")?;
             revocation_failed = done.failed;
             report.notes.extend(done.notes);
+        }
+        if let Some(store) = datastore.as_mut() {
+            let run = RunInfo {
+                started: self.started_at.clone(),
+                command: command_name(),
+                bytes: report.stats.bytes,
+                ..RunInfo::default()
+            };
+            record(store, &run, &mut report, settings.quiet)?;
         }
 
         report.stats.duration_ms = self.started.elapsed().as_millis() as u64;
@@ -216,12 +243,59 @@ impl Pipeline {
             };
             eprintln!("cybrid-scan: incomplete scan: {why} (exit status 2; the report lists them in errors)");
         }
+        // Findings of incidents triaged as needing no action fail no gate.
+        let counted = report.findings.iter().filter(|f| !f.triaged_away());
+        let live = counted
+            .clone()
+            .filter(|f| f.verification.status == VerificationStatus::Live)
+            .count();
         Ok(Outcome::of_scan(
-            report.findings.len(),
-            report.live_count(),
+            counted.count(),
+            live,
             incomplete,
             settings.findings_status,
         ))
+    }
+}
+
+/// Record the run's findings in the datastore (one transaction) and mark
+/// each with its incident's triage.
+fn record(store: &mut Datastore, run: &RunInfo, report: &mut Report, quiet: bool) -> Result<()> {
+    let recorded = store.record(run, &report.findings)?;
+    for f in &mut report.findings {
+        f.triage = recorded.triage.get(f.fingerprint.as_str()).cloned();
+    }
+    if quiet {
+        return Ok(());
+    }
+    let say = |text: &str| eprintln!("cybrid-scan: {}", escape_for_terminal(text));
+    for note in &recorded.reopened {
+        say(&format!("datastore: {note}"));
+    }
+    say(&format!(
+        "datastore {}: {} finding(s) recorded as occurrences of {} incident(s), {} new",
+        store.path().display(),
+        report.findings.len(),
+        recorded.incidents,
+        recorded.new_incidents
+    ));
+    let triaged = report.findings.iter().filter(|f| f.triaged_away()).count();
+    if triaged > 0 {
+        say(&format!(
+            "datastore: {triaged} finding(s) of incidents triaged false_positive, test_credential or accepted_risk do not count for the exit status"
+        ));
+    }
+    Ok(())
+}
+
+/// The subcommand, for the datastore's `runs` table: never its arguments
+/// (a clone URL may carry a token).
+fn command_name() -> String {
+    let args: Vec<String> = std::env::args().skip(1).take(2).collect();
+    match args.as_slice() {
+        [ci, provider] if ci == "ci" => format!("ci {provider}"),
+        [first, ..] => first.clone(),
+        [] => String::new(),
     }
 }
 

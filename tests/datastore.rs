@@ -1,0 +1,543 @@
+//! `--datastore`: incidents recorded across runs and sources, triage that
+//! survives rescans and shows as SARIF suppressions, reports from the
+//! datastore, and the faults (a foreign or corrupt file, a newer schema, a
+//! lock held too long, a killed scan). Real git repositories made by `git`
+//! in temporary directories, the real binary.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command as StdCommand;
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+struct Repo {
+    _dir: tempfile::TempDir,
+    home: PathBuf,
+    path: PathBuf,
+}
+
+impl Repo {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("home");
+        let path = dir.path().join("repo");
+        std::fs::create_dir_all(&home).unwrap();
+        std::fs::create_dir_all(&path).unwrap();
+        let repo = Repo {
+            _dir: dir,
+            home,
+            path,
+        };
+        repo.git(&["init", "-q", "-b", "main"]);
+        repo
+    }
+
+    fn git(&self, args: &[&str]) {
+        let status = StdCommand::new("git")
+            .current_dir(&self.path)
+            .env("HOME", &self.home)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_AUTHOR_NAME", "Ann Leak")
+            .env("GIT_AUTHOR_EMAIL", "ann@example.com")
+            .env("GIT_COMMITTER_NAME", "Ann Leak")
+            .env("GIT_COMMITTER_EMAIL", "ann@example.com")
+            .args(["-c", "commit.gpgsign=false"])
+            .args(args)
+            .status()
+            .unwrap();
+        assert!(status.success(), "git {args:?}");
+    }
+
+    fn commit(&self, file: &str, text: &str, message: &str) {
+        let p = self.path.join(file);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(p, text).unwrap();
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "-m", message]);
+    }
+}
+
+fn env_file(p: &common::Pair) -> String {
+    format!(
+        "CYBRID_CLIENT_ID={}\nCYBRID_CLIENT_SECRET={}\n",
+        p.id, p.secret
+    )
+}
+
+fn bin() -> Command {
+    let mut cmd = Command::cargo_bin("cybrid-scan").unwrap();
+    cmd.env_remove("CYBRID_SCAN_DATASTORE_WAIT_MS");
+    cmd
+}
+
+fn scan_git(repo: &Path, ds: &Path, extra: &[&str]) -> (i32, Value, String) {
+    let out = bin()
+        .arg("git")
+        .arg(repo)
+        .arg("--datastore")
+        .arg(ds)
+        .args(["-f", "json"])
+        .args(extra)
+        .output()
+        .unwrap();
+    let json = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    (
+        out.status.code().unwrap_or(-1),
+        json,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn incidents(ds: &Path, extra: &[&str]) -> Vec<Value> {
+    let out = bin()
+        .args(["incidents", "list", "--format", "json", "--datastore"])
+        .arg(ds)
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["incidents"].as_array().unwrap().clone()
+}
+
+/// Every byte the datastore holds on disk (the file and any WAL beside it).
+fn datastore_bytes(ds: &Path) -> Vec<u8> {
+    let mut all = std::fs::read(ds).unwrap();
+    for suffix in ["-wal", "-shm"] {
+        let mut p = ds.as_os_str().to_owned();
+        p.push(suffix);
+        if let Ok(b) = std::fs::read(PathBuf::from(p)) {
+            all.extend(b);
+        }
+    }
+    all
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+#[test]
+fn a_rescan_adds_no_incident_and_no_occurrence_and_no_secret_is_stored() {
+    let repo = Repo::new();
+    let pair = common::pair();
+    repo.commit(".env", &env_file(&pair), "add env");
+    // Another blob (git findings are one per blob).
+    repo.commit(
+        "config/app.env",
+        &format!("# copied\n{}", env_file(&pair)),
+        "copy env",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let ds = dir.path().join("incidents.db");
+
+    let (code, first, _) = scan_git(&repo.path, &ds, &[]);
+    assert_eq!(code, 1);
+    let (code, second, _) = scan_git(&repo.path, &ds, &[]);
+    assert_eq!(code, 1);
+    // The run's own report is the same with and without the datastore.
+    let plain = bin()
+        .arg("git")
+        .arg(&repo.path)
+        .args(["-f", "json"])
+        .output()
+        .unwrap();
+    let plain: Value = serde_json::from_slice(&plain.stdout).unwrap();
+    assert_eq!(first["findings"], plain["findings"]);
+    assert_eq!(second["findings"], plain["findings"]);
+
+    let list = incidents(&ds, &[]);
+    assert_eq!(list.len(), 1, "{list:?}");
+    let i = &list[0];
+    assert_eq!(i["status"], "open");
+    assert_eq!(i["occurrences"], 2);
+    assert_eq!(i["sources"], serde_json::json!(["git"]));
+    assert_eq!(i["fingerprint"], first["findings"][0]["fingerprint"]);
+    assert!(i["secret"].as_str().unwrap().contains('*'));
+
+    let db = rusqlite::Connection::open(&ds).unwrap();
+    let runs: i64 = db
+        .query_row("SELECT count(*) FROM runs", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(runs, 2);
+    drop(db);
+    let bytes = datastore_bytes(&ds);
+    assert!(
+        !contains(&bytes, &pair.secret),
+        "the secret is in the datastore"
+    );
+    assert!(
+        !contains(&bytes, &pair.id),
+        "the client_id is in the datastore"
+    );
+}
+
+#[test]
+fn one_credential_in_a_repository_a_directory_and_a_log_is_one_incident() {
+    let repo = Repo::new();
+    let pair = common::pair();
+    repo.commit(".env", &env_file(&pair), "add env");
+    let dir = tempfile::tempdir().unwrap();
+    let ds = dir.path().join("ds.sqlite");
+    let files = dir.path().join("files");
+    std::fs::create_dir_all(&files).unwrap();
+    std::fs::write(files.join(".env"), env_file(&pair)).unwrap();
+    let log = dir.path().join("deploy.log");
+    std::fs::write(
+        &log,
+        format!(
+            "2024-05-01T10:00:00Z starting deploy\n2024-05-01T10:00:01Z env CYBRID_CLIENT_SECRET={} CYBRID_CLIENT_ID={}\n",
+            pair.secret, pair.id
+        ),
+    )
+    .unwrap();
+
+    assert_eq!(scan_git(&repo.path, &ds, &[]).0, 1);
+    for (cmd, target) in [("dir", &files), ("logs", &log)] {
+        let out = bin()
+            .arg(cmd)
+            .arg(target)
+            .arg("--datastore")
+            .arg(&ds)
+            .args(["-f", "json"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{cmd}");
+    }
+    let list = incidents(&ds, &[]);
+    let secrets: Vec<&Value> = list
+        .iter()
+        .filter(|i| i["rule_id"] == "cybrid-client-secret")
+        .collect();
+    assert_eq!(secrets.len(), 1, "{list:#?}");
+    assert_eq!(
+        secrets[0]["sources"],
+        serde_json::json!(["file", "git", "log"])
+    );
+    assert_eq!(secrets[0]["occurrences"], 3);
+    let fp = secrets[0]["fingerprint"].as_str().unwrap();
+    let show = bin()
+        .args([
+            "incidents",
+            "show",
+            &fp[..10],
+            "--format",
+            "json",
+            "--datastore",
+        ])
+        .arg(&ds)
+        .output()
+        .unwrap();
+    assert!(show.status.success());
+    let show: Value = serde_json::from_slice(&show.stdout).unwrap();
+    assert_eq!(show["fingerprint"], fp);
+    assert_eq!(show["places"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn triage_survives_rescans_passes_the_gate_and_is_a_sarif_suppression() {
+    let repo = Repo::new();
+    let pair = common::pair();
+    repo.commit(".env", &env_file(&pair), "add env");
+    let dir = tempfile::tempdir().unwrap();
+    let ds = dir.path().join("ds.db");
+    let (code, report, _) = scan_git(&repo.path, &ds, &[]);
+    assert_eq!(code, 1);
+    let fp = report["findings"][0]["fingerprint"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let out = bin()
+        .args([
+            "incidents",
+            "triage",
+            &fp[..8],
+            "--status",
+            "test_credential",
+        ])
+        .args([
+            "--note",
+            "sandbox key from the tutorial <b>",
+            "--who",
+            "ana",
+        ])
+        .arg("--datastore")
+        .arg(&ds)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Rescanned: the triage holds, the gate passes, JSON and SARIF say why.
+    let (code, report, stderr) = scan_git(&repo.path, &ds, &[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(report["findings"][0]["triage"]["status"], "test_credential");
+    let sarif = bin()
+        .arg("git")
+        .arg(&repo.path)
+        .arg("--datastore")
+        .arg(&ds)
+        .args(["-f", "sarif"])
+        .output()
+        .unwrap();
+    assert_eq!(sarif.status.code(), Some(0));
+    let sarif: Value = serde_json::from_slice(&sarif.stdout).unwrap();
+    let suppression = &sarif["runs"][0]["results"][0]["suppressions"][0];
+    assert_eq!(suppression["kind"], "external");
+    assert_eq!(
+        suppression["justification"],
+        "sandbox key from the tutorial <b>"
+    );
+
+    let list = incidents(&ds, &["--status", "test_credential"]);
+    assert_eq!(list.len(), 1);
+    assert!(incidents(&ds, &["--status", "open"]).is_empty());
+    let show = bin()
+        .args(["incidents", "show", &fp, "--format", "json", "--datastore"])
+        .arg(&ds)
+        .output()
+        .unwrap();
+    let show: Value = serde_json::from_slice(&show.stdout).unwrap();
+    let history = show["history"].as_array().unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0]["from"], "open");
+    assert_eq!(history[0]["to"], "test_credential");
+    assert_eq!(history[0]["who"], "ana");
+
+    // Back to open: the gate fails again.
+    bin()
+        .args([
+            "incidents",
+            "triage",
+            &fp,
+            "--status",
+            "open",
+            "--note",
+            "not a test key after all",
+        ])
+        .arg("--datastore")
+        .arg(&ds)
+        .assert()
+        .success();
+    assert_eq!(scan_git(&repo.path, &ds, &[]).0, 1);
+}
+
+#[test]
+fn an_unknown_or_ambiguous_fingerprint_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let ds = dir.path().join("ds.db");
+    let out = bin()
+        .args([
+            "incidents",
+            "triage",
+            "abc123",
+            "--status",
+            "revoked",
+            "--note",
+            "x",
+        ])
+        .arg("--datastore")
+        .arg(&ds)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no incident"));
+}
+
+/// Run a scan on `ds` and expect exit 2, a message naming it, and the file
+/// byte for byte as it was.
+fn refused(ds: &Path, why: &str) {
+    let before = std::fs::read(ds).unwrap();
+    let repo = Repo::new();
+    repo.commit(".env", &env_file(&common::pair()), "add env");
+    let (code, _, stderr) = scan_git(&repo.path, ds, &[]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains(&ds.display().to_string()), "{stderr}");
+    assert!(stderr.contains(why), "{stderr}");
+    for args in [&["incidents", "list"][..], &["report"][..]] {
+        let out = bin()
+            .args(args)
+            .arg("--datastore")
+            .arg(ds)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+    }
+    assert_eq!(std::fs::read(ds).unwrap(), before, "the file was changed");
+}
+
+#[test]
+fn a_foreign_or_corrupt_file_is_refused_and_left_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let random = dir.path().join("random.db");
+    let bytes: Vec<u8> = (0..8192).map(|_| rand::random::<u8>()).collect();
+    std::fs::write(&random, bytes).unwrap();
+    refused(&random, "not a cybrid-scan datastore");
+
+    let json = dir.path().join("report.json");
+    std::fs::write(&json, "{\"findings\": []}\n").unwrap();
+    refused(&json, "not a cybrid-scan datastore");
+
+    // Another program's SQLite database.
+    let other = dir.path().join("other.sqlite");
+    let db = rusqlite::Connection::open(&other).unwrap();
+    db.execute_batch("CREATE TABLE notes (t TEXT); INSERT INTO notes VALUES ('hi');")
+        .unwrap();
+    drop(db);
+    refused(&other, "another program");
+
+    // Ours, then damaged past its header.
+    let damaged = dir.path().join("damaged.db");
+    let repo = Repo::new();
+    repo.commit(".env", &env_file(&common::pair()), "add env");
+    assert_eq!(scan_git(&repo.path, &damaged, &[]).0, 1);
+    let mut b = std::fs::read(&damaged).unwrap();
+    for x in b.iter_mut().skip(100) {
+        *x = 0xA5;
+    }
+    std::fs::write(&damaged, b).unwrap();
+    refused(&damaged, "not a cybrid-scan datastore");
+}
+
+#[test]
+fn a_newer_schema_is_refused_and_an_older_one_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    let ds = dir.path().join("ds.db");
+    let repo = Repo::new();
+    repo.commit(".env", &env_file(&common::pair()), "add env");
+    assert_eq!(scan_git(&repo.path, &ds, &[]).0, 1);
+    let db = rusqlite::Connection::open(&ds).unwrap();
+    db.execute(
+        "UPDATE meta SET value = '99' WHERE key = 'schema_version'",
+        [],
+    )
+    .unwrap();
+    db.pragma_update(None, "journal_mode", "DELETE").unwrap();
+    drop(db);
+    refused(&ds, "schema version 99");
+}
+
+#[test]
+fn a_locked_datastore_waits_then_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let ds = dir.path().join("ds.db");
+    let repo = Repo::new();
+    repo.commit(".env", &env_file(&common::pair()), "add env");
+    assert_eq!(scan_git(&repo.path, &ds, &[]).0, 1);
+    let mut db = rusqlite::Connection::open(&ds).unwrap();
+    let tx = db
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Exclusive)
+        .unwrap();
+    let started = std::time::Instant::now();
+    let out = bin()
+        .arg("git")
+        .arg(&repo.path)
+        .arg("--datastore")
+        .arg(&ds)
+        .env("CYBRID_SCAN_DATASTORE_WAIT_MS", "400")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("is locked"), "{stderr}");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(400));
+    tx.rollback().unwrap();
+    assert_eq!(scan_git(&repo.path, &ds, &[]).0, 1);
+}
+
+#[test]
+fn a_scan_killed_mid_way_leaves_a_consistent_datastore_that_a_rerun_completes() {
+    let dir = tempfile::tempdir().unwrap();
+    let ds = dir.path().join("ds.db");
+    let files = dir.path().join("files");
+    // Enough input that the kill lands during the scan (most of the time;
+    // the assertions hold whenever it lands).
+    for i in 0..40 {
+        let sub = files.join(format!("d{i}"));
+        std::fs::create_dir_all(&sub).unwrap();
+        std::fs::write(sub.join(".env"), env_file(&common::pair())).unwrap();
+        std::fs::write(
+            sub.join("big.txt"),
+            "lorem ipsum dolor sit amet\n".repeat(40_000),
+        )
+        .unwrap();
+    }
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("cybrid-scan"))
+        .arg("dir")
+        .arg(&files)
+        .arg("--datastore")
+        .arg(&ds)
+        .args(["-q", "-j", "1"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(150));
+    let _ = child.kill(); // SIGKILL
+    let _ = child.wait();
+    if ds.exists() {
+        let db = rusqlite::Connection::open(&ds).unwrap();
+        let ok: String = db
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(ok, "ok");
+        let n: i64 = db
+            .query_row("SELECT count(*) FROM incidents", [], |r| r.get(0))
+            .unwrap_or(0);
+        assert!(n == 0 || n == 40, "a partial run was recorded: {n}");
+    }
+    let out = bin()
+        .arg("dir")
+        .arg(&files)
+        .arg("--datastore")
+        .arg(&ds)
+        .args(["-q", "-f", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(incidents(&ds, &[]).len(), 40);
+}
+
+#[test]
+fn reports_from_the_datastore_reuse_the_writers_and_hold_no_secret() {
+    let repo = Repo::new();
+    let pair = common::pair();
+    repo.commit(".env", &env_file(&pair), "add env");
+    let dir = tempfile::tempdir().unwrap();
+    let ds = dir.path().join("ds.db");
+    assert_eq!(scan_git(&repo.path, &ds, &[]).0, 1);
+    for format in ["human", "json", "jsonl", "sarif", "gitlab"] {
+        let out = bin()
+            .args(["report", "--format", format, "--datastore"])
+            .arg(&ds)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{format}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(!text.contains(&pair.secret), "{format}");
+        assert!(!text.contains(&pair.id), "{format}");
+        if format == "json" {
+            let v: Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(v["findings"].as_array().unwrap().len(), 1);
+            assert_eq!(v["findings"][0]["location"]["path"], ".env");
+            assert!(v["findings"][0]["location"]["commit"].is_string());
+        }
+    }
+}
