@@ -541,3 +541,168 @@ fn reports_from_the_datastore_reuse_the_writers_and_hold_no_secret() {
         }
     }
 }
+
+/// Debian's Chromium, when installed; the HTML tests skip (saying so) without it.
+fn chromium() -> Option<PathBuf> {
+    ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .find_map(|name| {
+            let ok = StdCommand::new(name)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success());
+            ok.then(|| PathBuf::from(name))
+        })
+}
+
+/// The DOM of `page` after its script ran, with `hash` in its URL.
+fn rendered(browser: &Path, page: &Path, hash: &str) -> String {
+    let profile = tempfile::tempdir().unwrap();
+    let out = StdCommand::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--virtual-time-budget=2000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg("--dump-dom")
+        .arg(format!("file://{}{hash}", page.display()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The `<tr data-fingerprint=…>` opening tags of a page, by fingerprint.
+fn rows(dom: &str) -> Vec<(String, bool)> {
+    dom.match_indices("<tr data-fingerprint=\"")
+        .map(|(at, m)| {
+            let rest = &dom[at + m.len()..];
+            let fp = rest[..rest.find('"').unwrap()].to_string();
+            let tag = &rest[..rest.find('>').unwrap()];
+            (fp, tag.contains("hidden"))
+        })
+        .collect()
+}
+
+#[test]
+fn the_html_report_renders_in_chromium_and_filters_by_status_and_repository() {
+    let (a, b) = (Repo::new(), Repo::new());
+    let (p1, p2, p3) = (common::pair(), common::pair(), common::pair());
+    a.commit(".env", &env_file(&p1), "one");
+    a.commit("deploy/.env", &env_file(&p2), "two");
+    b.commit(
+        "settings.env",
+        &env_file(&p3),
+        "three <script>alert(1)</script>",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let ds = dir.path().join("ds.db");
+    let manifest = dir.path().join("repos.txt");
+    std::fs::write(
+        &manifest,
+        format!("{}\n{}\n", a.path.display(), b.path.display()),
+    )
+    .unwrap();
+    let out = bin()
+        .args(["sweep", "-q", "--manifest"])
+        .arg(&manifest)
+        .arg("--datastore")
+        .arg(&ds)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let list = incidents(&ds, &[]);
+    assert_eq!(list.len(), 3);
+    let in_b: Vec<String> = list
+        .iter()
+        .filter(|i| {
+            i["repositories"]
+                .to_string()
+                .contains(&*b.path.to_string_lossy())
+        })
+        .map(|i| i["fingerprint"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(in_b.len(), 1, "{list:#?}");
+    let dismissed = list[0]["fingerprint"].as_str().unwrap().to_string();
+    bin()
+        .args([
+            "incidents",
+            "triage",
+            &dismissed,
+            "--status",
+            "false_positive",
+        ])
+        .args(["--note", "\"><img src=x onerror=alert(1)> a fixture"])
+        .arg("--datastore")
+        .arg(&ds)
+        .assert()
+        .success();
+
+    let page = dir.path().join("incidents.html");
+    bin()
+        .args(["report", "--format", "html", "-o"])
+        .arg(&page)
+        .arg("--datastore")
+        .arg(&ds)
+        .assert()
+        .success();
+    let html = std::fs::read_to_string(&page).unwrap();
+    for p in [&p1, &p2, &p3] {
+        assert!(!html.contains(&p.secret) && !html.contains(&p.id));
+    }
+    // Self-contained: nothing fetched from anywhere.
+    for external in ["<link", "src=\"http", "src=\"//", "@import", "url("] {
+        assert!(!html.contains(external), "{external}");
+    }
+    assert!(!html.contains("<img src=x"), "the note was not escaped");
+    let all = rows(&html);
+    assert_eq!(all.len(), 3);
+
+    let Some(browser) = chromium() else {
+        eprintln!(
+            "note: chromium is not installed: the page was checked as text only, not rendered"
+        );
+        return;
+    };
+    let dom = rendered(&browser, &page, "");
+    let shown = rows(&dom);
+    assert_eq!(shown.len(), 3, "the rows did not survive the DOM");
+    assert!(shown.iter().all(|(_, hidden)| !hidden));
+    assert!(!dom.contains("<img src=\"x\""), "the note became markup");
+
+    let dom = rendered(&browser, &page, "#status=false_positive");
+    let visible: Vec<String> = rows(&dom)
+        .into_iter()
+        .filter(|(_, hidden)| !hidden)
+        .map(|(fp, _)| fp)
+        .collect();
+    assert_eq!(visible, vec![dismissed.clone()]);
+    assert!(dom.contains("1 of 3 shown"));
+
+    let hash = format!("#repository={}", urlencode(&b.path.to_string_lossy()));
+    let visible: Vec<String> = rows(&rendered(&browser, &page, &hash))
+        .into_iter()
+        .filter(|(_, hidden)| !hidden)
+        .map(|(fp, _)| fp)
+        .collect();
+    assert_eq!(visible, in_b);
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}

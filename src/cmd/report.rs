@@ -2,12 +2,13 @@
 //! as a report, through the same writers as a scan's (and an HTML page).
 
 use std::io::{self, BufWriter, Write};
+use std::path::Path;
 
 use anyhow::{Context, Result};
 use cybrid_scan::cli::{ReportArgs, StoreReportFormat};
-use cybrid_scan::datastore::Datastore;
+use cybrid_scan::datastore::{self, Datastore};
 use cybrid_scan::exit::Outcome;
-use cybrid_scan::report::{self, Format, OutputOptions, Report, Reveal};
+use cybrid_scan::report::{self, html, Format, OutputOptions, Report, Reveal};
 use cybrid_scan::rules::load_rule_set;
 
 use super::write_atomically;
@@ -20,7 +21,7 @@ pub fn run(args: ReportArgs) -> Result<Outcome> {
         StoreReportFormat::Jsonl => Format::Jsonl,
         StoreReportFormat::Sarif => Format::Sarif,
         StoreReportFormat::Gitlab => Format::Gitlab,
-        StoreReportFormat::Html => anyhow::bail!("--format html is not available yet"),
+        StoreReportFormat::Html => return write_html(&ds, &args),
     };
     let mut findings = ds.findings(args.status)?;
     findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
@@ -38,8 +39,30 @@ pub fn run(args: ReportArgs) -> Result<Outcome> {
         sarif_category: None,
     };
     let rules = load_rule_set(&[])?.rules;
-    let write = |w: &mut dyn Write| report::write_report(&report, &opts, &rules, w);
-    match &args.output {
+    emit(args.output.as_deref(), |w| {
+        report::write_report(&report, &opts, &rules, w)
+    })
+}
+
+/// The HTML page: one row per incident.
+fn write_html(ds: &Datastore, args: &ReportArgs) -> Result<Outcome> {
+    let mut incidents = Vec::new();
+    for i in ds.incidents(args.status)? {
+        let places = ds.occurrences(&i.fingerprint)?;
+        incidents.push((i, places));
+    }
+    let generated = datastore::now();
+    emit(args.output.as_deref(), |w| {
+        html::write(&incidents, &generated, w)
+    })
+}
+
+/// Write to `output` (atomically) or standard output.
+fn emit(
+    output: Option<&Path>,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> Result<Outcome> {
+    match output {
         Some(path) => write_atomically(path, write)?,
         None => {
             let stdout = io::stdout();
