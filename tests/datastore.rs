@@ -143,8 +143,6 @@ fn a_rescan_adds_no_incident_and_no_occurrence_and_no_secret_is_stored() {
 
     let (code, first, _) = scan_git(&repo.path, &ds, &[]);
     assert_eq!(code, 1);
-    let (code, second, _) = scan_git(&repo.path, &ds, &[]);
-    assert_eq!(code, 1);
     // The run's own report is the same with and without the datastore.
     let plain = bin()
         .arg("git")
@@ -154,14 +152,29 @@ fn a_rescan_adds_no_incident_and_no_occurrence_and_no_secret_is_stored() {
         .unwrap();
     let plain: Value = serde_json::from_slice(&plain.stdout).unwrap();
     assert_eq!(first["findings"], plain["findings"]);
-    assert_eq!(second["findings"], plain["findings"]);
+    // Rescanned: its blobs are not read again, nothing new is recorded.
+    let (code, second, _) = scan_git(&repo.path, &ds, &[]);
+    assert_eq!(code, 0);
+    assert_eq!(second["findings"], serde_json::json!([]));
+    // A directory scan reads everything each time: its occurrences are
+    // upserted, not added again.
+    for _ in 0..2 {
+        let out = bin()
+            .arg("dir")
+            .arg(&repo.path)
+            .arg("--datastore")
+            .arg(&ds)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+    }
 
     let list = incidents(&ds, &[]);
     assert_eq!(list.len(), 1, "{list:?}");
     let i = &list[0];
     assert_eq!(i["status"], "open");
-    assert_eq!(i["occurrences"], 2);
-    assert_eq!(i["sources"], serde_json::json!(["git"]));
+    assert_eq!(i["occurrences"], 4, "two blobs and two files");
+    assert_eq!(i["sources"], serde_json::json!(["file", "git"]));
     assert_eq!(i["fingerprint"], first["findings"][0]["fingerprint"]);
     assert!(i["secret"].as_str().unwrap().contains('*'));
 
@@ -169,7 +182,7 @@ fn a_rescan_adds_no_incident_and_no_occurrence_and_no_secret_is_stored() {
     let runs: i64 = db
         .query_row("SELECT count(*) FROM runs", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(runs, 2);
+    assert_eq!(runs, 4);
     drop(db);
     let bytes = datastore_bytes(&ds);
     assert!(
@@ -282,10 +295,13 @@ fn triage_survives_rescans_passes_the_gate_and_is_a_sarif_suppression() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    // Rescanned: the triage holds, the gate passes, JSON and SARIF say why.
+    // The credential again, in a new file: the triage holds, the gate
+    // passes, JSON and SARIF say why.
+    repo.commit("copy/.env", &format!("# 1\n{}", env_file(&pair)), "copy");
     let (code, report, stderr) = scan_git(&repo.path, &ds, &[]);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(report["findings"][0]["triage"]["status"], "test_credential");
+    repo.commit("copy/.env", &format!("# 2\n{}", env_file(&pair)), "copy");
     let sarif = bin()
         .arg("git")
         .arg(&repo.path)
@@ -333,6 +349,7 @@ fn triage_survives_rescans_passes_the_gate_and_is_a_sarif_suppression() {
         .arg(&ds)
         .assert()
         .success();
+    repo.commit("copy/.env", &format!("# 3\n{}", env_file(&pair)), "copy");
     assert_eq!(scan_git(&repo.path, &ds, &[]).0, 1);
 }
 
@@ -456,7 +473,7 @@ fn a_locked_datastore_waits_then_says_so() {
     assert!(stderr.contains("is locked"), "{stderr}");
     assert!(started.elapsed() >= std::time::Duration::from_millis(400));
     tx.rollback().unwrap();
-    assert_eq!(scan_git(&repo.path, &ds, &[]).0, 1);
+    assert_eq!(scan_git(&repo.path, &ds, &[]).0, 0, "already scanned");
 }
 
 #[test]
@@ -705,4 +722,74 @@ fn urlencode(s: &str) -> String {
             }
         })
         .collect()
+}
+
+fn note_of(report: &Value, needle: &str) -> Option<String> {
+    report["notes"]
+        .as_array()?
+        .iter()
+        .filter_map(Value::as_str)
+        .find(|n| n.contains(needle))
+        .map(str::to_string)
+}
+
+#[test]
+fn a_second_history_scan_reads_only_new_blobs_and_attributes_them_fully() {
+    let repo = Repo::new();
+    let (old, new) = (common::pair(), common::pair());
+    repo.commit(".env", &env_file(&old), "add env");
+    for i in 0..30 {
+        repo.commit(
+            &format!("src/m{i}.txt"),
+            &format!("some ordinary source text {i}\n").repeat(200),
+            "more",
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let ds = dir.path().join("ds.db");
+    let (code, first, _) = scan_git(&repo.path, &ds, &[]);
+    assert_eq!(code, 1);
+    let first_bytes = first["stats"]["bytes"].as_u64().unwrap();
+    assert!(first_bytes > 100_000);
+
+    // Unchanged: nothing is read again, and the note says why.
+    let (code, second, _) = scan_git(&repo.path, &ds, &[]);
+    assert_eq!(code, 0, "findings of skipped blobs are not re-reported");
+    let second_bytes = second["stats"]["bytes"].as_u64().unwrap();
+    assert!(
+        second_bytes * 100 < first_bytes,
+        "{second_bytes} of {first_bytes} bytes read again"
+    );
+    let note = note_of(&second, "already scanned (datastore) skipped").unwrap();
+    assert!(note.contains("31 tree(s)"), "{note}"); // one root tree per commit
+
+    // A new commit: only its blob is read, and it is attributed in full.
+    repo.commit("deploy/prod.env", &env_file(&new), "deploy settings");
+    let (code, third, _) = scan_git(&repo.path, &ds, &[]);
+    assert_eq!(code, 1);
+    let findings = third["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "{findings:#?}");
+    let loc = &findings[0]["location"];
+    assert_eq!(loc["path"], "deploy/prod.env");
+    assert_eq!(
+        loc["author"].as_str().unwrap(),
+        "Ann Leak <ann@example.com>"
+    );
+    assert!(loc["commit"].as_str().unwrap().len() == 40);
+    assert!(loc["refs"].to_string().contains("main"), "{loc}");
+    assert!(third["stats"]["bytes"].as_u64().unwrap() < 1_000);
+    assert_eq!(incidents(&ds, &[]).len(), 2);
+
+    // Other rules: everything is read again.
+    let rules = tempfile::tempdir().unwrap();
+    std::fs::write(
+        rules.path().join("acme.toml"),
+        "[[rules]]\nid = \"acme-cybrid-proxy-key\"\nname = \"Acme proxy key\"\ndescription = \"d\"\nkind = \"client-secret\"\nkeywords = [\"cybrid_proxy\"]\nexamples = [\"cybrid_proxy_key=k3Jd8sPq0ZxY7wVu6TsRq5PoNm4LkJi3HgF2eDc1BaZ\"]\n[[rules.patterns]]\nregex = '''cybrid_proxy_key=(?P<secret>[A-Za-z0-9_\\-]{43})'''\n",
+    )
+    .unwrap();
+    let rules_arg = rules.path().to_string_lossy().into_owned();
+    let (code, other, _) = scan_git(&repo.path, &ds, &["--rules", &rules_arg]);
+    assert_eq!(code, 1);
+    assert!(other["stats"]["bytes"].as_u64().unwrap() > first_bytes);
+    assert!(note_of(&other, "already scanned").is_none());
 }

@@ -55,6 +55,7 @@ pub fn run(args: GitArgs) -> Result<Outcome> {
             keep_clone: args.keep_clone.clone(),
             label: several.then(|| redact_url(spec)),
             index_file: index_file.clone(),
+            known: pipeline.known_blobs(),
         };
         match scan_repository(spec, &opts, &pipeline.engine, &pipeline.collector) {
             Ok(summary) => {

@@ -8,6 +8,7 @@
 
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -21,6 +22,8 @@ use cybrid_scan::finding::VerificationStatus;
 use cybrid_scan::refs;
 use cybrid_scan::report::{self, escape_for_terminal, Format, ReadCount, Report};
 use cybrid_scan::rules::load_rule_set;
+use cybrid_scan::source::git::known::KnownBlobs;
+use cybrid_scan::sweep::scan_key;
 use cybrid_scan::verify::cache::VerdictMemory;
 use cybrid_scan::verify::{verify_findings_remembering, VerifyConfig};
 
@@ -36,6 +39,10 @@ pub struct Pipeline {
     datastore: Option<Datastore>,
     /// When the run started, as the datastore records it.
     started_at: String,
+    /// With a datastore: the git blobs it has already scanned under the
+    /// same [`scan_key`](datastore_scan_key), and those this run reads.
+    known: Option<Arc<KnownBlobs>>,
+    scan_key: String,
 }
 
 impl Pipeline {
@@ -52,7 +59,18 @@ impl Pipeline {
             .as_deref()
             .map(Datastore::open)
             .transpose()?;
+        let scan_key = datastore_scan_key(&settings, &engine);
+        let known = match &datastore {
+            Some(ds) => {
+                let mut ids = ds.scanned("blob", &scan_key)?;
+                ids.append(&mut ds.scanned("tree", &scan_key)?);
+                Some(Arc::new(KnownBlobs::new(&ids)))
+            }
+            None => None,
+        };
         let pipeline = Pipeline {
+            known,
+            scan_key,
             notes: Vec::new(),
             settings,
             engine,
@@ -67,6 +85,11 @@ impl Pipeline {
             pipeline.say(&format!("note: {note}"));
         }
         Ok(pipeline)
+    }
+
+    /// The blobs to leave unread, and to note those read (`--datastore`).
+    pub fn known_blobs(&self) -> Option<Arc<KnownBlobs>> {
+        self.known.clone()
     }
 
     pub fn started(&self) -> Instant {
@@ -95,6 +118,8 @@ impl Pipeline {
             notes,
             datastore,
             started_at,
+            known,
+            scan_key,
         } = self;
         let gathered = collector.into_gathered();
         let read = ReadCount::new(unit.count(&gathered), unit.name());
@@ -117,6 +142,8 @@ impl Pipeline {
             notes,
             datastore,
             started_at,
+            known,
+            scan_key,
         }
         .finish_report(report, None)
     }
@@ -131,6 +158,14 @@ impl Pipeline {
         let settings = &self.settings;
         let mut datastore = self.datastore;
         let mut notes = self.notes;
+        if let Some(k) = &self.known {
+            let (blobs, trees) = (k.skipped_count(), k.skipped_trees_count());
+            if blobs + trees > 0 {
+                notes.push(format!(
+                    "{blobs} blob(s) and {trees} tree(s) with every blob under them already scanned (datastore) skipped: their findings were recorded when first scanned"
+                ));
+            }
+        }
         notes.append(&mut report.notes);
         report.notes = notes;
         // In order: suppression (baseline, allow-lists) → confidence →
@@ -180,11 +215,30 @@ impl Pipeline {
             report.notes.extend(done.notes);
         }
         if let Some(store) = datastore.as_mut() {
+            // What was read is recorded as scanned only when nothing was
+            // lost on the way (an unreadable object, the findings cap): a
+            // rerun reads it again otherwise.
+            let whole =
+                report.errors.is_empty() && report.failed_inputs == 0 && report.dropped == 0;
+            let scanned = match &self.known {
+                Some(k) if whole => k
+                    .take_scanned()
+                    .into_iter()
+                    .map(|oid| ("blob", oid))
+                    .chain(k.take_trees().into_iter().map(|oid| ("tree", oid)))
+                    .collect(),
+                _ => Vec::new(),
+            };
             let run = RunInfo {
                 started: self.started_at.clone(),
                 command: command_name(),
                 bytes: report.stats.bytes,
-                ..RunInfo::default()
+                skipped: self
+                    .known
+                    .as_ref()
+                    .map_or(0, |k| k.skipped_count() + k.skipped_trees_count()),
+                scan_key: self.scan_key.clone(),
+                scanned,
             };
             record(store, &run, &mut report, settings.quiet)?;
         }
@@ -286,6 +340,25 @@ fn record(store: &mut Datastore, run: &RunInfo, report: &mut Report, quiet: bool
         ));
     }
     Ok(())
+}
+
+/// What a datastore's record of "already scanned" depends on: the tool
+/// version, rules and size limit ([`scan_key`]), and what decides which
+/// findings are recorded (`--min-confidence`, the baseline and the config
+/// file's allow-lists). Any change rescans.
+fn datastore_scan_key(settings: &Settings, engine: &Engine) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"cybrid-scan/datastore-scan-key/v1\0");
+    h.update(scan_key(engine.rules(), settings.max_file_size).as_bytes());
+    h.update(settings.min_confidence.as_str().as_bytes());
+    for file in [&settings.baseline, &settings.config_file] {
+        h.update([0u8]);
+        if let Some(bytes) = file.as_ref().and_then(|p| std::fs::read(p).ok()) {
+            h.update(Sha256::digest(bytes));
+        }
+    }
+    hex::encode(h.finalize())
 }
 
 /// The subcommand, for the datastore's `runs` table: never its arguments

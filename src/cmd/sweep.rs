@@ -57,7 +57,8 @@ pub fn run(args: SweepArgs) -> Result<Outcome> {
         scan_key: scan_key(engine.rules(), settings.max_file_size),
     };
     let scanner = GitScanner::new(engine, threads, settings.max_file_size)
-        .context("cannot start the scanning threads")?;
+        .context("cannot start the scanning threads")?
+        .with_known(pipeline.known_blobs());
     let display = if settings.quiet {
         Display::Quiet
     } else if std::io::stderr().is_terminal() {

@@ -14,6 +14,7 @@ use super::manifest::Entry;
 use super::{RepoScan, RepoScanner};
 use crate::collect::Collector;
 use crate::detect::Engine;
+use crate::source::git::known::KnownBlobs;
 use crate::source::git::{scan_repository, GitMode, GitOptions};
 
 /// Scans each repository's full history with a shared pool.
@@ -44,8 +45,17 @@ impl<'a> GitScanner<'a> {
                 keep_clone: None,
                 label: None,
                 index_file: None,
+                known: None,
             },
         })
+    }
+}
+
+impl GitScanner<'_> {
+    /// Leave unread the blobs a datastore already holds as scanned.
+    pub fn with_known(mut self, known: Option<Arc<KnownBlobs>>) -> Self {
+        self.options.known = known;
+        self
     }
 }
 

@@ -15,6 +15,7 @@ mod attribute;
 mod commit;
 mod delta;
 mod history;
+pub mod known;
 mod oidset;
 pub mod open;
 mod packfile;
@@ -76,6 +77,8 @@ pub struct GitOptions {
     /// With `Staged`: read this index file instead of the repository's
     /// (what `GIT_INDEX_FILE` names while `git commit -a` runs hooks).
     pub index_file: Option<PathBuf>,
+    /// History mode: blobs already scanned (`--datastore`), left unread.
+    pub known: Option<std::sync::Arc<known::KnownBlobs>>,
 }
 
 /// What one repository's scan did, beyond its findings.
@@ -133,7 +136,7 @@ pub fn scan_repository(
     let result = std::thread::scope(|s| {
         let display = progress::Progress::start(s, opts.progress, &ctx);
         let result = match &opts.mode {
-            GitMode::History => history::run(&opened, &workers, &ctx),
+            GitMode::History => history::run(&opened, &workers, &ctx, opts.known.as_deref()),
             GitMode::Range(spec) => range::run(&opened, spec, &workers, &ctx),
             GitMode::Staged => staged::run(&opened, opts.index_file.as_deref(), &workers, &ctx),
         };
