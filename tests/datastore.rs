@@ -793,3 +793,86 @@ fn a_second_history_scan_reads_only_new_blobs_and_attributes_them_fully() {
     assert!(other["stats"]["bytes"].as_u64().unwrap() > first_bytes);
     assert!(note_of(&other, "already scanned").is_none());
 }
+
+#[test]
+fn a_revoked_credential_that_verifies_live_again_is_reopened_with_a_note() {
+    use cybrid_scan::idsim::{AppKind, Application, Seed, Simulator};
+    let sim = Simulator::start("127.0.0.1:0", "sandbox", Seed::default()).unwrap();
+    let pair = common::pair();
+    sim.add_application(Application {
+        client_id: pair.id.clone(),
+        client_secret: pair.secret.clone(),
+        environment: "sandbox".into(),
+        kind: AppKind::Bank,
+        guid: String::new(),
+        organization_guid: String::new(),
+        scopes: Vec::new(),
+        ip_allowlist: Vec::new(),
+        name: String::new(),
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let files = dir.path().join("files");
+    std::fs::create_dir_all(&files).unwrap();
+    std::fs::write(files.join(".env"), env_file(&pair)).unwrap();
+    let ds = dir.path().join("ds.db");
+    let scan = || {
+        bin()
+            .arg("dir")
+            .arg(&files)
+            .args(["--verify", "-f", "json", "--endpoint"])
+            .arg(format!("sandbox={}/sandbox", sim.url()))
+            .arg("--endpoint")
+            .arg(format!("production={}/production", sim.url()))
+            .arg("--datastore")
+            .arg(&ds)
+            .output()
+            .unwrap()
+    };
+    let out = scan();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let list = incidents(&ds, &[]);
+    assert_eq!(list[0]["verification"]["status"], "live");
+    assert!(list[0]["verification"]["at"].is_string());
+    let fp = list[0]["fingerprint"].as_str().unwrap().to_string();
+    bin()
+        .args([
+            "incidents",
+            "triage",
+            &fp,
+            "--status",
+            "revoked",
+            "--note",
+            "deleted",
+        ])
+        .arg("--datastore")
+        .arg(&ds)
+        .assert()
+        .success();
+
+    // Still live: the incident is open again, and its history says why.
+    let out = scan();
+    assert_eq!(out.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("reopened"), "{stderr}");
+    let list = incidents(&ds, &[]);
+    assert_eq!(list[0]["status"], "open");
+    let show = bin()
+        .args(["incidents", "show", &fp, "--format", "json", "--datastore"])
+        .arg(&ds)
+        .output()
+        .unwrap();
+    let show: Value = serde_json::from_slice(&show.stdout).unwrap();
+    let last = show["history"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["from"], "revoked");
+    assert_eq!(last["to"], "open");
+    assert!(last["note"]
+        .as_str()
+        .unwrap()
+        .contains("verified live again in sandbox"));
+    assert!(!contains(&datastore_bytes(&ds), &pair.secret));
+}
