@@ -354,9 +354,20 @@ fn triage_survives_rescans_passes_the_gate_and_is_a_sarif_suppression() {
 }
 
 #[test]
-fn an_unknown_or_ambiguous_fingerprint_is_refused() {
+fn an_unknown_fingerprint_or_a_missing_datastore_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let ds = dir.path().join("ds.db");
+    let out = bin()
+        .args(["incidents", "list", "--datastore"])
+        .arg(&ds)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"));
+    assert!(!ds.exists(), "reading created the datastore");
+    let repo = Repo::new();
+    repo.commit(".env", &env_file(&common::pair()), "add env");
+    assert_eq!(scan_git(&repo.path, &ds, &[]).0, 1);
     let out = bin()
         .args([
             "incidents",

@@ -20,7 +20,7 @@ pub fn run(args: IncidentsArgs) -> Result<Outcome> {
             status,
             format,
         } => {
-            let ds = Datastore::open(&store.datastore)?;
+            let ds = Datastore::open_existing(&store.datastore)?;
             let incidents = ds.incidents(status)?;
             match format {
                 IncidentsFormat::Json => {
@@ -35,7 +35,7 @@ pub fn run(args: IncidentsArgs) -> Result<Outcome> {
             fingerprint,
             format,
         } => {
-            let ds = Datastore::open(&store.datastore)?;
+            let ds = Datastore::open_existing(&store.datastore)?;
             let fp = ds.resolve(&fingerprint)?;
             let (incident, occurrences, history) = ds.incident(&fp)?;
             match format {
@@ -56,7 +56,7 @@ pub fn run(args: IncidentsArgs) -> Result<Outcome> {
             note,
             who,
         } => {
-            let mut ds = Datastore::open(&store.datastore)?;
+            let mut ds = Datastore::open_existing(&store.datastore)?;
             let who = triage::who(who.as_deref());
             for c in ds.triage(&fingerprints, status, &note, &who)? {
                 writeln!(

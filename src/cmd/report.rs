@@ -14,7 +14,7 @@ use cybrid_scan::rules::load_rule_set;
 use super::write_atomically;
 
 pub fn run(args: ReportArgs) -> Result<Outcome> {
-    let ds = Datastore::open(&args.store.datastore)?;
+    let ds = Datastore::open_existing(&args.store.datastore)?;
     let format = match args.format {
         StoreReportFormat::Human => Format::Human,
         StoreReportFormat::Json => Format::Json,

@@ -43,6 +43,8 @@ pub enum DatastoreError {
         #[source]
         source: std::io::Error,
     },
+    #[error("datastore {path} does not exist (a scan with --datastore creates it)")]
+    Missing { path: PathBuf },
     #[error("datastore {path}: no incident has a fingerprint starting with {prefix:?}")]
     UnknownIncident { path: PathBuf, prefix: String },
     #[error("datastore {path}: {count} incidents have a fingerprint starting with {prefix:?}; give more of it")]

@@ -95,6 +95,18 @@ impl Datastore {
         Ok(Datastore { conn, path })
     }
 
+    /// Open a datastore that must already exist (reading and triage never
+    /// create one).
+    pub fn open_existing(location: &str) -> Result<Self, DatastoreError> {
+        let postgres = location.starts_with("postgres://") || location.starts_with("postgresql://");
+        if !postgres && !Path::new(location).exists() {
+            return Err(DatastoreError::Missing {
+                path: PathBuf::from(location),
+            });
+        }
+        Self::open(location)
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
