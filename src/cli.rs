@@ -45,6 +45,10 @@ pub enum Command {
     /// Print the manual page (roff) to standard output: `cybrid-scan man | man -l -`
     #[command(hide = true)]
     Man,
+    /// The datastore's incidents (one per credential): list, show, triage
+    Incidents(IncidentsArgs),
+    /// A report of every incident in a datastore, in any format (html too)
+    Report(ReportArgs),
 }
 
 /// Options every scanning subcommand takes.
@@ -135,6 +139,9 @@ pub struct CommonArgs {
     /// List every ref that reaches a finding's commit (default: branches and tags first, at most 32, plus `refs_total`)
     #[arg(long)]
     pub all_refs: bool,
+    /// Record every finding as an occurrence of its incident in this SQLite file (no secret is stored), and skip what it has already scanned under the same rules
+    #[arg(long, value_name = "LOCATION")]
+    pub datastore: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -383,6 +390,93 @@ pub struct BaselineArgs {
         value_name = "SCAN"
     )]
     pub scan: Vec<String>,
+}
+
+/// The datastore a command reads or triages.
+#[derive(Debug, Args)]
+pub struct DatastoreArg {
+    /// The datastore: an SQLite file written by a scan's --datastore
+    #[arg(long, value_name = "LOCATION", required = true)]
+    pub datastore: String,
+}
+
+#[derive(Debug, Args)]
+pub struct IncidentsArgs {
+    #[command(subcommand)]
+    pub command: IncidentsCommand,
+}
+
+/// How `incidents list` and `show` print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum IncidentsFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IncidentsCommand {
+    /// Every incident (one per distinct credential), most recently seen first
+    List {
+        #[command(flatten)]
+        store: DatastoreArg,
+        /// Only incidents with this status
+        #[arg(long, value_enum)]
+        status: Option<crate::datastore::Status>,
+        #[arg(short = 'f', long, value_enum, default_value = "human")]
+        format: IncidentsFormat,
+    },
+    /// One incident: its occurrences and triage history
+    Show {
+        #[command(flatten)]
+        store: DatastoreArg,
+        /// The incident's fingerprint, or enough of its start to name one
+        #[arg(value_name = "FINGERPRINT")]
+        fingerprint: String,
+        #[arg(short = 'f', long, value_enum, default_value = "human")]
+        format: IncidentsFormat,
+    },
+    /// Set incidents' status, with a note; kept in their history and honoured by later scans
+    Triage {
+        #[command(flatten)]
+        store: DatastoreArg,
+        /// Fingerprints (or unique prefixes)
+        #[arg(value_name = "FINGERPRINT", required = true)]
+        fingerprints: Vec<String>,
+        #[arg(long, value_enum)]
+        status: crate::datastore::Status,
+        /// Why (the SARIF suppression's justification for false_positive, test_credential, accepted_risk)
+        #[arg(long, value_name = "TEXT")]
+        note: String,
+        /// Who decides [default: $USER]
+        #[arg(long, value_name = "NAME")]
+        who: Option<String>,
+    },
+}
+
+/// Formats of `report --datastore`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StoreReportFormat {
+    Human,
+    Json,
+    Jsonl,
+    Sarif,
+    Gitlab,
+    /// One self-contained page, sortable and filterable (no network request)
+    Html,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub store: DatastoreArg,
+    #[arg(short = 'f', long, value_enum, default_value = "human")]
+    pub format: StoreReportFormat,
+    /// Write the report to FILE instead of standard output
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Only incidents with this status
+    #[arg(long, value_enum)]
+    pub status: Option<crate::datastore::Status>,
 }
 
 #[derive(Debug, Args)]

@@ -242,6 +242,7 @@ pub fn to_findings(
                 environment_hint: d.environment_hint.map(str::to_string),
                 repository: None,
                 allowed_inline: crate::suppress::inline::allows(bytes, d.start, d.end),
+                triage: None,
             }
         })
         .collect()

@@ -45,6 +45,8 @@ pub struct Settings {
     pub fail_on_errors: bool,
     /// `--all-refs`: every ref reaching a finding's commit, not the first few.
     pub all_refs: bool,
+    /// `--datastore LOCATION`: where incidents are recorded.
+    pub datastore: Option<String>,
     /// What resolving the settings changed and the user should know
     /// (a clamped `--threads`): reported as notes.
     pub notes: Vec<String>,
@@ -151,6 +153,7 @@ impl Settings {
             },
             fail_on_errors: args.fail_on_errors,
             all_refs: args.all_refs,
+            datastore: args.datastore.clone(),
             notes: threads_note.into_iter().collect(),
         })
     }

@@ -330,6 +330,28 @@ pub struct Finding {
     /// before; set where the bytes are still at hand ([`crate::collect::to_findings`]),
     /// acted on (dropped and counted) by the suppression step.
     pub allowed_inline: bool,
+    /// The incident's triage in the datastore (`--datastore`), when it is
+    /// not `open`.
+    pub triage: Option<Triage>,
+}
+
+/// How a person triaged a credential's incident in the datastore.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Triage {
+    /// `revoked`, `rotated`, `false_positive`, `test_credential`, `accepted_risk`.
+    pub status: String,
+    pub note: String,
+}
+
+impl Triage {
+    /// Statuses that say the finding needs no action: it no longer fails a
+    /// gate and becomes a SARIF suppression.
+    pub const SUPPRESSING: [&'static str; 3] =
+        ["false_positive", "test_credential", "accepted_risk"];
+
+    pub fn suppresses(&self) -> bool {
+        Self::SUPPRESSING.contains(&self.status.as_str())
+    }
 }
 
 impl Finding {
@@ -347,6 +369,11 @@ impl Finding {
                 .clone()
                 .filter(|t| t == "bank" || t == "organization"),
         })
+    }
+
+    /// Whether its incident was triaged as needing no action.
+    pub fn triaged_away(&self) -> bool {
+        self.triage.as_ref().is_some_and(Triage::suppresses)
     }
 
     /// Sort key that makes reports identical whatever the thread count.

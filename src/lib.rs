@@ -8,6 +8,7 @@ pub mod ci;
 pub mod cli;
 pub mod collect;
 pub mod config;
+pub mod datastore;
 pub mod detect;
 pub mod exit;
 pub mod finding;

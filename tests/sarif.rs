@@ -354,6 +354,7 @@ fn finding(rule: &str, seed: &str, status: VerificationStatus, env: Option<&str>
         environment_hint: None,
         repository: None,
         allowed_inline: false,
+        triage: None,
     }
 }
 

@@ -63,6 +63,7 @@ pub fn run(args: GitArgs) -> Result<Outcome> {
             label: several.then(|| redact_url(spec)),
             index_file: index_file.clone(),
             auth: auth.clone(),
+            known: pipeline.known_blobs(),
         };
         match scan_repository(spec, &opts, &pipeline.engine, &pipeline.collector) {
             Ok(summary) => {

@@ -7,9 +7,11 @@ mod completions;
 mod dir;
 mod git;
 mod image;
+mod incidents;
 mod logs;
 mod merge;
 mod pipeline;
+mod report;
 mod revoke;
 mod rules;
 mod sweep;
@@ -34,6 +36,8 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Image(args) => image::run(args),
         Command::Completions(args) => completions::completions(args),
         Command::Man => completions::man(),
+        Command::Incidents(args) => incidents::run(args),
+        Command::Report(args) => report::run(args),
     }
 }
 

@@ -8,17 +8,22 @@
 
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
 use cybrid_scan::cli::CommonArgs;
 use cybrid_scan::collect::{keep_first, Collector, Unit, ALL_INPUTS};
 use cybrid_scan::config::Settings;
+use cybrid_scan::datastore::{self, Datastore, RunInfo};
 use cybrid_scan::detect::Engine;
 use cybrid_scan::exit::Outcome;
+use cybrid_scan::finding::VerificationStatus;
 use cybrid_scan::refs;
 use cybrid_scan::report::{self, escape_for_terminal, Format, ReadCount, Report};
 use cybrid_scan::rules::load_rule_set;
+use cybrid_scan::source::git::known::KnownBlobs;
+use cybrid_scan::sweep::scan_key;
 use cybrid_scan::verify::cache::VerdictMemory;
 use cybrid_scan::verify::{verify_findings_remembering, VerifyConfig};
 
@@ -30,6 +35,14 @@ pub struct Pipeline {
     started: Instant,
     /// Notes for the report: only what every run of the same scan would say.
     notes: Vec<String>,
+    /// `--datastore`: opened before the scan, so a bad one fails first.
+    datastore: Option<Datastore>,
+    /// When the run started, as the datastore records it.
+    started_at: String,
+    /// With a datastore: the git blobs it has already scanned under the
+    /// same [`scan_key`](datastore_scan_key), and those this run reads.
+    known: Option<Arc<KnownBlobs>>,
+    scan_key: String,
 }
 
 impl Pipeline {
@@ -41,12 +54,30 @@ impl Pipeline {
         let settings = Settings::load(common, root)?;
         let engine = load_engine(&settings)?;
         let collector = Collector::with_max_findings(settings.max_findings);
+        let datastore = settings
+            .datastore
+            .as_deref()
+            .map(Datastore::open)
+            .transpose()?;
+        let scan_key = datastore_scan_key(&settings, &engine);
+        let known = match &datastore {
+            Some(ds) => {
+                let mut ids = ds.scanned("blob", &scan_key)?;
+                ids.append(&mut ds.scanned("tree", &scan_key)?);
+                Some(Arc::new(KnownBlobs::new(&ids)))
+            }
+            None => None,
+        };
         let pipeline = Pipeline {
+            known,
+            scan_key,
             notes: Vec::new(),
             settings,
             engine,
             collector,
             started,
+            datastore,
+            started_at: datastore::now(),
         };
         // Said, not reported: they depend on the machine, and the report
         // holds only what every run of the same scan would say.
@@ -54,6 +85,11 @@ impl Pipeline {
             pipeline.say(&format!("note: {note}"));
         }
         Ok(pipeline)
+    }
+
+    /// The blobs to leave unread, and to note those read (`--datastore`).
+    pub fn known_blobs(&self) -> Option<Arc<KnownBlobs>> {
+        self.known.clone()
     }
 
     pub fn started(&self) -> Instant {
@@ -80,6 +116,10 @@ impl Pipeline {
             collector,
             started,
             notes,
+            datastore,
+            started_at,
+            known,
+            scan_key,
         } = self;
         let gathered = collector.into_gathered();
         let read = ReadCount::new(unit.count(&gathered), unit.name());
@@ -100,6 +140,10 @@ impl Pipeline {
             collector: Collector::default(),
             started,
             notes,
+            datastore,
+            started_at,
+            known,
+            scan_key,
         }
         .finish_report(report, None)
     }
@@ -112,7 +156,16 @@ impl Pipeline {
         memory: Option<&mut dyn VerdictMemory>,
     ) -> Result<Outcome> {
         let settings = &self.settings;
+        let mut datastore = self.datastore;
         let mut notes = self.notes;
+        if let Some(k) = &self.known {
+            let (blobs, trees) = (k.skipped_count(), k.skipped_trees_count());
+            if blobs + trees > 0 {
+                notes.push(format!(
+                    "{blobs} blob(s) and {trees} tree(s) with every blob under them already scanned (datastore) skipped: their findings were recorded when first scanned"
+                ));
+            }
+        }
         notes.append(&mut report.notes);
         report.notes = notes;
         // In order: suppression (baseline, allow-lists) → confidence →
@@ -169,6 +222,34 @@ impl Pipeline {
             revocation_failed = done.failed;
             report.notes.extend(done.notes);
         }
+        if let Some(store) = datastore.as_mut() {
+            // What was read is recorded as scanned only when nothing was
+            // lost on the way (an unreadable object, the findings cap): a
+            // rerun reads it again otherwise.
+            let whole =
+                report.errors.is_empty() && report.failed_inputs == 0 && report.dropped == 0;
+            let scanned = match &self.known {
+                Some(k) if whole => k
+                    .take_scanned()
+                    .into_iter()
+                    .map(|oid| ("blob", oid))
+                    .chain(k.take_trees().into_iter().map(|oid| ("tree", oid)))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let run = RunInfo {
+                started: self.started_at.clone(),
+                command: command_name(),
+                bytes: report.stats.bytes,
+                skipped: self
+                    .known
+                    .as_ref()
+                    .map_or(0, |k| k.skipped_count() + k.skipped_trees_count()),
+                scan_key: self.scan_key.clone(),
+                scanned,
+            };
+            record(store, &run, &mut report, settings.quiet)?;
+        }
 
         report.stats.duration_ms = self.started.elapsed().as_millis() as u64;
         if settings.deterministic {
@@ -224,12 +305,78 @@ impl Pipeline {
             };
             eprintln!("cybrid-scan: incomplete scan: {why} (exit status 2; the report lists them in errors)");
         }
+        // Findings of incidents triaged as needing no action fail no gate.
+        let counted = report.findings.iter().filter(|f| !f.triaged_away());
+        let live = counted
+            .clone()
+            .filter(|f| f.verification.status == VerificationStatus::Live)
+            .count();
         Ok(Outcome::of_scan(
-            report.findings.len(),
-            report.live_count(),
+            counted.count(),
+            live,
             incomplete,
             settings.findings_status,
         ))
+    }
+}
+
+/// Record the run's findings in the datastore (one transaction) and mark
+/// each with its incident's triage.
+fn record(store: &mut Datastore, run: &RunInfo, report: &mut Report, quiet: bool) -> Result<()> {
+    let recorded = store.record(run, &report.findings)?;
+    for f in &mut report.findings {
+        f.triage = recorded.triage.get(f.fingerprint.as_str()).cloned();
+    }
+    if quiet {
+        return Ok(());
+    }
+    let say = |text: &str| eprintln!("cybrid-scan: {}", escape_for_terminal(text));
+    for note in &recorded.reopened {
+        say(&format!("datastore: {note}"));
+    }
+    say(&format!(
+        "datastore {}: {} finding(s) recorded as occurrences of {} incident(s), {} new",
+        store.path().display(),
+        report.findings.len(),
+        recorded.incidents,
+        recorded.new_incidents
+    ));
+    let triaged = report.findings.iter().filter(|f| f.triaged_away()).count();
+    if triaged > 0 {
+        say(&format!(
+            "datastore: {triaged} finding(s) of incidents triaged false_positive, test_credential or accepted_risk do not count for the exit status"
+        ));
+    }
+    Ok(())
+}
+
+/// What a datastore's record of "already scanned" depends on: the tool
+/// version, rules and size limit ([`scan_key`]), and what decides which
+/// findings are recorded (`--min-confidence`, the baseline and the config
+/// file's allow-lists). Any change rescans.
+fn datastore_scan_key(settings: &Settings, engine: &Engine) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"cybrid-scan/datastore-scan-key/v1\0");
+    h.update(scan_key(engine.rules(), settings.max_file_size).as_bytes());
+    h.update(settings.min_confidence.as_str().as_bytes());
+    for file in [&settings.baseline, &settings.config_file] {
+        h.update([0u8]);
+        if let Some(bytes) = file.as_ref().and_then(|p| std::fs::read(p).ok()) {
+            h.update(Sha256::digest(bytes));
+        }
+    }
+    hex::encode(h.finalize())
+}
+
+/// The subcommand, for the datastore's `runs` table: never its arguments
+/// (a clone URL may carry a token).
+fn command_name() -> String {
+    let args: Vec<String> = std::env::args().skip(1).take(2).collect();
+    match args.as_slice() {
+        [ci, provider] if ci == "ci" => format!("ci {provider}"),
+        [first, ..] => first.clone(),
+        [] => String::new(),
     }
 }
 

@@ -81,7 +81,8 @@ pub fn run(args: SweepArgs) -> Result<Outcome> {
     };
     let scanner = GitScanner::new(engine, threads, settings.max_file_size)
         .context("cannot start the scanning threads")?
-        .with_auth(auth);
+        .with_auth(auth)
+        .with_known(pipeline.known_blobs());
     let display = if settings.quiet {
         Display::Quiet
     } else if std::io::stderr().is_terminal() {

@@ -165,6 +165,18 @@ fn write_leak(
                 .unwrap_or_default()
         )),
     }
+    // Triage notes are the user's text: escaped like paths.
+    if let Some(t) = &first.triage {
+        details.push(format!(
+            "triaged {}{}",
+            escape_for_terminal(&t.status),
+            if t.note.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", escape_for_terminal(&t.note))
+            }
+        ));
+    }
     // Key and parent names come from the scanned bytes: escaped like paths.
     if let Some(c) = &first.location.context {
         details.push(escape_for_terminal(&c.describe()));

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use super::{Report, RepositorySummary, Reveal, Stats};
 use crate::collect::{ScanError, Skipped};
 use crate::finding::{
-    Confidence, Context, Finding, Fingerprint, Location, RevocationTarget, TokenInfo, Verification,
+    Confidence, Context, Finding, Fingerprint, Location, RevocationTarget, TokenInfo, Triage,
+    Verification,
 };
 use crate::secret::Secret;
 
@@ -53,6 +54,9 @@ pub struct FindingRecord {
     /// Why the finding is Cybrid's: key, parent, project or host (never the secret).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<Context>,
+    /// The incident's triage in the datastore (`--datastore`), when not `open`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub triage: Option<Triage>,
 }
 
 /// One distinct credential of a report: its findings grouped by fingerprint
@@ -173,6 +177,7 @@ impl FindingRecord {
             environment_hint: f.environment_hint.clone(),
             repository: f.repository.clone(),
             context: f.location.context.clone(),
+            triage: f.triage.clone(),
         }
     }
 }
@@ -197,6 +202,7 @@ impl FindingRecord {
             environment_hint: self.environment_hint,
             repository: self.repository,
             allowed_inline: false,
+            triage: self.triage,
         }
     }
 }

@@ -243,6 +243,7 @@ mod tests {
             environment_hint: None,
             repository: None,
             allowed_inline: false,
+            triage: None,
         }
     }
 

@@ -190,6 +190,7 @@ mod tests {
             environment_hint: None,
             repository: Some(repo.into()),
             context: None,
+            triage: None,
         }
     }
 

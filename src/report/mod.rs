@@ -3,6 +3,7 @@
 
 pub mod gitlab;
 pub mod hook;
+pub mod html;
 pub mod human;
 pub mod json;
 pub mod leaks;

@@ -312,6 +312,15 @@ fn result(
         .properties(result_properties(f, reveal))
         .build();
     r.rule_index = rule_index.map(|i| i as i64);
+    // Triaged in the datastore as needing no action: suppressed outside the
+    // source (SARIF 3.35), with the triage note as justification.
+    if let Some(t) = f.triage.as_ref().filter(|t| t.suppresses()) {
+        r.suppressions = Some(vec![sarif::Suppression::builder()
+            .kind(serde_json::json!("external"))
+            .status(serde_json::json!("accepted"))
+            .justification(t.note.clone())
+            .build()]);
+    }
     r
 }
 

@@ -250,6 +250,7 @@ mod tests {
             environment_hint: None,
             repository: None,
             context: None,
+            triage: None,
         }
     }
 

@@ -15,6 +15,7 @@ use super::{RepoScan, RepoScanner};
 use crate::collect::Collector;
 use crate::detect::Engine;
 use crate::source::git::auth::GitAuth;
+use crate::source::git::known::KnownBlobs;
 use crate::source::git::{scan_repository, GitMode, GitOptions};
 
 /// Scans each repository's full history with a shared pool.
@@ -46,6 +47,7 @@ impl<'a> GitScanner<'a> {
                 label: None,
                 index_file: None,
                 auth: None,
+                known: None,
             },
         })
     }
@@ -53,6 +55,14 @@ impl<'a> GitScanner<'a> {
     /// Clone URLs with these tokens ([`crate::source::git::auth`]).
     pub fn with_auth(mut self, auth: GitAuth) -> Self {
         self.options.auth = (!auth.is_empty()).then(|| Arc::new(auth));
+        self
+    }
+}
+
+impl GitScanner<'_> {
+    /// Leave unread the blobs a datastore already holds as scanned.
+    pub fn with_known(mut self, known: Option<Arc<KnownBlobs>>) -> Self {
+        self.options.known = known;
         self
     }
 }

@@ -313,6 +313,7 @@ mod tests {
                     environment_hint: None,
                     repository: None,
                     allowed_inline: false,
+                    triage: None,
                 });
             }
             Ok(RepoScan::default())

@@ -26,6 +26,7 @@ use git2::{ObjectType, Oid};
 use rayon::prelude::*;
 
 use super::commit;
+use super::known::KnownBlobs;
 use super::oidset::LocalOidSet;
 use super::open::Opened;
 use super::packorder::{PackIndex, PackPos};
@@ -69,7 +70,12 @@ impl Paths {
     }
 }
 
-pub(crate) fn run(opened: &Opened, workers: &Workers, ctx: &Scan) -> Result<ModeResult, GitError> {
+pub(crate) fn run(
+    opened: &Opened,
+    workers: &Workers,
+    ctx: &Scan,
+    known: Option<&KnownBlobs>,
+) -> Result<ModeResult, GitError> {
     let repo = &opened.repo;
     let odb = repo.odb().map_err(|e| GitError::Git {
         repo: opened.shown.clone(),
@@ -131,6 +137,12 @@ pub(crate) fn run(opened: &Opened, workers: &Workers, ctx: &Scan) -> Result<Mode
     // 2. Trees, level by level.
     ctx.enter(Phase::Trees);
     while !trees.is_empty() {
+        if let Some(known) = known {
+            let before = trees.len();
+            trees.retain(|(_, oid, _)| !known.contains(oid));
+            known.skipped_trees((before - trees.len()) as u64);
+            known.reading_trees(trees.iter().map(|(_, oid, _)| *oid));
+        }
         trees.sort_unstable_by_key(|(at, _, _)| *at);
         let next: Mutex<Vec<(Oid, String)>> = Mutex::default();
         let claimed: Mutex<Vec<(Oid, u32)>> = Mutex::default();
@@ -153,6 +165,13 @@ pub(crate) fn run(opened: &Opened, workers: &Workers, ctx: &Scan) -> Result<Mode
             .collect();
     }
     let paths = into_inner(paths);
+    // Blobs the datastore already has under the same rules stay unread.
+    if let Some(known) = known {
+        let before = blobs.len();
+        blobs.retain(|(_, oid, _)| !known.contains(oid));
+        known.skipped((before - blobs.len()) as u64);
+        known.reading(blobs.iter().map(|(_, oid, _)| *oid));
+    }
 
     // 3. Blobs: packed ones by walking the packs' delta trees, the rest
     // (loose, or what the walk could not decode) through libgit2.

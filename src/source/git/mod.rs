@@ -18,6 +18,7 @@ mod delta;
 #[doc(hidden)]
 pub mod fuzzing;
 mod history;
+pub mod known;
 mod oidset;
 pub mod open;
 mod packfile;
@@ -83,6 +84,8 @@ pub struct GitOptions {
     pub index_file: Option<PathBuf>,
     /// Tokens for cloning URLs over HTTPS, by host ([`auth`]).
     pub auth: Option<std::sync::Arc<auth::GitAuth>>,
+    /// History mode: blobs already scanned (`--datastore`), left unread.
+    pub known: Option<std::sync::Arc<known::KnownBlobs>>,
 }
 
 /// What one repository's scan did, beyond its findings.
@@ -140,7 +143,7 @@ pub fn scan_repository(
     let result = std::thread::scope(|s| {
         let display = progress::Progress::start(s, opts.progress, &ctx);
         let result = match &opts.mode {
-            GitMode::History => history::run(&opened, &workers, &ctx),
+            GitMode::History => history::run(&opened, &workers, &ctx, opts.known.as_deref()),
             GitMode::Range(spec) => range::run(&opened, spec, &workers, &ctx),
             GitMode::Staged => staged::run(&opened, opts.index_file.as_deref(), &workers, &ctx),
         };

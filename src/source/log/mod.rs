@@ -483,6 +483,7 @@ fn place_finding(
         environment_hint: d.environment_hint.map(str::to_string),
         repository: None,
         allowed_inline: p.allowed_inline,
+        triage: None,
     }
 }
 
