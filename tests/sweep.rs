@@ -391,7 +391,15 @@ fn four_shards_cover_the_manifest_exactly_once_and_merge_back() {
             "-o",
             out.to_str().expect("utf-8 path"),
         ]);
-        assert!(run.status == 0 || run.status == 1, "{}", run.stderr);
+        // A shard whose only failure is the missing repository, without
+        // findings, is incomplete (2), never clean.
+        assert!(
+            run.status == 0
+                || run.status == 1
+                || (run.status == 2 && run.stderr.contains("could not be scanned at all")),
+            "{}",
+            run.stderr
+        );
         let report: Value =
             serde_json::from_slice(&fs::read(&out).expect("shard report")).expect("json");
         let names = repositories(&report);
