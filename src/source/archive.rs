@@ -171,14 +171,7 @@ fn zip_members(
             v.skip(&at, "encrypted zip entry: not readable".to_string());
             continue;
         }
-        if size > limits.max_entry {
-            v.skip(
-                &at,
-                format!(
-                    "larger than --max-file-size ({size} > {} bytes)",
-                    limits.max_entry
-                ),
-            );
+        if too_large(&at, size, limits, v) {
             continue;
         }
         let bytes = match archive.by_index(i) {
@@ -232,14 +225,7 @@ fn tar_members(
             .unwrap_or_else(|_| "?".to_string());
         let at = format!("{path}!/{name}");
         let size = entry.size();
-        if size > limits.max_entry {
-            v.skip(
-                &at,
-                format!(
-                    "larger than --max-file-size ({size} > {} bytes)",
-                    limits.max_entry
-                ),
-            );
+        if too_large(&at, size, limits, v) {
             continue;
         }
         match read_capped(entry, limits.max_entry, budget) {
@@ -247,6 +233,21 @@ fn tar_members(
             Err(why) => v.error(&at, why),
         }
     }
+}
+
+/// A member over `--max-file-size` is skipped, and says so.
+fn too_large(at: &str, size: u64, limits: &Limits, v: &mut dyn Visitor) -> bool {
+    if size <= limits.max_entry {
+        return false;
+    }
+    v.skip(
+        at,
+        format!(
+            "larger than --max-file-size ({size} > {} bytes)",
+            limits.max_entry
+        ),
+    );
+    true
 }
 
 /// Read at most `max` bytes (and never past the budget), or say why not.
