@@ -161,7 +161,7 @@ pub struct DirArgs {
 
 #[derive(Debug, Args)]
 pub struct ImageArgs {
-    /// docker-archive:FILE (a `docker save` tarball) or oci:DIR[:TAG] (an OCI image layout)
+    /// REGISTRY/NAME:TAG or @DIGEST (a registry, Docker Hub when none is named), docker-archive:FILE (a `docker save` tarball) or oci:DIR[:TAG] (an OCI image layout)
     #[arg(value_name = "IMAGE", required = true)]
     pub images: Vec<String>,
     /// Platform to scan from a multi-platform index (OS/ARCH[/VARIANT]) [default: linux/amd64]

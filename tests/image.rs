@@ -75,15 +75,31 @@ fn pairs_in(report: &Value) -> Vec<(String, String, bool, Option<u64>)> {
     v
 }
 
-#[test]
-fn docker_archive_and_oci_layout_give_the_three_pairs() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let Some(b) = Buildah::new(tmp.path()) else {
-        eprintln!("note: image test skipped: buildah is not installed");
-        return;
+/// Where a tool a test needs is missing: fail under `.ci/run` (which sets
+/// CYBRID_SCAN_REQUIRE_TOOLS and installs them), else skip with a note.
+fn missing(tool: &str) {
+    assert!(
+        std::env::var_os("CYBRID_SCAN_REQUIRE_TOOLS").is_none(),
+        "{tool} is not installed, and CYBRID_SCAN_REQUIRE_TOOLS is set"
+    );
+    eprintln!("note: image test skipped: {tool} is not installed");
+}
+
+/// The image the tests scan, built by buildah from scratch.
+struct Leaky {
+    buildah: Buildah,
+    archive: std::path::PathBuf,
+    layout: std::path::PathBuf,
+    pairs: [common::Pair; 3],
+}
+
+fn build_leaky(tmp: &Path) -> Option<Leaky> {
+    let Some(b) = Buildah::new(tmp) else {
+        missing("buildah");
+        return None;
     };
     let (file_pair, env_pair, run_pair) = (common::pair(), common::pair(), common::pair());
-    let ctx = tmp.path().join("ctx");
+    let ctx = tmp.join("ctx");
     std::fs::create_dir_all(ctx.join("app")).expect("mkdir");
     std::fs::write(
         ctx.join("app/.env"),
@@ -118,8 +134,8 @@ fn docker_archive_and_oci_layout_give_the_three_pairs() {
         &c2,
     ]);
     b.run(&["commit", "-q", &c2, "leaky:1"]);
-    let archive = tmp.path().join("leaky.tar");
-    let layout = tmp.path().join("layout");
+    let archive = tmp.join("leaky.tar");
+    let layout = tmp.join("layout");
     b.run(&[
         "push",
         "-q",
@@ -132,7 +148,22 @@ fn docker_archive_and_oci_layout_give_the_three_pairs() {
         "leaky:1",
         &format!("oci:{}:v1", layout.display()),
     ]);
+    Some(Leaky {
+        buildah: b,
+        archive,
+        layout,
+        pairs: [file_pair, env_pair, run_pair],
+    })
+}
 
+#[test]
+fn docker_archive_and_oci_layout_give_the_three_pairs() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let Some(leaky) = build_leaky(tmp.path()) else {
+        return;
+    };
+    let (archive, layout) = (&leaky.archive, &leaky.layout);
+    let [file_pair, env_pair, run_pair] = &leaky.pairs;
     for spec in [
         format!("docker-archive:{}", archive.display()),
         format!("oci:{}:v1", layout.display()),
@@ -169,7 +200,7 @@ fn docker_archive_and_oci_layout_give_the_three_pairs() {
             .as_str()
             .is_some_and(|l| l.starts_with("sha256:")));
         assert_eq!(f["location"]["line"], 2);
-        for p in [&file_pair, &env_pair, &run_pair] {
+        for p in [file_pair, env_pair, run_pair] {
             assert!(!stdout.contains(&p.secret) && !stderr.contains(&p.secret));
         }
         // The human report says where the deleted file still is.
@@ -202,4 +233,269 @@ fn an_unreadable_image_is_named_and_exits_2() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("not-an-image.tar"), "{stderr}");
     assert!(stderr.contains("missing-dir"), "{stderr}");
+}
+
+/// A command of the image scan, isolated from this machine's registry
+/// credentials (HOME, DOCKER_CONFIG and the auth files point into `home`).
+fn scan_cmd(home: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cybrid-scan"));
+    cmd.env("HOME", home)
+        .env("DOCKER_CONFIG", home.join(".docker"))
+        .env_remove("XDG_RUNTIME_DIR")
+        .env_remove("REGISTRY_AUTH_FILE")
+        .env_remove("CYBRID_SCAN_REGISTRY_USERNAME")
+        .env_remove("CYBRID_SCAN_REGISTRY_PASSWORD")
+        .env_remove("CYBRID_SCAN_REGISTRY_HOSTS");
+    cmd
+}
+
+/// A real registry (Debian's `docker-registry`, the CNCF distribution
+/// server) on a loopback port, stopped when dropped.
+struct RealRegistry {
+    child: std::process::Child,
+    addr: String,
+}
+
+impl Drop for RealRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+fn start_registry(dir: &Path) -> Option<RealRegistry> {
+    if Command::new("docker-registry")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        missing("docker-registry");
+        return None;
+    }
+    let addr = format!("127.0.0.1:{}", free_port());
+    let config = dir.join("registry.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n",
+            dir.join("storage").display()
+        ),
+    )
+    .expect("registry config");
+    let child = Command::new("docker-registry")
+        .args(["serve", &config.display().to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("docker-registry starts");
+    let registry = RealRegistry { child, addr };
+    let client = reqwest::blocking::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
+    for _ in 0..100 {
+        let up = client
+            .get(format!("http://{}/v2/", registry.addr))
+            .send()
+            .is_ok_and(|r| r.status().is_success());
+        if up {
+            return Some(registry);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("docker-registry did not answer on {}", registry.addr);
+}
+
+fn skopeo(args: &[&str]) {
+    let out = Command::new("skopeo")
+        .arg("--insecure-policy")
+        .args(args)
+        .output()
+        .expect("skopeo runs");
+    assert!(
+        out.status.success(),
+        "skopeo {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn an_image_pushed_to_a_registry_gives_the_same_pairs_and_platforms_are_chosen() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let Some(leaky) = build_leaky(tmp.path()) else {
+        return;
+    };
+    if Command::new("skopeo").arg("--version").output().is_err() {
+        missing("skopeo");
+        return;
+    }
+    let Some(registry) = start_registry(tmp.path()) else {
+        return;
+    };
+    let home = tmp.path().join("home");
+    std::fs::create_dir_all(&home).expect("home");
+    let addr = &registry.addr;
+    skopeo(&[
+        "copy",
+        "--dest-tls-verify=false",
+        &format!("oci:{}:v1", leaky.layout.display()),
+        &format!("docker://{addr}/team/leaky:1"),
+    ]);
+    // By tag and by digest: the same three pairs as from the archive.
+    let out = scan_cmd(&home)
+        .args(["image", &format!("{addr}/team/leaky:1"), "-f", "json"])
+        .output()
+        .expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let image = report["findings"][0]["location"]["image"]
+        .as_str()
+        .expect("image named")
+        .to_string();
+    assert!(
+        image.starts_with(&format!("{addr}/team/leaky:1@sha256:")),
+        "{image}"
+    );
+    let digest = image.rsplit_once('@').expect("digest").1.to_string();
+    for spec in [
+        format!("{addr}/team/leaky:1"),
+        format!("{addr}/team/leaky@{digest}"),
+    ] {
+        let mut cmd = scan_cmd(&home);
+        cmd.args(["image", &spec, "-f", "json"]);
+        let out = cmd.output().expect("run");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{spec}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let report: Value = serde_json::from_str(&stdout).expect("JSON");
+        assert_eq!(
+            pairs_in(&report),
+            [
+                ("app/.env".to_string(), "layer".to_string(), true, Some(2)),
+                ("config".to_string(), "config".to_string(), true, None),
+                ("config".to_string(), "config".to_string(), true, None),
+            ],
+            "{spec}: {report}"
+        );
+        for p in &leaky.pairs {
+            assert!(!stdout.contains(&p.secret));
+        }
+    }
+
+    // A multi-platform index: amd64 is the leaky image, arm64 a clean one.
+    let b = &leaky.buildah;
+    let c = b.run(&["from", "scratch"]);
+    let ctx = tmp.path().join("clean");
+    std::fs::create_dir_all(&ctx).expect("mkdir");
+    std::fs::write(ctx.join("README"), "nothing to see\n").expect("write");
+    b.run(&[
+        "copy",
+        &c,
+        &ctx.join("README").display().to_string(),
+        "/README",
+    ]);
+    b.run(&["config", "--arch", "arm64", "--os", "linux", &c]);
+    b.run(&["commit", "-q", &c, "clean:1"]);
+    b.run(&["manifest", "create", "multi:1"]);
+    b.run(&[
+        "manifest",
+        "add",
+        "--arch",
+        "amd64",
+        "--os",
+        "linux",
+        "multi:1",
+        "containers-storage:localhost/leaky:1",
+    ]);
+    b.run(&[
+        "manifest",
+        "add",
+        "--arch",
+        "arm64",
+        "--os",
+        "linux",
+        "multi:1",
+        "containers-storage:localhost/clean:1",
+    ]);
+    b.run(&[
+        "manifest",
+        "push",
+        "-q",
+        "--all",
+        "--tls-verify=false",
+        "multi:1",
+        &format!("docker://{addr}/team/multi:1"),
+    ]);
+    let multi = format!("{addr}/team/multi:1");
+    assert_the_three_pairs_with(&home, &multi, &[], &leaky);
+    assert_the_three_pairs_with(&home, &multi, &["--platform", "linux/amd64"], &leaky);
+    let out = scan_cmd(&home)
+        .args(["image", &multi, "--platform", "linux/arm64", "-f", "json"])
+        .output()
+        .expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = scan_cmd(&home)
+        .args(["image", &multi, "--platform", "linux/s390x"])
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("no image for platform linux/s390x"),
+        "{stderr}"
+    );
+
+    // What is not there is named, and fails closed.
+    let out = scan_cmd(&home)
+        .args(["image", &format!("{addr}/team/absent:1")])
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("team/absent"), "{stderr}");
+}
+
+fn assert_the_three_pairs_with(home: &Path, spec: &str, extra: &[&str], leaky: &Leaky) {
+    let out = scan_cmd(home)
+        .args(["image", spec, "-f", "json"])
+        .args(extra)
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{spec} {extra:?}: {stderr}");
+    let report: Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(
+        pairs_in(&report),
+        [
+            ("app/.env".to_string(), "layer".to_string(), true, Some(2)),
+            ("config".to_string(), "config".to_string(), true, None),
+            ("config".to_string(), "config".to_string(), true, None),
+        ],
+        "{spec}: {report}"
+    );
+    for p in &leaky.pairs {
+        assert!(!stdout.contains(&p.secret) && !stderr.contains(&p.secret));
+    }
 }

@@ -5,15 +5,18 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use super::reference::RegistryRef;
+use super::registry::Registry;
 use super::ImageRef;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LayoutError {
-    #[error("{0}: not an image this version can read (give docker-archive:FILE or oci:DIR[:TAG]; pulling from a registry is not supported yet)")]
+    #[error("{0}: not an image reference (give REGISTRY/NAME:TAG, REGISTRY/NAME@DIGEST, docker-archive:FILE or oci:DIR[:TAG])")]
     Unsupported(String),
     #[error("{path}: {message}")]
     Unreadable { path: String, message: String },
@@ -43,6 +46,8 @@ enum Source {
     },
     /// A blob file of an OCI layout.
     Blob(PathBuf),
+    /// A blob of a registry's repository, fetched when read.
+    Remote(Arc<Registry>),
 }
 
 /// An image's configuration and layers.
@@ -68,6 +73,13 @@ impl Image {
                 Ok(Box::new(f.take(*size)))
             }
             Source::Blob(path) => Ok(Box::new(File::open(path).map_err(|e| unreadable(path, e))?)),
+            Source::Remote(registry) => registry
+                .blob(&layer.digest)
+                .map(|r| r as Box<dyn Read>)
+                .map_err(|e| LayoutError::Unreadable {
+                    path: registry.name.clone(),
+                    message: e.to_string(),
+                }),
         }
     }
 }
@@ -77,7 +89,72 @@ pub fn open(image_ref: &ImageRef, platform: Option<&str>) -> Result<Image, Layou
     match image_ref {
         ImageRef::DockerArchive(file) => docker_archive(file),
         ImageRef::Oci { dir, tag } => oci(dir, tag.as_deref(), platform),
+        ImageRef::Registry(r) => pull(r, platform),
     }
+}
+
+/// An image's manifest and configuration from its registry; the layers are
+/// fetched as they are scanned.
+fn pull(r: &RegistryRef, platform: Option<&str>) -> Result<Image, LayoutError> {
+    let failed = |e: super::registry::RegistryError| LayoutError::Unreadable {
+        path: format!("{}/{}", r.host, r.repository),
+        message: e.to_string(),
+    };
+    let registry = Arc::new(Registry::connect(r).map_err(|e| LayoutError::Unreadable {
+        path: r.host.clone(),
+        message: e.to_string(),
+    })?);
+    let (mut manifest, mut digest) = registry.manifest(&r.reference).map_err(failed)?;
+    for _ in 0..4 {
+        let Some(list) = manifest["manifests"].as_array() else {
+            break;
+        };
+        let chosen = pick_platform(list, platform).ok_or_else(|| LayoutError::Unreadable {
+            path: registry.name.clone(),
+            message: format!(
+                "no image for platform {}",
+                platform.unwrap_or(DEFAULT_PLATFORM)
+            ),
+        })?;
+        let inner = chosen["digest"].as_str().unwrap_or_default().to_string();
+        (manifest, digest) = registry.manifest(&inner).map_err(failed)?;
+    }
+    if manifest["schemaVersion"].as_u64() == Some(1) || manifest["fsLayers"].is_array() {
+        return Err(LayoutError::Unreadable {
+            path: registry.name.clone(),
+            message: "a schema 1 manifest (deprecated since 2017): not supported".to_string(),
+        });
+    }
+    let config_digest = manifest["config"]["digest"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let config = registry.small_blob(&config_digest).map_err(failed)?;
+    let layers = manifest["layers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|l| LayerRef {
+            digest: l["digest"].as_str().unwrap_or_default().to_string(),
+            source: Source::Remote(Arc::clone(&registry)),
+        })
+        .collect();
+    Ok(Image {
+        digest,
+        config,
+        layers,
+    })
+}
+
+/// What a multi-platform index is read for when `--platform` is not given.
+const DEFAULT_PLATFORM: &str = "linux/amd64";
+
+/// The entry of an index for `platform` (default linux/amd64, else the first).
+fn pick_platform<'a>(list: &'a [Value], platform: Option<&str>) -> Option<&'a Value> {
+    let want = platform.unwrap_or(DEFAULT_PLATFORM);
+    list.iter()
+        .find(|m| platform_of(m) == want || platform_of(m).starts_with(&format!("{want}/")))
+        .or_else(|| platform.is_none().then(|| list.first()).flatten())
 }
 
 /// Bytes of JSON documents read whole (manifests, configurations) at most.
@@ -189,14 +266,16 @@ fn oci(dir: &Path, tag: Option<&str>, platform: Option<&str>) -> Result<Image, L
             break;
         }
         let inner = read_json(&blob_path(dir, &descriptor)?)?;
-        let want = platform.unwrap_or("linux/amd64");
         let list = inner["manifests"].as_array().cloned().unwrap_or_default();
-        descriptor = list
-            .iter()
-            .find(|m| platform_of(m) == want || platform_of(m).starts_with(&format!("{want}/")))
-            .or_else(|| platform.is_none().then(|| list.first()).flatten())
-            .cloned()
-            .ok_or_else(|| unreadable(&index_path, format!("no image for platform {want}")))?;
+        descriptor = pick_platform(&list, platform).cloned().ok_or_else(|| {
+            unreadable(
+                &index_path,
+                format!(
+                    "no image for platform {}",
+                    platform.unwrap_or(DEFAULT_PLATFORM)
+                ),
+            )
+        })?;
     }
     let digest = descriptor["digest"]
         .as_str()

@@ -1,4 +1,5 @@
-//! Container images read from local archives: `docker-archive:FILE` (what
+//! Container images from a registry (`REGISTRY/NAME:TAG|@DIGEST`, over the
+//! distribution API v2) or local archives: `docker-archive:FILE` (what
 //! `docker save` / `skopeo copy … docker-archive:` write) and
 //! `oci:DIR[:TAG]` (an OCI image layout). Every layer is scanned, files a
 //! later layer deletes or overwrites included (they are still in the image
@@ -8,8 +9,11 @@
 //! scanned once per run.
 
 mod config;
+mod credentials;
 mod layer;
 mod layout;
+mod reference;
+mod registry;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
@@ -19,6 +23,7 @@ use crate::detect::{Engine, Scratch};
 use crate::finding::{Finding, Location, SourceKind};
 
 pub use layout::LayoutError;
+pub use reference::RegistryRef;
 
 /// An image as named on the command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +32,8 @@ pub enum ImageRef {
     DockerArchive(PathBuf),
     /// `oci:DIR[:TAG]`
     Oci { dir: PathBuf, tag: Option<String> },
+    /// `REGISTRY/NAME:TAG` or `REGISTRY/NAME@DIGEST` (Docker Hub when no registry is named)
+    Registry(RegistryRef),
 }
 
 impl ImageRef {
@@ -45,7 +52,9 @@ impl ImageRef {
                 tag,
             });
         }
-        Err(LayoutError::Unsupported(spec.to_string()))
+        RegistryRef::parse(spec)
+            .map(ImageRef::Registry)
+            .ok_or_else(|| LayoutError::Unsupported(spec.to_string()))
     }
 }
 
@@ -80,7 +89,13 @@ pub fn scan_image(
 ) -> Result<ImageSummary, LayoutError> {
     let image_ref = ImageRef::parse(spec)?;
     let mut image = layout::open(&image_ref, opts.platform.as_deref())?;
-    let shown = format!("{spec}@{}", image.digest);
+    // A registry reference named by digest shows the digest of what was read
+    // (an index's digest becomes the chosen platform's manifest's).
+    let named = match &image_ref {
+        ImageRef::Registry(_) => spec.split('@').next().unwrap_or(spec),
+        _ => spec,
+    };
+    let shown = format!("{named}@{}", image.digest);
     let mut summary = ImageSummary {
         digest: image.digest.clone(),
         ..ImageSummary::default()
