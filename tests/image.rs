@@ -499,3 +499,262 @@ fn assert_the_three_pairs_with(home: &Path, spec: &str, extra: &[&str], leaky: &
         assert!(!stdout.contains(&p.secret) && !stderr.contains(&p.secret));
     }
 }
+
+/// What the token-auth registry simulator saw.
+#[derive(Default)]
+struct Seen {
+    token_requests: Vec<(String, Option<String>)>,
+    storage_authorization: Vec<String>,
+    unauthorized: u32,
+}
+
+/// A registry that answers as Docker Hub, GHCR and GitLab's do: every API
+/// call without a token gets a 401 Bearer challenge; the token service at
+/// the realm wants Basic credentials and exactly the challenge's service and
+/// scope; manifests are served only as an Accept header asks; blobs redirect
+/// to a storage host on another port (which must not see the token).
+struct TokenRegistry {
+    addr: String,
+    seen: std::sync::Arc<std::sync::Mutex<Seen>>,
+    password: String,
+    token: String,
+}
+
+fn token_registry(layout: &Path, repo: &'static str) -> TokenRegistry {
+    use std::sync::{Arc, Mutex};
+    let api = tiny_http::Server::http("127.0.0.1:0").expect("bind");
+    let storage = tiny_http::Server::http("127.0.0.1:0").expect("bind");
+    let addr = api.server_addr().to_ip().expect("ip").to_string();
+    let storage_addr = storage.server_addr().to_ip().expect("ip").to_string();
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let password = common::credential();
+    let token = common::credential();
+    let blobs = layout.join("blobs/sha256");
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).expect("index"))
+            .expect("index JSON");
+    let header = |k: &str, v: &str| tiny_http::Header::from_bytes(k, v).expect("header");
+    {
+        let (seen, blobs) = (Arc::clone(&seen), blobs.clone());
+        std::thread::spawn(move || {
+            for req in storage.incoming_requests() {
+                let auth = req
+                    .headers()
+                    .iter()
+                    .find(|h| h.field.equiv("Authorization"))
+                    .map(|h| h.value.to_string());
+                if let Some(a) = auth {
+                    seen.lock().expect("lock").storage_authorization.push(a);
+                }
+                let hex = req
+                    .url()
+                    .trim_start_matches("/storage/sha256:")
+                    .split('?')
+                    .next()
+                    .unwrap_or("")
+                    .to_string();
+                let resp = match std::fs::read(blobs.join(&hex)) {
+                    Ok(b) => tiny_http::Response::from_data(b),
+                    Err(_) => tiny_http::Response::from_data(Vec::new()).with_status_code(404),
+                };
+                let _ = req.respond(resp);
+            }
+        });
+    }
+    {
+        let (seen, password, token) = (Arc::clone(&seen), password.clone(), token.clone());
+        let api_addr = addr.clone();
+        std::thread::spawn(move || {
+            use base64::Engine as _;
+            let basic = format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("robot:{password}"))
+            );
+            let scope = format!("repository:{repo}:pull");
+            for req in api.incoming_requests() {
+                let url = req.url().to_string();
+                let get = |name: &'static str| {
+                    req.headers()
+                        .iter()
+                        .find(|h| h.field.equiv(name))
+                        .map(|h| h.value.to_string())
+                };
+                let auth = get("Authorization");
+                if let Some(query) = url.strip_prefix("/token?") {
+                    let params: std::collections::HashMap<String, String> =
+                        form_urlencoded::parse(query.as_bytes())
+                            .into_owned()
+                            .collect();
+                    seen.lock().expect("lock").token_requests.push((
+                        params.get("scope").cloned().unwrap_or_default(),
+                        auth.clone(),
+                    ));
+                    let ok = auth.as_deref() == Some(basic.as_str())
+                        && params.get("scope") == Some(&scope)
+                        && params.get("service").map(String::as_str) == Some("sim-registry");
+                    let resp = if ok {
+                        tiny_http::Response::from_string(
+                            serde_json::json!({"token": token, "expires_in": 300}).to_string(),
+                        )
+                        .with_header(header("Content-Type", "application/json"))
+                    } else {
+                        tiny_http::Response::from_string(
+                            r#"{"details":"incorrect username or password"}"#,
+                        )
+                        .with_status_code(401)
+                    };
+                    let _ = req.respond(resp);
+                    continue;
+                }
+                if auth.as_deref() != Some(format!("Bearer {token}").as_str()) {
+                    seen.lock().expect("lock").unauthorized += 1;
+                    let challenge = format!(
+                        r#"Bearer realm="http://{addr_}/token",service="sim-registry",scope="{scope}""#,
+                        addr_ = api_addr
+                    );
+                    let _ = req.respond(
+                        tiny_http::Response::from_string(
+                            r#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}"#,
+                        )
+                        .with_status_code(401)
+                        .with_header(header("WWW-Authenticate", &challenge)),
+                    );
+                    continue;
+                }
+                let prefix = format!("/v2/{repo}/");
+                let Some(rest) = url.strip_prefix(&prefix) else {
+                    let _ = req
+                        .respond(tiny_http::Response::from_data(Vec::new()).with_status_code(404));
+                    continue;
+                };
+                if let Some(reference) = rest.strip_prefix("manifests/") {
+                    let descriptor = index["manifests"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .find(|m| {
+                            m["digest"] == reference
+                                || m["annotations"]["org.opencontainers.image.ref.name"]
+                                    == reference
+                        })
+                        .cloned();
+                    let accept = get("Accept").unwrap_or_default();
+                    let resp = match descriptor {
+                        Some(d) if accept.contains(d["mediaType"].as_str().unwrap_or("?")) => {
+                            let digest = d["digest"].as_str().unwrap_or_default();
+                            let body = std::fs::read(blobs.join(digest.trim_start_matches("sha256:")))
+                                .expect("manifest blob");
+                            tiny_http::Response::from_data(body)
+                                .with_header(header("Content-Type", d["mediaType"].as_str().unwrap_or_default()))
+                                .with_header(header("Docker-Content-Digest", digest))
+                        }
+                        _ => tiny_http::Response::from_string(
+                            r#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}"#,
+                        )
+                        .with_status_code(404),
+                    };
+                    let _ = req.respond(resp);
+                } else if let Some(digest) = rest.strip_prefix("blobs/") {
+                    let _ = req.respond(
+                        tiny_http::Response::from_data(Vec::new())
+                            .with_status_code(307)
+                            .with_header(header(
+                                "Location",
+                                &format!(
+                                    "http://{storage_addr}/storage/{digest}?X-Amz-Signature=abc"
+                                ),
+                            )),
+                    );
+                } else {
+                    let _ = req
+                        .respond(tiny_http::Response::from_data(Vec::new()).with_status_code(404));
+                }
+            }
+        });
+    }
+    TokenRegistry {
+        addr,
+        seen,
+        password,
+        token,
+    }
+}
+
+#[test]
+fn a_token_registry_is_answered_with_the_docker_login_and_storage_never_sees_the_token() {
+    use base64::Engine as _;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let Some(leaky) = build_leaky(tmp.path()) else {
+        return;
+    };
+    let sim = token_registry(&leaky.layout, "org/leaky");
+    let spec = format!("{}/org/leaky:v1", sim.addr);
+
+    // No credentials: the token service refuses an anonymous pull; the
+    // image is named and the run fails closed.
+    let nobody = tmp.path().join("nobody");
+    std::fs::create_dir_all(&nobody).expect("home");
+    let out = scan_cmd(&nobody)
+        .args(["image", &spec])
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("org/leaky") && stderr.contains("anonymous"),
+        "{stderr}"
+    );
+
+    // `docker login` wrote config.json: the scan uses it.
+    let home = tmp.path().join("home");
+    std::fs::create_dir_all(home.join(".docker")).expect("home");
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("robot:{}", sim.password));
+    std::fs::write(
+        home.join(".docker/config.json"),
+        serde_json::json!({"auths": {sim.addr.clone(): {"auth": auth}}}).to_string(),
+    )
+    .expect("config");
+    let out = scan_cmd(&home)
+        .args(["image", &spec, "-f", "json"])
+        .output()
+        .expect("run");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(pairs_in(&report).len(), 3, "{report}");
+    for s in [&stdout, &stderr] {
+        assert!(!s.contains(&sim.password) && !s.contains(&sim.token));
+    }
+    let seen = sim.seen.lock().expect("lock");
+    assert!(
+        seen.storage_authorization.is_empty(),
+        "storage saw the token"
+    );
+    assert!(seen.unauthorized >= 2, "each run was challenged");
+    assert!(
+        seen.token_requests
+            .iter()
+            .all(|(scope, _)| scope == "repository:org/leaky:pull"),
+        "{:?}",
+        seen.token_requests.iter().map(|t| &t.0).collect::<Vec<_>>()
+    );
+    drop(seen);
+
+    // The same credentials from the environment, limited to this host.
+    let out = scan_cmd(&nobody)
+        .env("CYBRID_SCAN_REGISTRY_USERNAME", "robot")
+        .env("CYBRID_SCAN_REGISTRY_PASSWORD", &sim.password)
+        .env("CYBRID_SCAN_REGISTRY_HOSTS", &sim.addr)
+        .args(["image", &spec])
+        .output()
+        .expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

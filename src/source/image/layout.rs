@@ -20,6 +20,9 @@ pub enum LayoutError {
     Unsupported(String),
     #[error("{path}: {message}")]
     Unreadable { path: String, message: String },
+    /// A registry's refusal or fault, which names the image itself.
+    #[error("{0}")]
+    Registry(String),
 }
 
 fn unreadable(path: &Path, message: impl std::fmt::Display) -> LayoutError {
@@ -76,10 +79,7 @@ impl Image {
             Source::Remote(registry) => registry
                 .blob(&layer.digest)
                 .map(|r| r as Box<dyn Read>)
-                .map_err(|e| LayoutError::Unreadable {
-                    path: registry.name.clone(),
-                    message: e.to_string(),
-                }),
+                .map_err(|e| LayoutError::Registry(e.to_string())),
         }
     }
 }
@@ -96,14 +96,8 @@ pub fn open(image_ref: &ImageRef, platform: Option<&str>) -> Result<Image, Layou
 /// An image's manifest and configuration from its registry; the layers are
 /// fetched as they are scanned.
 fn pull(r: &RegistryRef, platform: Option<&str>) -> Result<Image, LayoutError> {
-    let failed = |e: super::registry::RegistryError| LayoutError::Unreadable {
-        path: format!("{}/{}", r.host, r.repository),
-        message: e.to_string(),
-    };
-    let registry = Arc::new(Registry::connect(r).map_err(|e| LayoutError::Unreadable {
-        path: r.host.clone(),
-        message: e.to_string(),
-    })?);
+    let failed = |e: super::registry::RegistryError| LayoutError::Registry(e.to_string());
+    let registry = Arc::new(Registry::connect(r).map_err(failed)?);
     let (mut manifest, mut digest) = registry.manifest(&r.reference).map_err(failed)?;
     for _ in 0..4 {
         let Some(list) = manifest["manifests"].as_array() else {
