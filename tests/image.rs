@@ -445,6 +445,35 @@ fn an_image_pushed_to_a_registry_gives_the_same_pairs_and_platforms_are_chosen()
     let multi = format!("{addr}/team/multi:1");
     assert_the_three_pairs_with(&home, &multi, &[], &leaky);
     assert_the_three_pairs_with(&home, &multi, &["--platform", "linux/amd64"], &leaky);
+    // Two images sharing their layers in one run: each layer fetched and
+    // scanned once, the later image's deleted-file notes still right.
+    let out = scan_cmd(&home)
+        .args([
+            "image",
+            &format!("{addr}/team/leaky:1"),
+            &multi,
+            "-f",
+            "json",
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let both: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let notes = both["notes"].to_string();
+    assert!(
+        notes.contains("2 of its 2 layer(s) were scanned already"),
+        "{notes}"
+    );
+    let in_layers = both["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["location"]["layer"] != "config")
+        .count();
+    assert_eq!(
+        in_layers, 1,
+        "the shared layer's file is reported once: {both}"
+    );
     let out = scan_cmd(&home)
         .args(["image", &multi, "--platform", "linux/arm64", "-f", "json"])
         .output()

@@ -1,13 +1,11 @@
 //! `cybrid-scan image IMAGE...`: container images from `docker save`
 //! archives and OCI layouts, one after another, each layer once per run.
 
-use std::collections::HashSet;
-
 use anyhow::Result;
 use cybrid_scan::cli::ImageArgs;
 use cybrid_scan::collect::Unit;
 use cybrid_scan::exit::Outcome;
-use cybrid_scan::source::image::{scan_image, ImageOptions};
+use cybrid_scan::source::image::{scan_image, ImageOptions, SeenLayers};
 
 use super::pipeline::Pipeline;
 
@@ -22,7 +20,7 @@ pub fn run(args: ImageArgs) -> Result<Outcome> {
         max_layer: args.max_layer_size.unwrap_or(DEFAULT_MAX_LAYER),
         platform: args.platform.clone(),
     };
-    let mut seen = HashSet::new();
+    let mut seen = SeenLayers::default();
     for spec in &args.images {
         match scan_image(
             spec,

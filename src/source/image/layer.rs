@@ -22,8 +22,6 @@ pub struct Visit<'a> {
     pub digest: &'a str,
     pub image: &'a str,
     pub max_file_size: u64,
-    /// False for a layer already scanned in this run (paths only).
-    pub scan: bool,
     pub files: u64,
     /// Regular files this layer writes.
     pub written: Vec<String>,
@@ -81,9 +79,6 @@ pub fn walk(reader: Box<dyn Read>, max_layer: u64, v: &mut Visit<'_>) -> Result<
             continue;
         }
         v.written.push(path.clone());
-        if !v.scan {
-            continue;
-        }
         let shown = format!("{}!/{}!/{path}", v.image, v.digest);
         let size = entry.size();
         if size > v.max_file_size {

@@ -15,7 +15,7 @@ mod layout;
 mod reference;
 mod registry;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 use crate::collect::{to_findings, Collector};
@@ -78,6 +78,18 @@ pub struct ImageOptions {
     pub platform: Option<String>,
 }
 
+/// The paths a layer writes and deletes, kept per digest for the run: a
+/// layer shared by several images is read once (from a registry, fetched
+/// once), and the later images still know what it deletes or overwrites.
+#[derive(Debug, Default)]
+pub struct SeenLayers(HashMap<String, LayerPaths>);
+
+#[derive(Debug, Clone, Default)]
+struct LayerPaths {
+    written: Vec<String>,
+    deleted: Vec<String>,
+}
+
 /// Scan one image into `out`; `seen` holds the layers this run already
 /// scanned (by digest).
 pub fn scan_image(
@@ -85,7 +97,7 @@ pub fn scan_image(
     opts: &ImageOptions,
     engine: &Engine,
     out: &Collector,
-    seen: &mut HashSet<String>,
+    seen: &mut SeenLayers,
 ) -> Result<ImageSummary, LayoutError> {
     let image_ref = ImageRef::parse(spec)?;
     let mut image = layout::open(&image_ref, opts.platform.as_deref())?;
@@ -125,39 +137,49 @@ pub fn scan_image(
     for i in 0..image.layers.len() {
         let digest = image.layers[i].digest.clone();
         summary.layers += 1;
-        let reader = match image.open_layer(i) {
-            Ok(r) => r,
-            Err(e) => {
-                out.error(format!("{shown}!/{digest}"), e.to_string());
-                continue;
+        let (written, deleted) = match seen.0.get(&digest) {
+            Some(known) => {
+                summary.shared += 1;
+                (known.written.clone(), known.deleted.clone())
+            }
+            None => {
+                let reader = match image.open_layer(i) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        out.error(format!("{shown}!/{digest}"), e.to_string());
+                        continue;
+                    }
+                };
+                let mut visit = layer::Visit {
+                    engine,
+                    out,
+                    scratch: &mut scratch,
+                    findings: &mut findings,
+                    base: &base,
+                    layer_index: i,
+                    digest: &digest,
+                    image: &shown,
+                    max_file_size: opts.max_file_size,
+                    files: 0,
+                    written: Vec::new(),
+                    deleted: Vec::new(),
+                };
+                let walked = layer::walk(reader, opts.max_layer, &mut visit);
+                summary.files += visit.files;
+                let paths = LayerPaths {
+                    written: visit.written,
+                    deleted: visit.deleted,
+                };
+                match walked {
+                    // Only a layer read whole counts as scanned for later images.
+                    Ok(()) => {
+                        seen.0.insert(digest.clone(), paths.clone());
+                    }
+                    Err(e) => out.error(format!("{shown}!/{digest}"), e),
+                }
+                (paths.written, paths.deleted)
             }
         };
-        let first_time = seen.insert(digest.clone());
-        if !first_time {
-            summary.shared += 1;
-        }
-        let mut visit = layer::Visit {
-            engine,
-            out,
-            scratch: &mut scratch,
-            findings: &mut findings,
-            base: &base,
-            layer_index: i,
-            digest: &digest,
-            image: &shown,
-            max_file_size: opts.max_file_size,
-            // A shared layer's files were scanned already: only its
-            // whiteouts and paths are needed for the notes.
-            scan: first_time,
-            files: 0,
-            written: Vec::new(),
-            deleted: Vec::new(),
-        };
-        if let Err(e) = layer::walk(reader, opts.max_layer, &mut visit) {
-            out.error(format!("{shown}!/{digest}"), e);
-        }
-        summary.files += visit.files;
-        let (written, deleted) = (visit.written, visit.deleted);
         for path in deleted {
             // Everything at or under `path` an earlier layer wrote.
             for (p, by) in last_writer.range(path.clone()..) {
