@@ -21,8 +21,9 @@ if [ ! -x "$venv/bin/pre-commit" ]; then
   "$venv/bin/pip" install --quiet pre-commit
 fi
 export PATH="$venv/bin:$PATH"
-# pre-commit builds the hook with `cargo install`; share a target dir so dependencies compile once.
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$here/target/install-build}"
+# pre-commit builds the hook with `cargo install`; share this checkout's target dir
+# (where the README's install built) so dependencies compile once.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$here/target}"
 export PRE_COMMIT_HOME="$here/target/pre-commit-home"
 hooks=("${@:-cybrid-scan}")
 [ "$#" -gt 0 ] || hooks+=(cybrid-scan-prebuilt)
