@@ -268,6 +268,77 @@ impl Datastore {
         Ok(rows.iter().map(occurrence).collect())
     }
 
+    /// The findings recorded for a file or log whose content had `digest`,
+    /// as found now at `shown`: the same lines and columns, the path (and
+    /// an archive member's outer path) made `shown`. Secrets are the
+    /// redacted forms the datastore holds.
+    pub fn findings_of_content(
+        &self,
+        shown: &str,
+        digest: &str,
+    ) -> Result<Vec<Finding>, DatastoreError> {
+        let fps = self
+            .db
+            .query(
+                "SELECT DISTINCT fingerprint FROM occurrences
+                 WHERE blob = ?1 AND source IN ('file', 'log') ORDER BY fingerprint",
+                &[Param::Text(digest)],
+            )
+            .map_err(|e| self.err(e))?;
+        let columns = incident_columns(self.db.kind());
+        let mut all = Vec::new();
+        for fp in fps.iter().map(|r| r.text(0)) {
+            let Some(record) = self
+                .db
+                .query_opt(
+                    &format!("SELECT {columns} FROM incidents i WHERE i.fingerprint = ?1"),
+                    &[Param::Text(&fp)],
+                )
+                .map_err(|e| self.err(e))?
+                .map(|r| incident(&r))
+            else {
+                continue;
+            };
+            let rows = self
+                .db
+                .query(
+                    &format!(
+                        "SELECT {OCCURRENCE_COLUMNS} FROM occurrences
+                         WHERE fingerprint = ?1 AND blob = ?2 AND source IN ('file', 'log')"
+                    ),
+                    &[Param::Text(&fp), Param::Text(digest)],
+                )
+                .map_err(|e| self.err(e))?;
+            for o in rows.iter().map(occurrence) {
+                let base = o.path.split("!/").next().unwrap_or_default().to_string();
+                all.push((base, to_finding(&record, o)));
+            }
+        }
+        // The same content may have been recorded under several paths: the
+        // one it has now if it is among them, else the first.
+        let chosen = all
+            .iter()
+            .map(|(b, _)| b.as_str())
+            .find(|b| *b == shown)
+            .or_else(|| all.iter().map(|(b, _)| b.as_str()).min())
+            .map(str::to_string);
+        let Some(chosen) = chosen else {
+            return Ok(Vec::new());
+        };
+        Ok(all
+            .into_iter()
+            .filter(|(b, _)| *b == chosen)
+            .map(|(b, mut f)| {
+                f.location.path = format!("{shown}{}", &f.location.path[b.len()..]);
+                f.location.blob = None;
+                f.triage = None;
+                // As a scan without --verify says (the stored verdict stays).
+                f.verification = Verification::default();
+                f
+            })
+            .collect())
+    }
+
     /// Every occurrence as a finding, for the report writers: secrets and
     /// client ids are the redacted forms the datastore holds.
     pub fn findings(&self, status: Option<Status>) -> Result<Vec<Finding>, DatastoreError> {

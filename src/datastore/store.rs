@@ -60,8 +60,12 @@ pub struct RunInfo {
     /// The digest of the rules and engine the run scanned with.
     pub scan_key: String,
     /// What the run scanned, as (kind, key): `blob` + object id, `tree` +
-    /// object id.
+    /// object id, `content` + the SHA-256 of a file or log.
     pub scanned: Vec<(&'static str, String)>,
+    /// The content digest of each file or log (by its shown path) the run
+    /// hashed: recorded with the occurrences found in it, so that a later
+    /// run that skips the same content reports them.
+    pub digests: HashMap<String, String>,
 }
 
 /// What recording a run found in the datastore.
@@ -242,7 +246,7 @@ fn record_in(
                     .push(format!("incident {}: {note}", &fp[..12.min(fp.len())]));
             }
         }
-        insert_occurrence(tx, f, at, run_id)?;
+        insert_occurrence(tx, f, at, run_id, &run.digests)?;
     }
     for (kind, key) in &run.scanned {
         tx.execute(
@@ -331,8 +335,22 @@ pub(super) fn source_name(s: SourceKind) -> &'static str {
     }
 }
 
-fn insert_occurrence(tx: &Backend, f: &Finding, at: &str, run: i64) -> Result<(), DbError> {
+fn insert_occurrence(
+    tx: &Backend,
+    f: &Finding,
+    at: &str,
+    run: i64,
+    digests: &HashMap<String, String>,
+) -> Result<(), DbError> {
     let l = &f.location;
+    // A file's or log's occurrences carry its content digest (an archive
+    // member's, its archive's: `outer.zip!/inner`).
+    let digest = match l.source {
+        SourceKind::File | SourceKind::Log => digests
+            .get(&l.path)
+            .or_else(|| digests.get(l.path.split("!/").next().unwrap_or_default())),
+        _ => None,
+    };
     // An image stands where a repository would; its layer where an entry would.
     let repository = f
         .repository
@@ -356,7 +374,7 @@ fn insert_occurrence(tx: &Backend, f: &Finding, at: &str, run: i64) -> Result<()
             Param::Int(l.end_line as i64),
             Param::Int(l.end_column as i64),
             Param::Text(l.commit.as_deref().unwrap_or("")),
-            Param::Text(l.blob.as_deref().unwrap_or("")),
+            Param::Text(l.blob.as_deref().or(digest.map(String::as_str)).unwrap_or("")),
             Param::Text(l.run.as_deref().unwrap_or("")),
             Param::Text(l.job.as_deref().unwrap_or("")),
             Param::OptText(l.step.as_deref()),
