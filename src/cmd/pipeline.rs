@@ -15,7 +15,7 @@ use anyhow::{Context, Result};
 use cybrid_scan::cli::CommonArgs;
 use cybrid_scan::collect::{keep_first, Collector, Unit, ALL_INPUTS};
 use cybrid_scan::config::Settings;
-use cybrid_scan::datastore::{self, Datastore, RunInfo};
+use cybrid_scan::datastore::{self, triage, Datastore, RunInfo, Status};
 use cybrid_scan::detect::Engine;
 use cybrid_scan::exit::Outcome;
 use cybrid_scan::finding::VerificationStatus;
@@ -272,9 +272,11 @@ impl Pipeline {
             }
         }
         let mut revocation_failed = false;
+        let mut revoked = Vec::new();
         if settings.revoke.enabled || settings.revoke.notify_webhook.is_some() {
             let done = super::revoke::after_scan(&report.findings, settings, "this scan")?;
             revocation_failed = done.failed;
+            revoked = done.revoked;
             report.notes.extend(done.notes);
         }
         if let Some(store) = datastore.as_mut() {
@@ -307,6 +309,28 @@ impl Pipeline {
                 scanned,
             };
             record(store, &run, &mut report, settings.quiet)?;
+            if !revoked.is_empty() {
+                // After the run's findings: their incidents exist now.
+                let changed = store.set_statuses(&revoked, &triage::who(None))?;
+                let statuses: std::collections::HashMap<&str, &str> = revoked
+                    .iter()
+                    .map(|(fp, _, note)| (fp.as_str(), note.as_str()))
+                    .collect();
+                for f in &mut report.findings {
+                    if let Some(note) = statuses.get(f.fingerprint.as_str()) {
+                        f.triage = Some(cybrid_scan::finding::Triage {
+                            status: Status::Revoked.as_str().to_string(),
+                            note: note.to_string(),
+                        });
+                    }
+                }
+                if !settings.quiet {
+                    eprintln!(
+                        "cybrid-scan: datastore: {} incident(s) marked revoked",
+                        changed.len()
+                    );
+                }
+            }
         }
 
         report.stats.duration_ms = self.started.elapsed().as_millis() as u64;
