@@ -619,3 +619,35 @@ fn incremental_scans_and_reports_work_the_same_on_postgres() {
         assert!(!out.stdout.is_empty());
     }
 }
+
+#[test]
+fn first_runs_at_once_into_a_new_database_create_the_schema_once() {
+    let pg = database_or_skip!("fresh");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let exe = assert_cmd::cargo::cargo_bin("cybrid-scan");
+    let children: Vec<_> = (0..4)
+        .map(|i| {
+            let dir = tmp.path().join(format!("d{i}"));
+            fs::create_dir_all(&dir).expect("mkdir");
+            fs::write(dir.join(".env"), env_text(&pair())).expect("write");
+            std::process::Command::new(&exe)
+                .arg("dir")
+                .arg(&dir)
+                .args(["-q", "--datastore", &pg])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn")
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().expect("wait");
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(incidents(&pg).len(), 4);
+}

@@ -197,6 +197,9 @@ fn open_sqlite(path: &Path) -> Result<Connection, DatastoreError> {
     Ok(conn)
 }
 
+/// Rows of `scanned` per INSERT (SQLite allows 32,766 parameters).
+const SCANNED_PER_STATEMENT: usize = 500;
+
 const INCIDENT_STATE: &str = "SELECT status, status_note FROM incidents WHERE fingerprint = ?1";
 
 fn record_in(
@@ -248,16 +251,23 @@ fn record_in(
         }
         insert_occurrence(tx, f, at, run_id, &run.digests)?;
     }
-    for (kind, key) in &run.scanned {
+    // Many rows per statement: a round trip to PostgreSQL per object made
+    // recording a large history cost more than scanning it.
+    for chunk in run.scanned.chunks(SCANNED_PER_STATEMENT) {
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|i| format!("(?{}, ?{}, ?1, ?2)", 2 * i + 3, 2 * i + 4))
+            .collect();
+        let mut params = vec![Param::Text(&run.scan_key), Param::Int(run_id)];
+        for (kind, key) in chunk {
+            params.push(Param::Text(kind));
+            params.push(Param::Text(key));
+        }
         tx.execute(
-            "INSERT INTO scanned (kind, key, scan_key, run) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT DO NOTHING",
-            &[
-                Param::Text(kind),
-                Param::Text(key),
-                Param::Text(&run.scan_key),
-                Param::Int(run_id),
-            ],
+            &format!(
+                "INSERT INTO scanned (kind, key, scan_key, run) VALUES {} ON CONFLICT DO NOTHING",
+                rows.join(", ")
+            ),
+            &params,
         )?;
     }
     for fp in &seen {
