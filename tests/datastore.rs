@@ -1031,3 +1031,34 @@ fn a_second_logs_scan_skips_unchanged_logs_and_archives_and_reports_their_findin
     let note = note_of(&third, "unchanged since").unwrap();
     assert!(note.starts_with("1 file(s)"), "{note}");
 }
+
+#[test]
+fn two_roots_with_the_same_relative_path_keep_their_own_findings_on_a_second_dir_scan() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (one, two) = (tmp.path().join("one"), tmp.path().join("two"));
+    std::fs::create_dir_all(&one).unwrap();
+    std::fs::create_dir_all(&two).unwrap();
+    std::fs::write(one.join("app.env"), env_file(&common::pair())).unwrap();
+    std::fs::write(
+        two.join("app.env"),
+        format!("# two\n{}", env_file(&common::pair())),
+    )
+    .unwrap();
+    let ds = tmp.path().join("ds.db");
+    let scan = || {
+        let out = bin()
+            .arg("dir")
+            .arg(&one)
+            .arg(&two)
+            .args(["-f", "json", "--datastore"])
+            .arg(&ds)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    let first = scan();
+    let second = scan();
+    assert_eq!(places(&second), places(&first));
+    assert_eq!(places(&first).len(), 2, "one finding per pair");
+}

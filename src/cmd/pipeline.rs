@@ -196,6 +196,8 @@ impl Pipeline {
         // Files and logs unchanged since the datastore scanned them: their
         // findings come from it, under the path they have now.
         let mut digests = std::collections::HashMap::new();
+        // Digests of the files this run scanned, to record as scanned.
+        let mut content_scanned = Vec::new();
         if let (Some(c), Some(store)) = (&self.content, datastore.as_ref()) {
             let skipped = c.take_skipped();
             let mut known = 0usize;
@@ -217,11 +219,26 @@ impl Pipeline {
             }
             let whole =
                 report.errors.is_empty() && report.failed_inputs == 0 && report.dropped == 0;
-            for (shown, digest) in c.take_scanned() {
-                if whole {
-                    digests.insert(shown, digest);
+            let scanned = if whole { c.take_scanned() } else { Vec::new() };
+            // Two roots may hold the same relative path with different
+            // contents: such a path's findings cannot be tied to one digest,
+            // so neither digest is recorded (both are scanned next time).
+            let mut ambiguous = std::collections::HashSet::new();
+            for (shown, digest) in &scanned {
+                if let Some(prev) = digests.insert(shown.clone(), digest.clone()) {
+                    if prev != *digest {
+                        ambiguous.insert(shown.clone());
+                    }
                 }
             }
+            for shown in &ambiguous {
+                digests.remove(shown);
+            }
+            content_scanned = scanned
+                .into_iter()
+                .filter(|(shown, _)| !ambiguous.contains(shown))
+                .map(|(_, digest)| digest)
+                .collect();
         }
         // In order: suppression (baseline, allow-lists) → confidence →
         // the findings cap → verification → revocation.
@@ -295,7 +312,7 @@ impl Pipeline {
                 _ => Vec::new(),
             };
             let mut scanned: Vec<(&'static str, String)> = scanned;
-            scanned.extend(digests.values().map(|d| ("content", d.clone())));
+            scanned.extend(content_scanned.into_iter().map(|d| ("content", d)));
             let run = RunInfo {
                 digests,
                 started: self.started_at.clone(),
