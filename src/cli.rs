@@ -355,6 +355,9 @@ pub struct RevokeArgs {
     /// Send the identity-service and webhook requests through this proxy (environment proxies are never used)
     #[arg(long, value_name = "URL")]
     pub proxy: Option<String>,
+    /// Record each confirmed revocation in this datastore (SQLite file or postgres:// URL): the incident's status becomes revoked, with who, when and a note in its history
+    #[arg(long, value_name = "LOCATION")]
+    pub datastore: Option<String>,
 }
 
 #[derive(Debug, Args)]

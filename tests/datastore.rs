@@ -887,3 +887,178 @@ fn a_revoked_credential_that_verifies_live_again_is_reopened_with_a_note() {
         .contains("verified live again in sandbox"));
     assert!(!contains(&datastore_bytes(&ds), &pair.secret));
 }
+
+/// `dir` (or `logs`) into a datastore: status, report, stderr.
+fn scan_files(cmd: &str, root: &Path, ds: Option<&Path>, extra: &[&str]) -> (i32, Value, String) {
+    let mut c = bin();
+    c.arg(cmd).arg(root).args(["-f", "json"]).args(extra);
+    if let Some(ds) = ds {
+        c.arg("--datastore").arg(ds);
+    }
+    let out = c.output().unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    (
+        out.status.code().unwrap_or(-1),
+        report,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Each finding as (rule, fingerprint, path, line, column, entry).
+fn places(report: &Value) -> Vec<(String, String, String, u64, u64, String)> {
+    let mut v: Vec<_> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let l = &f["location"];
+            (
+                f["rule_id"].as_str().unwrap().to_string(),
+                f["fingerprint"].as_str().unwrap().to_string(),
+                l["path"].as_str().unwrap().to_string(),
+                l["line"].as_u64().unwrap(),
+                l["column"].as_u64().unwrap(),
+                l["entry"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn a_second_dir_scan_hashes_unchanged_files_and_still_reports_their_findings() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("src");
+    std::fs::create_dir_all(root.join("config")).unwrap();
+    let (a, b) = (common::pair(), common::pair());
+    std::fs::write(root.join("config/.env"), env_file(&a)).unwrap();
+    std::fs::write(root.join("app.env"), format!("# app\n{}", env_file(&b))).unwrap();
+    std::fs::write(root.join("main.rs"), "fn main() {}\n".repeat(500)).unwrap();
+    let ds = tmp.path().join("ds.db");
+
+    let (code, plain, _) = scan_files("dir", &root, None, &[]);
+    assert_eq!(code, 1);
+    assert!(note_of(&plain, "unchanged since").is_none());
+    let (code, first, _) = scan_files("dir", &root, Some(&ds), &[]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        places(&first),
+        places(&plain),
+        "the datastore changes no report"
+    );
+    let first_bytes = first["stats"]["bytes"].as_u64().unwrap();
+    assert!(first_bytes > 6000);
+
+    // Unchanged: nothing scanned again, the same findings reported.
+    let (code, second, _) = scan_files("dir", &root, Some(&ds), &[]);
+    assert_eq!(code, 1, "the unchanged files' findings still fail the gate");
+    assert_eq!(places(&second), places(&plain));
+    assert_eq!(second["stats"]["bytes"], 0);
+    let note = note_of(&second, "unchanged since").expect("a note on what was skipped");
+    assert!(note.starts_with("3 file(s)"), "{note}");
+    for f in second["findings"].as_array().unwrap() {
+        assert!(f["location"].get("blob").is_none(), "{f}");
+        assert_eq!(f["verification"]["status"], "not_checked");
+    }
+    // No new occurrence either.
+    let list = incidents(&ds, &[]);
+    let occurrences: u64 = list
+        .iter()
+        .map(|i| i["occurrences"].as_u64().unwrap())
+        .sum();
+    assert_eq!(occurrences, places(&plain).len() as u64);
+
+    // One file changed, one copied: only those are scanned; the copy's
+    // findings carry its own path.
+    std::fs::write(root.join("main.rs"), "fn main() { println!(); }\n").unwrap();
+    std::fs::copy(root.join("config/.env"), root.join("copy.env")).unwrap();
+    let (code, third, _) = scan_files("dir", &root, Some(&ds), &[]);
+    assert_eq!(code, 1);
+    let (_, plain_now, _) = scan_files("dir", &root, None, &[]);
+    assert_eq!(places(&third), places(&plain_now));
+    assert!(places(&third).iter().any(|p| p.2 == "copy.env"));
+    assert_eq!(third["stats"]["bytes"], 26, "only main.rs was read again");
+
+    // Other rules (here: another --min-confidence) scan everything again.
+    let all = plain_now["stats"]["bytes"].as_u64().unwrap();
+    let (_, other, _) = scan_files("dir", &root, Some(&ds), &["--min-confidence", "medium"]);
+    assert_eq!(other["stats"]["bytes"].as_u64().unwrap(), all);
+    assert!(note_of(&other, "unchanged since").is_none());
+
+    // --show-secrets needs the secrets, which the datastore does not hold.
+    let (_, shown, _) = scan_files("dir", &root, Some(&ds), &["--show-secrets"]);
+    assert_eq!(shown["stats"]["bytes"].as_u64().unwrap(), all);
+    assert!(!contains(&datastore_bytes(&ds), &a.secret));
+}
+
+#[test]
+fn a_second_logs_scan_skips_unchanged_logs_and_archives_and_reports_their_findings() {
+    use std::io::Write;
+    let tmp = tempfile::tempdir().unwrap();
+    let logs = tmp.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let (a, b) = (common::pair(), common::pair());
+    std::fs::write(
+        logs.join("app.log"),
+        format!("INFO start\nDEBUG env {}INFO done\n", env_file(&a)),
+    )
+    .unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(format!("old\n{}", env_file(&b)).as_bytes())
+        .unwrap();
+    std::fs::write(logs.join("app.log.1.gz"), gz.finish().unwrap()).unwrap();
+    let ds = tmp.path().join("ds.db");
+
+    let (code, plain, _) = scan_files("logs", &logs, None, &[]);
+    assert_eq!(code, 1);
+    let (_, first, _) = scan_files("logs", &logs, Some(&ds), &[]);
+    assert_eq!(places(&first), places(&plain));
+    let (code, second, _) = scan_files("logs", &logs, Some(&ds), &[]);
+    assert_eq!(code, 1);
+    assert_eq!(places(&second), places(&plain));
+    assert_eq!(second["stats"]["bytes"], 0);
+    assert!(note_of(&second, "unchanged since").is_some());
+
+    // A log that grew is read again, whole; the archive is not.
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(logs.join("app.log"))
+        .unwrap();
+    writeln!(f, "INFO more").unwrap();
+    let (_, third, _) = scan_files("logs", &logs, Some(&ds), &[]);
+    assert_eq!(places(&third).len(), places(&plain).len());
+    let note = note_of(&third, "unchanged since").unwrap();
+    assert!(note.starts_with("1 file(s)"), "{note}");
+}
+
+#[test]
+fn two_roots_with_the_same_relative_path_keep_their_own_findings_on_a_second_dir_scan() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (one, two) = (tmp.path().join("one"), tmp.path().join("two"));
+    std::fs::create_dir_all(&one).unwrap();
+    std::fs::create_dir_all(&two).unwrap();
+    std::fs::write(one.join("app.env"), env_file(&common::pair())).unwrap();
+    std::fs::write(
+        two.join("app.env"),
+        format!("# two\n{}", env_file(&common::pair())),
+    )
+    .unwrap();
+    let ds = tmp.path().join("ds.db");
+    let scan = || {
+        let out = bin()
+            .arg("dir")
+            .arg(&one)
+            .arg(&two)
+            .args(["-f", "json", "--datastore"])
+            .arg(&ds)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    let first = scan();
+    let second = scan();
+    assert_eq!(places(&second), places(&first));
+    assert_eq!(places(&first).len(), 2, "one finding per pair");
+}

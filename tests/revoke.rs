@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command as StdCommand, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -1195,4 +1195,98 @@ fn a_404_for_a_pair_that_still_works_is_a_failure_not_already_revoked() {
     assert_eq!(lines(&audit, "confirm", "alive").len(), 1);
     assert_eq!(lines(&audit, "revoke", "failed").len(), 1);
     w.assert_no_leak(&run, &[&p]);
+}
+
+/// `incidents show FP --format json` of a datastore.
+fn incident(ds: &Path, fp: &str) -> Value {
+    let out = Command::cargo_bin("cybrid-scan")
+        .expect("binary")
+        .args(["incidents", "show", fp, "--format", "json", "--datastore"])
+        .arg(ds)
+        .output()
+        .expect("incidents show");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON")
+}
+
+#[test]
+fn revoke_and_scan_revoke_record_the_revocation_in_the_datastore() {
+    let w = World::new();
+    let leaked = w.leak("a.env", "sandbox", AppKind::Bank);
+    let ds = w.path("incidents.db");
+    let ds_arg = ds.display().to_string();
+    let scan = w.scan(&["--datastore", &ds_arg, "--show-secrets"]);
+    assert_eq!(scan.status, 3, "{}", scan.stderr);
+    let fp = fingerprint_of(&w.report(), &leaked);
+    let run = w.revoke(&["--yes", "--datastore", &ds_arg]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert!(!w.alive(&leaked));
+    assert!(
+        run.stderr.contains("1 incident(s) marked revoked"),
+        "{}",
+        run.stderr
+    );
+    let shown = incident(&ds, &fp);
+    assert_eq!(shown["status"], "revoked");
+    let history = shown["history"].as_array().expect("history");
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0]["from"], "open");
+    assert_eq!(history[0]["to"], "revoked");
+    assert!(history[0]["at"].is_string() && history[0]["who"].is_string());
+    let note = history[0]["note"].as_str().expect("note");
+    assert!(note.contains("revoked by cybrid-scan revoke"), "{note}");
+    assert!(note.contains("token endpoint refused the pair"), "{note}");
+    assert!(note.contains("audit.jsonl"), "{note}");
+    w.assert_no_leak(&run, &[&leaked]);
+
+    // A scan with --revoke records it too, once its findings are in.
+    let other = w.leak("b.env", "sandbox", AppKind::Bank);
+    let ds2 = w.path("second.db").display().to_string();
+    let audit = w.path("scan-audit.jsonl").display().to_string();
+    let run = w.scan(&[
+        "--revoke",
+        "--yes",
+        "--audit-log",
+        &audit,
+        "--datastore",
+        &ds2,
+    ]);
+    assert_eq!(run.status, 3, "{}", run.stderr);
+    assert!(!w.alive(&other));
+    let fp = w.report()["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["location"]["path"] == "b.env" && f["rule_id"] == "cybrid-client-secret")
+        .and_then(|f| f["fingerprint"].as_str())
+        .expect("b.env's secret")
+        .to_string();
+    let shown = incident(Path::new(&ds2), &fp);
+    assert_eq!(shown["status"], "revoked", "{shown}");
+    assert_eq!(
+        w.report()["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .find(|f| f["fingerprint"] == fp.as_str())
+            .expect("finding")["triage"]["status"],
+        "revoked"
+    );
+
+    // A datastore that cannot be opened stops revoke before anything is deleted.
+    let third = w.leak("c.env", "sandbox", AppKind::Bank);
+    let scan = w.scan(&["--show-secrets"]);
+    assert_eq!(scan.status, 3, "{}", scan.stderr);
+    let bad = w.path("not-a-datastore.db");
+    fs::write(&bad, "{\"findings\": []}").expect("write");
+    let run = w.revoke(&["--yes", "--datastore", &bad.display().to_string()]);
+    assert_eq!(run.status, 2, "{}", run.stderr);
+    assert!(
+        w.alive(&third),
+        "revoked although the datastore was refused"
+    );
 }

@@ -30,6 +30,7 @@ pub fn run(args: DirArgs) -> Result<Outcome> {
         follow_links: args.follow,
         max_file_size: pipeline.settings.max_file_size,
         threads: pipeline.settings.threads,
+        known: pipeline.known_content(),
     };
     let notes = scan_paths(&roots, &opts, &pipeline.engine, &pipeline.collector);
     for note in notes {

@@ -42,6 +42,8 @@ pub fn run(args: LogsArgs) -> Result<Outcome> {
         redact: args.redact_in_place.then_some(RedactOptions {
             backup: args.backup,
         }),
+        // Rewriting needs every log read: nothing is skipped then.
+        known: pipeline.known_content().filter(|_| !args.redact_in_place),
     };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(pipeline.settings.threads)

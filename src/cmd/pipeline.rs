@@ -15,14 +15,16 @@ use anyhow::{Context, Result};
 use cybrid_scan::cli::CommonArgs;
 use cybrid_scan::collect::{keep_first, Collector, Unit, ALL_INPUTS};
 use cybrid_scan::config::Settings;
-use cybrid_scan::datastore::{self, Datastore, RunInfo};
+use cybrid_scan::datastore::{self, triage, Datastore, RunInfo, Status};
 use cybrid_scan::detect::Engine;
 use cybrid_scan::exit::Outcome;
 use cybrid_scan::finding::VerificationStatus;
 use cybrid_scan::refs;
+use cybrid_scan::report::Reveal;
 use cybrid_scan::report::{self, escape_for_terminal, Format, ReadCount, Report};
 use cybrid_scan::rules::load_rule_set;
 use cybrid_scan::source::git::known::KnownBlobs;
+use cybrid_scan::source::known::KnownContent;
 use cybrid_scan::sweep::scan_key;
 use cybrid_scan::verify::cache::VerdictMemory;
 use cybrid_scan::verify::{verify_findings_remembering, VerifyConfig};
@@ -42,6 +44,9 @@ pub struct Pipeline {
     /// With a datastore: the git blobs it has already scanned under the
     /// same [`scan_key`](datastore_scan_key), and those this run reads.
     known: Option<Arc<KnownBlobs>>,
+    /// With a datastore: the files and logs it has already scanned under
+    /// the same scan key, by content digest, and those this run hashes.
+    content: Option<Arc<KnownContent>>,
     scan_key: String,
 }
 
@@ -68,8 +73,20 @@ impl Pipeline {
             }
             None => None,
         };
+        // The datastore holds no secret: with --verify, --revoke or
+        // --show-secrets every file is scanned again, for its secrets.
+        let needs_secrets = settings.verify.enabled
+            || settings.revoke.enabled
+            || settings.output.reveal == Reveal::Show;
+        let content = match &datastore {
+            Some(ds) if !needs_secrets => Some(Arc::new(KnownContent::new(
+                &ds.scanned("content", &scan_key)?,
+            ))),
+            _ => None,
+        };
         let pipeline = Pipeline {
             known,
+            content,
             scan_key,
             notes: Vec::new(),
             settings,
@@ -90,6 +107,12 @@ impl Pipeline {
     /// The blobs to leave unread, and to note those read (`--datastore`).
     pub fn known_blobs(&self) -> Option<Arc<KnownBlobs>> {
         self.known.clone()
+    }
+
+    /// The files and logs to hash rather than scan, and to note those
+    /// scanned (`--datastore`); `None` without a datastore: no hashing.
+    pub fn known_content(&self) -> Option<Arc<KnownContent>> {
+        self.content.clone()
     }
 
     pub fn started(&self) -> Instant {
@@ -119,6 +142,7 @@ impl Pipeline {
             datastore,
             started_at,
             known,
+            content,
             scan_key,
         } = self;
         let gathered = collector.into_gathered();
@@ -143,6 +167,7 @@ impl Pipeline {
             datastore,
             started_at,
             known,
+            content,
             scan_key,
         }
         .finish_report(report, None)
@@ -168,6 +193,53 @@ impl Pipeline {
         }
         notes.append(&mut report.notes);
         report.notes = notes;
+        // Files and logs unchanged since the datastore scanned them: their
+        // findings come from it, under the path they have now.
+        let mut digests = std::collections::HashMap::new();
+        // Digests of the files this run scanned, to record as scanned.
+        let mut content_scanned = Vec::new();
+        if let (Some(c), Some(store)) = (&self.content, datastore.as_ref()) {
+            let skipped = c.take_skipped();
+            let mut known = 0usize;
+            for (shown, digest) in &skipped {
+                let found = store.findings_of_content(shown, digest)?;
+                known += found.len();
+                report.findings.extend(found);
+                digests.insert(shown.clone(), digest.clone());
+            }
+            if !skipped.is_empty() {
+                report
+                    .findings
+                    .sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+                report.notes.push(format!(
+                    "{} file(s) ({} bytes) unchanged since the datastore scanned them under the same rules: hashed, not scanned; their {known} finding(s) are reported from the datastore (redacted)",
+                    skipped.len(),
+                    c.skipped_bytes()
+                ));
+            }
+            let whole =
+                report.errors.is_empty() && report.failed_inputs == 0 && report.dropped == 0;
+            let scanned = if whole { c.take_scanned() } else { Vec::new() };
+            // Two roots may hold the same relative path with different
+            // contents: such a path's findings cannot be tied to one digest,
+            // so neither digest is recorded (both are scanned next time).
+            let mut ambiguous = std::collections::HashSet::new();
+            for (shown, digest) in &scanned {
+                if let Some(prev) = digests.insert(shown.clone(), digest.clone()) {
+                    if prev != *digest {
+                        ambiguous.insert(shown.clone());
+                    }
+                }
+            }
+            for shown in &ambiguous {
+                digests.remove(shown);
+            }
+            content_scanned = scanned
+                .into_iter()
+                .filter(|(shown, _)| !ambiguous.contains(shown))
+                .map(|(_, digest)| digest)
+                .collect();
+        }
         // In order: suppression (baseline, allow-lists) → confidence →
         // the findings cap → verification → revocation.
         report.findings = settings.suppress.apply(
@@ -217,9 +289,11 @@ impl Pipeline {
             }
         }
         let mut revocation_failed = false;
+        let mut revoked = Vec::new();
         if settings.revoke.enabled || settings.revoke.notify_webhook.is_some() {
             let done = super::revoke::after_scan(&report.findings, settings, "this scan")?;
             revocation_failed = done.failed;
+            revoked = done.revoked;
             report.notes.extend(done.notes);
         }
         if let Some(store) = datastore.as_mut() {
@@ -237,7 +311,10 @@ impl Pipeline {
                     .collect(),
                 _ => Vec::new(),
             };
+            let mut scanned: Vec<(&'static str, String)> = scanned;
+            scanned.extend(content_scanned.into_iter().map(|d| ("content", d)));
             let run = RunInfo {
+                digests,
                 started: self.started_at.clone(),
                 command: command_name(),
                 bytes: report.stats.bytes,
@@ -249,6 +326,28 @@ impl Pipeline {
                 scanned,
             };
             record(store, &run, &mut report, settings.quiet)?;
+            if !revoked.is_empty() {
+                // After the run's findings: their incidents exist now.
+                let changed = store.set_statuses(&revoked, &triage::who(None))?;
+                let statuses: std::collections::HashMap<&str, &str> = revoked
+                    .iter()
+                    .map(|(fp, _, note)| (fp.as_str(), note.as_str()))
+                    .collect();
+                for f in &mut report.findings {
+                    if let Some(note) = statuses.get(f.fingerprint.as_str()) {
+                        f.triage = Some(cybrid_scan::finding::Triage {
+                            status: Status::Revoked.as_str().to_string(),
+                            note: note.to_string(),
+                        });
+                    }
+                }
+                if !settings.quiet {
+                    eprintln!(
+                        "cybrid-scan: datastore: {} incident(s) marked revoked",
+                        changed.len()
+                    );
+                }
+            }
         }
 
         report.stats.duration_ms = self.started.elapsed().as_millis() as u64;

@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use cybrid_scan::cli::RevokeArgs;
 use cybrid_scan::config::Settings;
+use cybrid_scan::datastore::{triage, Datastore, Status};
 use cybrid_scan::exit::Outcome;
 use cybrid_scan::finding::Finding;
 use cybrid_scan::report::json::read_report;
@@ -98,6 +99,14 @@ pub fn run(args: RevokeArgs) -> Result<Outcome> {
         Ok((endpoints, timeout, webhook))
     })();
     let (endpoints, timeout, webhook) = checked.map_err(|e| logged(&mut log, "arguments", e))?;
+    // Opened before anything is revoked: a datastore that cannot record the
+    // outcome stops the run first (fail closed).
+    let mut datastore = args
+        .datastore
+        .as_deref()
+        .map(Datastore::open)
+        .transpose()
+        .map_err(|e| logged(&mut log, "datastore", e.into()))?;
     let record =
         read_report(&args.report).map_err(|e| logged(&mut log, "load_report", e.into()))?;
     let plan = plan::from_report(&record, &source)
@@ -113,6 +122,16 @@ pub fn run(args: RevokeArgs) -> Result<Outcome> {
         source,
     };
     let done = carry_out(&plan, &job, &mut log, &history)?;
+    if let (Some(store), Done::Ran(run)) = (datastore.as_mut(), &done) {
+        let recorded =
+            record_revocations(store, run, &log).map_err(|e| logged(&mut log, "datastore", e))?;
+        if recorded > 0 {
+            eprintln!(
+                "cybrid-scan: datastore {}: {recorded} incident(s) marked revoked",
+                store.path().display()
+            );
+        }
+    }
     Ok(match done {
         Done::Nothing | Done::DryRun => Outcome::Clean,
         Done::NotConfirmed => Outcome::Findings(1),
@@ -306,6 +325,51 @@ pub fn preflight(settings: &Settings) -> Result<()> {
 pub struct ScanRevocation {
     pub notes: Vec<String>,
     pub failed: bool,
+    /// The confirmed revocations, for the datastore (`--datastore`).
+    pub revoked: Vec<(String, Status, String)>,
+}
+
+/// Each confirmed revocation of `run` as a status change of the incidents
+/// of its findings: `revoked`, with a note saying how it was confirmed (or
+/// that it could not be) and where the audit log is. Failed ones and those
+/// done in an earlier run change nothing.
+pub fn revocations(run: &RunResult, log: &AuditLog) -> Vec<(String, Status, String)> {
+    let mut out = Vec::new();
+    for r in &run.results {
+        let how = match &r.outcome {
+            cybrid_scan::revoke::Outcome::Revoked { confirmed_at } => {
+                format!("application deleted in {}; the token endpoint refused the pair at {confirmed_at}", r.target.environment)
+            }
+            cybrid_scan::revoke::Outcome::AlreadyRevoked { confirmed_at } => format!(
+                "application already gone in {}; the token endpoint refused the pair at {confirmed_at}",
+                r.target.environment
+            ),
+            // Deleted, but not confirmed dead: still revoked (the DELETE was
+            // answered); a later --verify that finds it live reopens it.
+            cybrid_scan::revoke::Outcome::Unconfirmed { reason } => format!(
+                "application deleted in {}, not confirmed at the token endpoint ({reason})",
+                r.target.environment
+            ),
+            _ => continue,
+        };
+        let note = format!(
+            "revoked by cybrid-scan revoke: {how} (audit log {}, run {})",
+            log.path().display(),
+            log.run_id()
+        );
+        for fp in &r.target.fingerprints {
+            out.push((fp.clone(), Status::Revoked, note.clone()));
+        }
+    }
+    out
+}
+
+/// Record `run`'s confirmed revocations in the datastore; how many
+/// incidents changed.
+fn record_revocations(store: &mut Datastore, run: &RunResult, log: &AuditLog) -> Result<usize> {
+    let changes = revocations(run, log);
+    let done = store.set_statuses(&changes, &triage::who(None))?;
+    Ok(done.len())
 }
 
 /// The revocation point of a scan's pipeline (after verification).
@@ -344,6 +408,7 @@ pub fn after_scan(
         return Ok(ScanRevocation {
             notes: Vec::new(),
             failed: false,
+            revoked: Vec::new(),
         });
     }
     let (mut log, history) = AuditLog::open(&r.audit_log_path()?)?;
@@ -368,14 +433,17 @@ pub fn after_scan(
                 ),
             }],
             failed: run.is_failure(),
+            revoked: revocations(&run, &log),
         },
         Done::NotConfirmed => ScanRevocation {
             notes: vec!["revocation: not confirmed, nothing revoked".into()],
             failed: false,
+            revoked: Vec::new(),
         },
         Done::Nothing | Done::DryRun => ScanRevocation {
             notes: Vec::new(),
             failed: false,
+            revoked: Vec::new(),
         },
     })
 }

@@ -1,9 +1,9 @@
 //! Reading incidents back: the list, one incident with its occurrences and
 //! triage history, and the findings a report is built from.
 
-use rusqlite::{params, Row};
 use serde::Serialize;
 
+use super::backend::{Kind, Param, Row};
 use super::{Datastore, DatastoreError, Status};
 use crate::finding::{
     Confidence, Finding, Fingerprint, Location, SourceKind, Triage, Verification,
@@ -88,62 +88,78 @@ pub struct HistoryRecord {
     pub at: String,
 }
 
-const INCIDENT_COLUMNS: &str = "i.fingerprint, i.status, i.status_note, i.rule_id, i.secret, i.client_id,
-    i.confidence, i.first_seen, i.last_seen, i.verification, i.verification_environment,
-    i.verification_reason, i.verified_at,
-    (SELECT json_group_array(DISTINCT repository) FROM occurrences o WHERE o.fingerprint = i.fingerprint AND repository != ''),
-    (SELECT json_group_array(DISTINCT source) FROM occurrences o WHERE o.fingerprint = i.fingerprint),
-    (SELECT count(*) FROM occurrences o WHERE o.fingerprint = i.fingerprint)";
-
-fn incident(r: &Row<'_>) -> rusqlite::Result<IncidentRecord> {
-    let list = |i: usize| -> rusqlite::Result<Vec<String>> {
-        let text: String = r.get(i)?;
-        let mut v: Vec<String> = serde_json::from_str(&text).unwrap_or_default();
-        v.sort();
-        Ok(v)
+/// The incident columns, with each incident's repositories and sources as
+/// a JSON list (each engine has its own aggregate for it).
+fn incident_columns(kind: Kind) -> String {
+    let list = |expr: &str, filter: &str| {
+        match kind {
+        Kind::Sqlite => format!(
+            "(SELECT json_group_array(DISTINCT {expr}) FROM occurrences o WHERE o.fingerprint = i.fingerprint{filter})"
+        ),
+        Kind::Postgres => format!(
+            "(SELECT COALESCE(json_agg(DISTINCT {expr})::text, '[]') FROM occurrences o WHERE o.fingerprint = i.fingerprint{filter})"
+        ),
+    }
     };
-    Ok(IncidentRecord {
-        fingerprint: r.get(0)?,
-        status: r.get(1)?,
-        status_note: r.get(2)?,
-        rule_id: r.get(3)?,
-        secret: r.get(4)?,
-        client_id: r.get(5)?,
-        confidence: r.get(6)?,
-        first_seen: r.get(7)?,
-        last_seen: r.get(8)?,
-        verification: VerificationRecord {
-            status: r.get(9)?,
-            environment: r.get(10)?,
-            reason: r.get(11)?,
-            at: r.get(12)?,
-        },
-        repositories: list(13)?,
-        sources: list(14)?,
-        occurrences: r.get::<_, i64>(15)? as u64,
-    })
+    format!(
+        "i.fingerprint, i.status, i.status_note, i.rule_id, i.secret, i.client_id,
+         i.confidence, i.first_seen, i.last_seen, i.verification, i.verification_environment,
+         i.verification_reason, i.verified_at, {}, {},
+         (SELECT count(*) FROM occurrences o WHERE o.fingerprint = i.fingerprint)",
+        list("repository", " AND repository != ''"),
+        list("source", "")
+    )
 }
 
-fn occurrence(r: &Row<'_>) -> rusqlite::Result<OccurrenceRecord> {
-    Ok(OccurrenceRecord {
-        source: r.get(0)?,
-        repository: r.get(1)?,
-        path: r.get(2)?,
-        entry: r.get(3)?,
-        line: r.get::<_, i64>(4)? as u64,
-        column: r.get::<_, i64>(5)? as u64,
-        end: (r.get::<_, i64>(6)? as u64, r.get::<_, i64>(7)? as u64),
-        commit: r.get(8)?,
-        blob: r.get(9)?,
-        run: r.get(10)?,
-        job: r.get(11)?,
-        step: r.get(12)?,
-        url: r.get(13)?,
-        author: r.get(14)?,
-        date: r.get(15)?,
-        at_head: r.get(16)?,
-        first_seen: r.get(17)?,
-    })
+fn incident(r: &Row) -> IncidentRecord {
+    let list = |i: usize| -> Vec<String> {
+        let mut v: Vec<String> = serde_json::from_str(&r.text(i)).unwrap_or_default();
+        v.sort();
+        v
+    };
+    IncidentRecord {
+        fingerprint: r.text(0),
+        status: r.text(1),
+        status_note: r.text(2),
+        rule_id: r.text(3),
+        secret: r.text(4),
+        client_id: r.opt_text(5),
+        confidence: r.text(6),
+        first_seen: r.text(7),
+        last_seen: r.text(8),
+        verification: VerificationRecord {
+            status: r.text(9),
+            environment: r.opt_text(10),
+            reason: r.opt_text(11),
+            at: r.opt_text(12),
+        },
+        repositories: list(13),
+        sources: list(14),
+        occurrences: r.int(15) as u64,
+    }
+}
+
+fn occurrence(r: &Row) -> OccurrenceRecord {
+    let n = |i: usize| r.int(i).max(0) as u64;
+    OccurrenceRecord {
+        source: r.text(0),
+        repository: r.text(1),
+        path: r.text(2),
+        entry: r.text(3),
+        line: n(4),
+        column: n(5),
+        end: (n(6), n(7)),
+        commit: r.text(8),
+        blob: r.text(9),
+        run: r.text(10),
+        job: r.text(11),
+        step: r.opt_text(12),
+        url: r.opt_text(13),
+        author: r.opt_text(14),
+        date: r.opt_text(15),
+        at_head: r.opt_bool(16),
+        first_seen: r.text(17),
+    }
 }
 
 const OCCURRENCE_COLUMNS: &str = "source, repository, path, entry, line, col, end_line, end_col,
@@ -152,15 +168,24 @@ const OCCURRENCE_COLUMNS: &str = "source, repository, path, entry, line, col, en
 impl Datastore {
     /// Every incident (or those with `status`), most recently seen first.
     pub fn incidents(&self, status: Option<Status>) -> Result<Vec<IncidentRecord>, DatastoreError> {
-        let sql = format!(
-            "SELECT {INCIDENT_COLUMNS} FROM incidents i WHERE ?1 IS NULL OR i.status = ?1
-             ORDER BY i.last_seen DESC, i.fingerprint"
-        );
-        let mut stmt = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([status.map(Status::as_str)], incident)
-            .map_err(|e| self.err(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+        let columns = incident_columns(self.db.kind());
+        let rows = match status {
+            Some(s) => self.db.query(
+                &format!(
+                    "SELECT {columns} FROM incidents i WHERE i.status = ?1
+                     ORDER BY i.last_seen DESC, i.fingerprint"
+                ),
+                &[Param::Text(s.as_str())],
+            ),
+            None => self.db.query(
+                &format!(
+                    "SELECT {columns} FROM incidents i ORDER BY i.last_seen DESC, i.fingerprint"
+                ),
+                &[],
+            ),
+        }
+        .map_err(|e| self.err(e))?;
+        Ok(rows.iter().map(incident).collect())
     }
 
     /// The one incident whose fingerprint starts with `prefix`.
@@ -173,20 +198,17 @@ impl Datastore {
         if prefix.is_empty() || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(unknown());
         }
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT fingerprint FROM incidents WHERE substr(fingerprint, 1, ?2) = ?1 LIMIT 2",
+        // Hex digits only: no LIKE wildcard in the pattern.
+        let found = self
+            .db
+            .query(
+                "SELECT fingerprint FROM incidents WHERE fingerprint LIKE ?1 LIMIT 2",
+                &[Param::Text(&format!("{prefix}%"))],
             )
-            .map_err(|e| self.err(e))?;
-        let found: Vec<String> = stmt
-            .query_map(params![prefix, prefix.len() as i64], |r| r.get(0))
-            .map_err(|e| self.err(e))?
-            .collect::<Result<_, _>>()
             .map_err(|e| self.err(e))?;
         match found.len() {
             0 => Err(unknown()),
-            1 => Ok(found.into_iter().next().unwrap_or_default()),
+            1 => Ok(found[0].text(0)),
             count => Err(DatastoreError::AmbiguousIncident {
                 path: self.path.clone(),
                 prefix,
@@ -200,32 +222,37 @@ impl Datastore {
         &self,
         fingerprint: &str,
     ) -> Result<(IncidentRecord, Vec<OccurrenceRecord>, Vec<HistoryRecord>), DatastoreError> {
-        let sql = format!("SELECT {INCIDENT_COLUMNS} FROM incidents i WHERE i.fingerprint = ?1");
+        let columns = incident_columns(self.db.kind());
         let record = self
-            .conn
-            .query_row(&sql, [fingerprint], incident)
-            .map_err(|e| self.err(e))?;
+            .db
+            .query_opt(
+                &format!("SELECT {columns} FROM incidents i WHERE i.fingerprint = ?1"),
+                &[Param::Text(fingerprint)],
+            )
+            .map_err(|e| self.err(e))?
+            .map(|r| incident(&r))
+            .ok_or_else(|| DatastoreError::UnknownIncident {
+                path: self.path.clone(),
+                prefix: fingerprint.to_string(),
+            })?;
         let occurrences = self.occurrences(fingerprint)?;
-        let mut stmt = self
-            .conn
-            .prepare(
+        let history = self
+            .db
+            .query(
                 "SELECT from_status, to_status, note, who, at FROM triage_history
                  WHERE fingerprint = ?1 ORDER BY id",
+                &[Param::Text(fingerprint)],
             )
-            .map_err(|e| self.err(e))?;
-        let history = stmt
-            .query_map([fingerprint], |r| {
-                Ok(HistoryRecord {
-                    from: r.get(0)?,
-                    to: r.get(1)?,
-                    note: r.get(2)?,
-                    who: r.get(3)?,
-                    at: r.get(4)?,
-                })
-            })
             .map_err(|e| self.err(e))?
-            .collect::<Result<_, _>>()
-            .map_err(|e| self.err(e))?;
+            .iter()
+            .map(|r| HistoryRecord {
+                from: r.text(0),
+                to: r.text(1),
+                note: r.text(2),
+                who: r.text(3),
+                at: r.text(4),
+            })
+            .collect();
         Ok((record, occurrences, history))
     }
 
@@ -234,11 +261,82 @@ impl Datastore {
             "SELECT {OCCURRENCE_COLUMNS} FROM occurrences WHERE fingerprint = ?1
              ORDER BY repository, path, entry, line, col, commit_id"
         );
-        let mut stmt = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([fingerprint], occurrence)
+        let rows = self
+            .db
+            .query(&sql, &[Param::Text(fingerprint)])
             .map_err(|e| self.err(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+        Ok(rows.iter().map(occurrence).collect())
+    }
+
+    /// The findings recorded for a file or log whose content had `digest`,
+    /// as found now at `shown`: the same lines and columns, the path (and
+    /// an archive member's outer path) made `shown`. Secrets are the
+    /// redacted forms the datastore holds.
+    pub fn findings_of_content(
+        &self,
+        shown: &str,
+        digest: &str,
+    ) -> Result<Vec<Finding>, DatastoreError> {
+        let fps = self
+            .db
+            .query(
+                "SELECT DISTINCT fingerprint FROM occurrences
+                 WHERE blob = ?1 AND source IN ('file', 'log') ORDER BY fingerprint",
+                &[Param::Text(digest)],
+            )
+            .map_err(|e| self.err(e))?;
+        let columns = incident_columns(self.db.kind());
+        let mut all = Vec::new();
+        for fp in fps.iter().map(|r| r.text(0)) {
+            let Some(record) = self
+                .db
+                .query_opt(
+                    &format!("SELECT {columns} FROM incidents i WHERE i.fingerprint = ?1"),
+                    &[Param::Text(&fp)],
+                )
+                .map_err(|e| self.err(e))?
+                .map(|r| incident(&r))
+            else {
+                continue;
+            };
+            let rows = self
+                .db
+                .query(
+                    &format!(
+                        "SELECT {OCCURRENCE_COLUMNS} FROM occurrences
+                         WHERE fingerprint = ?1 AND blob = ?2 AND source IN ('file', 'log')"
+                    ),
+                    &[Param::Text(&fp), Param::Text(digest)],
+                )
+                .map_err(|e| self.err(e))?;
+            for o in rows.iter().map(occurrence) {
+                let base = o.path.split("!/").next().unwrap_or_default().to_string();
+                all.push((base, to_finding(&record, o)));
+            }
+        }
+        // The same content may have been recorded under several paths: the
+        // one it has now if it is among them, else the first.
+        let chosen = all
+            .iter()
+            .map(|(b, _)| b.as_str())
+            .find(|b| *b == shown)
+            .or_else(|| all.iter().map(|(b, _)| b.as_str()).min())
+            .map(str::to_string);
+        let Some(chosen) = chosen else {
+            return Ok(Vec::new());
+        };
+        Ok(all
+            .into_iter()
+            .filter(|(b, _)| *b == chosen)
+            .map(|(b, mut f)| {
+                f.location.path = format!("{shown}{}", &f.location.path[b.len()..]);
+                f.location.blob = None;
+                f.triage = None;
+                // As a scan without --verify says (the stored verdict stays).
+                f.verification = Verification::default();
+                f
+            })
+            .collect())
     }
 
     /// Every occurrence as a finding, for the report writers: secrets and

@@ -1,12 +1,14 @@
 //! The datastore: what must outlive a run. Every finding is recorded as an
 //! occurrence of its incident (one incident per distinct credential, keyed by
 //! its fingerprint), with verification verdicts, a triage status and its
-//! history, and what has already been scanned under which rules. SQLite, one
-//! file, one transaction per run: a run killed mid-way leaves the previous
-//! state whole.
+//! history, and what has already been scanned under which rules. Either an
+//! SQLite file or a PostgreSQL database (for many machines at once), with the
+//! same schema and the same SQL ([`backend`]); one transaction per run: a run
+//! killed mid-way leaves the previous state whole.
 //!
 //! No secret is stored: only fingerprints, redacted forms and locations.
 
+pub mod backend;
 pub mod incidents;
 pub mod schema;
 pub mod store;
@@ -53,8 +55,12 @@ pub enum DatastoreError {
         prefix: String,
         count: usize,
     },
-    #[error("datastore {location}: PostgreSQL is not supported by this build yet; use a file path (SQLite)")]
-    Unsupported { location: String },
+    #[error("datastore {path}: {source}")]
+    Postgres {
+        path: PathBuf,
+        #[source]
+        source: postgres::Error,
+    },
 }
 
 /// The current time as RFC 3339 (UTC, seconds), as every datastore column holds it.
@@ -64,6 +70,39 @@ pub fn now() -> String {
         .unwrap_or_else(|_| time::OffsetDateTime::now_utc());
     now.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
+}
+
+/// An engine's error as the user should read it (see [`classify`]); a
+/// PostgreSQL lock held too long says so too.
+pub(crate) fn classify_db(
+    path: &std::path::Path,
+    e: backend::DbError,
+    foreign: &str,
+) -> DatastoreError {
+    match e {
+        backend::DbError::Sqlite(e) => classify(path, e, foreign),
+        backend::DbError::Postgres(e) => {
+            if e.code() == Some(&postgres::error::SqlState::LOCK_NOT_AVAILABLE) {
+                DatastoreError::Locked {
+                    path: path.to_path_buf(),
+                    waited_ms: store::wait_ms(),
+                }
+            } else {
+                DatastoreError::Postgres {
+                    path: path.to_path_buf(),
+                    source: e,
+                }
+            }
+        }
+    }
+}
+
+/// An engine's error in one line.
+pub(crate) fn describe(e: &backend::DbError) -> String {
+    match e {
+        backend::DbError::Sqlite(e) => e.to_string(),
+        backend::DbError::Postgres(e) => e.to_string(),
+    }
 }
 
 /// An SQLite error as the user should read it: a lock held too long says

@@ -5,9 +5,8 @@
 use std::io::Read;
 use std::path::Path;
 
-use rusqlite::{Connection, OptionalExtension};
-
-use super::{classify, DatastoreError};
+use super::backend::{Backend, DbError, Kind, Param};
+use super::DatastoreError;
 
 /// The version this build writes.
 pub const SCHEMA_VERSION: i64 = 1;
@@ -15,8 +14,13 @@ pub const SCHEMA_VERSION: i64 = 1;
 /// Marks the file as ours in the SQLite header (`PRAGMA application_id`): "Cybr".
 pub const APPLICATION_ID: i64 = 0x4379_6272;
 
-/// `MIGRATIONS[i]` takes a datastore from version `i` to `i + 1`.
+/// Marks a PostgreSQL schema as ours (`meta.application`).
+pub const APPLICATION: &str = "cybrid-scan";
+
+/// `MIGRATIONS[i]` takes an SQLite datastore from version `i` to `i + 1`;
+/// `PG_MIGRATIONS[i]` the same PostgreSQL one (the same tables, in its types).
 const MIGRATIONS: &[&str] = &[V1];
+const PG_MIGRATIONS: &[&str] = &[PG_V1];
 
 const V1: &str = "
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -90,6 +94,78 @@ CREATE TABLE scanned (
 ) WITHOUT ROWID;
 ";
 
+const PG_V1: &str = "
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE runs (
+    id BIGSERIAL PRIMARY KEY,
+    started TEXT NOT NULL,
+    finished TEXT NOT NULL,
+    command TEXT NOT NULL,
+    findings BIGINT NOT NULL,
+    incidents BIGINT NOT NULL,
+    new_incidents BIGINT NOT NULL,
+    bytes BIGINT NOT NULL,
+    skipped BIGINT NOT NULL
+);
+CREATE TABLE incidents (
+    fingerprint TEXT PRIMARY KEY,
+    rule_id TEXT NOT NULL,
+    secret TEXT NOT NULL,
+    client_id TEXT,
+    confidence TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'open',
+    status_note TEXT NOT NULL DEFAULT '',
+    first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL,
+    verification TEXT NOT NULL DEFAULT 'not_checked',
+    verification_environment TEXT,
+    verification_reason TEXT,
+    verified_at TEXT
+);
+CREATE TABLE occurrences (
+    id BIGSERIAL PRIMARY KEY,
+    fingerprint TEXT NOT NULL REFERENCES incidents(fingerprint),
+    source TEXT NOT NULL,
+    repository TEXT NOT NULL DEFAULT '',
+    path TEXT NOT NULL,
+    entry TEXT NOT NULL DEFAULT '',
+    line BIGINT NOT NULL,
+    col BIGINT NOT NULL,
+    end_line BIGINT NOT NULL,
+    end_col BIGINT NOT NULL,
+    commit_id TEXT NOT NULL DEFAULT '',
+    blob TEXT NOT NULL DEFAULT '',
+    ci_run TEXT NOT NULL DEFAULT '',
+    job TEXT NOT NULL DEFAULT '',
+    step TEXT,
+    url TEXT,
+    author TEXT,
+    date TEXT,
+    at_head BOOLEAN,
+    first_seen TEXT NOT NULL,
+    run BIGINT NOT NULL REFERENCES runs(id),
+    UNIQUE (fingerprint, source, repository, path, entry, line, col, commit_id, blob, ci_run, job)
+);
+CREATE INDEX occurrences_by_incident ON occurrences(fingerprint);
+CREATE TABLE triage_history (
+    id BIGSERIAL PRIMARY KEY,
+    fingerprint TEXT NOT NULL REFERENCES incidents(fingerprint),
+    from_status TEXT NOT NULL,
+    to_status TEXT NOT NULL,
+    note TEXT NOT NULL,
+    who TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE INDEX triage_history_by_incident ON triage_history(fingerprint);
+CREATE TABLE scanned (
+    kind TEXT NOT NULL,
+    key TEXT NOT NULL,
+    scan_key TEXT NOT NULL,
+    run BIGINT NOT NULL,
+    PRIMARY KEY (kind, key, scan_key)
+);
+";
+
 const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
 
 /// Refuse, before SQLite touches it, a file that is not an SQLite database
@@ -123,84 +199,117 @@ pub fn check_header(path: &Path) -> Result<(), DatastoreError> {
     }
 }
 
-/// The schema version of an open file, reading only: `None` for an empty
-/// database (new), an error for one that holds another program's tables.
-pub fn version(conn: &Connection, path: &Path) -> Result<Option<i64>, DatastoreError> {
+/// The schema version of an open datastore, reading only: `None` for an
+/// empty one (new), an error for one that holds another program's tables.
+pub fn version(db: &Backend, path: &Path) -> Result<Option<i64>, DatastoreError> {
     let foreign = |why: String| DatastoreError::Foreign {
         path: path.to_path_buf(),
         why,
     };
-    let tables: i64 = conn
-        .query_row(
+    let (tables, meta) = match db.kind() {
+        Kind::Sqlite => (
             "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
-            [],
-            |r| r.get(0),
-        )
-        .map_err(|e| classify(path, e, "not a database SQLite can read"))?;
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
+        ),
+        Kind::Postgres => (
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()",
+            "SELECT count(*) FROM information_schema.tables
+             WHERE table_schema = current_schema() AND table_name = 'meta'",
+        ),
+    };
+    let tables = db
+        .query_opt(tables, &[])
+        .map_err(|e| super::classify_db(path, e, "not a database SQLite can read"))?
+        .map_or(0, |r| r.int(0));
     if tables == 0 {
         return Ok(None);
     }
-    let has_meta: bool = conn
-        .query_row(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
-            [],
-            |r| r.get::<_, i64>(0),
-        )
-        .map(|n| n > 0)
-        .map_err(|e| foreign(e.to_string()))?;
-    let app: i64 = conn
-        .query_row("PRAGMA application_id", [], |r| r.get(0))
-        .map_err(|e| foreign(e.to_string()))?;
-    if !has_meta || app != APPLICATION_ID {
-        return Err(foreign("an SQLite database of another program".into()));
+    let has_meta = db
+        .query_opt(meta, &[])
+        .map_err(|e| foreign(super::describe(&e)))?
+        .is_some_and(|r| r.int(0) > 0);
+    let ours = has_meta
+        && match db.kind() {
+            Kind::Sqlite => db
+                .query_opt("PRAGMA application_id", &[])
+                .map_err(|e| foreign(super::describe(&e)))?
+                .is_some_and(|r| r.int(0) == APPLICATION_ID),
+            Kind::Postgres => db
+                .query_opt("SELECT value FROM meta WHERE key = 'application'", &[])
+                .map_err(|e| foreign(super::describe(&e)))?
+                .is_some_and(|r| r.text(0) == APPLICATION),
+        };
+    if !ours {
+        return Err(foreign(match db.kind() {
+            Kind::Sqlite => "an SQLite database of another program".into(),
+            Kind::Postgres => "a PostgreSQL schema holding another program's tables".into(),
+        }));
     }
-    let v: Option<String> = conn
-        .query_row(
-            "SELECT value FROM meta WHERE key = 'schema_version'",
-            [],
-            |r| r.get(0),
-        )
-        .optional()
-        .map_err(|e| foreign(e.to_string()))?;
-    match v.and_then(|v| v.parse::<i64>().ok()) {
+    let v = db
+        .query_opt("SELECT value FROM meta WHERE key = 'schema_version'", &[])
+        .map_err(|e| foreign(super::describe(&e)))?
+        .and_then(|r| r.text(0).parse::<i64>().ok());
+    match v {
         Some(v) if v >= 1 => Ok(Some(v)),
         _ => Err(foreign("no schema version in its meta table".into())),
     }
 }
 
-/// Bring a database at `from` (`0` for a new one) to [`SCHEMA_VERSION`] in
-/// one transaction.
-pub fn migrate(conn: &mut Connection, from: i64) -> rusqlite::Result<()> {
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    // Another process may have migrated it while this one waited.
-    let has_meta: i64 = tx.query_row(
-        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
-        [],
-        |r| r.get(0),
-    )?;
-    let from = if has_meta > 0 {
-        tx.query_row(
-            "SELECT value FROM meta WHERE key = 'schema_version'",
-            [],
-            |r| r.get::<_, String>(0),
-        )
-        .optional()?
-        .and_then(|v| v.parse::<i64>().ok())
-        .unwrap_or(from)
-    } else {
-        0
+/// Bring a datastore to [`SCHEMA_VERSION`] in one writing transaction
+/// (another process may have migrated it while this one waited: the version
+/// is read again inside it).
+pub fn migrate(db: &Backend) -> Result<(), DbError> {
+    let (meta, migrations) = match db.kind() {
+        Kind::Sqlite => (
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
+            MIGRATIONS,
+        ),
+        Kind::Postgres => (
+            "SELECT count(*) FROM information_schema.tables
+             WHERE table_schema = current_schema() AND table_name = 'meta'",
+            PG_MIGRATIONS,
+        ),
     };
-    if from >= SCHEMA_VERSION {
-        return tx.commit();
+    db.write(|tx| {
+        let has_meta = tx.query_opt(meta, &[])?.is_some_and(|r| r.int(0) > 0);
+        let from = if has_meta {
+            tx.query_opt("SELECT value FROM meta WHERE key = 'schema_version'", &[])?
+                .and_then(|r| r.text(0).parse::<i64>().ok())
+                .unwrap_or(0)
+        } else {
+            0
+        };
+        if from >= SCHEMA_VERSION {
+            return Ok(());
+        }
+        for sql in migrations.iter().skip(from as usize) {
+            tx.batch(sql)?;
+        }
+        match tx.kind() {
+            Kind::Sqlite => tx.batch(&format!("PRAGMA application_id = {APPLICATION_ID}"))?,
+            Kind::Postgres => {
+                tx.execute(
+                    "INSERT INTO meta (key, value) VALUES ('application', ?1) ON CONFLICT (key) DO NOTHING",
+                    &[Param::Text(APPLICATION)],
+                )?;
+            }
+        }
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES ('schema_version', ?1)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            &[Param::Text(&SCHEMA_VERSION.to_string())],
+        )?;
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_engines_have_every_migration() {
+        assert_eq!(MIGRATIONS.len(), SCHEMA_VERSION as usize);
+        assert_eq!(PG_MIGRATIONS.len(), SCHEMA_VERSION as usize);
     }
-    for sql in MIGRATIONS.iter().skip(from as usize) {
-        tx.execute_batch(sql)?;
-    }
-    tx.execute_batch(&format!("PRAGMA application_id = {APPLICATION_ID}"))?;
-    tx.execute(
-        "INSERT INTO meta (key, value) VALUES ('schema_version', ?1)
-         ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-        [SCHEMA_VERSION.to_string()],
-    )?;
-    tx.commit()
 }

@@ -1,14 +1,16 @@
 //! Opening a datastore and recording a run into it: every finding upserted
 //! as an occurrence of its incident, in one transaction.
 
+use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags};
 
+use super::backend::{self, Backend, DbError, Param};
 use super::schema::{self, SCHEMA_VERSION};
-use super::{classify, now, DatastoreError};
+use super::{classify, classify_db, now, DatastoreError};
 use crate::finding::{Finding, SourceKind, Triage, VerificationStatus};
 
 /// How long a run waits for another writer before giving up.
@@ -22,9 +24,26 @@ pub fn wait_ms() -> u64 {
         .unwrap_or(DEFAULT_WAIT_MS)
 }
 
+/// Whether `location` names a PostgreSQL database rather than a file.
+pub fn is_postgres(location: &str) -> bool {
+    location.starts_with("postgres://") || location.starts_with("postgresql://")
+}
+
+/// A PostgreSQL URL as it may be shown: no password, no query string (it
+/// may carry `password=`).
+pub fn redact_location(location: &str) -> String {
+    let shown = crate::source::git::open::redact_url(location);
+    match shown.split_once('?') {
+        Some((base, _)) => format!("{base}?..."),
+        None => shown,
+    }
+}
+
 /// An open datastore.
 pub struct Datastore {
-    pub(super) conn: Connection,
+    pub(super) db: Backend,
+    /// The file, or the PostgreSQL URL without its credentials: what
+    /// messages name.
     pub(super) path: PathBuf,
 }
 
@@ -40,8 +59,13 @@ pub struct RunInfo {
     pub skipped: u64,
     /// The digest of the rules and engine the run scanned with.
     pub scan_key: String,
-    /// What the run scanned, as (kind, key): `blob` + object id, `file` + content hash.
+    /// What the run scanned, as (kind, key): `blob` + object id, `tree` +
+    /// object id, `content` + the SHA-256 of a file or log.
     pub scanned: Vec<(&'static str, String)>,
+    /// The content digest of each file or log (by its shown path) the run
+    /// hashed: recorded with the occurrences found in it, so that a later
+    /// run that skips the same content reports them.
+    pub digests: HashMap<String, String>,
 }
 
 /// What recording a run found in the datastore.
@@ -56,25 +80,39 @@ pub struct Recorded {
 }
 
 impl Datastore {
-    /// Open (or create) the datastore at `location`. A file that is not an
-    /// SQLite database, or one of another program, or of a newer schema, is
+    /// Open (or create) the datastore at `location`: an SQLite file, or a
+    /// PostgreSQL database (`postgres://...`). A file that is not an SQLite
+    /// database, a database of another program, or one of a newer schema is
     /// refused before anything is written to it.
     pub fn open(location: &str) -> Result<Self, DatastoreError> {
-        if location.starts_with("postgres://") || location.starts_with("postgresql://") {
-            return Err(DatastoreError::Unsupported {
-                location: crate::source::git::open::redact_url(location),
+        Self::open_with(location, true)
+    }
+
+    /// Open a datastore that must already exist (reading and triage never
+    /// create one).
+    pub fn open_existing(location: &str) -> Result<Self, DatastoreError> {
+        if !is_postgres(location) && !Path::new(location).exists() {
+            return Err(DatastoreError::Missing {
+                path: PathBuf::from(location),
             });
         }
-        let path = PathBuf::from(location);
-        schema::check_header(&path)?;
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let sql = |e| classify(&path, e, "not a database SQLite can read");
-        let mut conn = Connection::open_with_flags(&path, flags).map_err(sql)?;
-        conn.busy_timeout(Duration::from_millis(wait_ms()))
-            .map_err(sql)?;
-        let version = schema::version(&conn, &path)?;
+        Self::open_with(location, false)
+    }
+
+    fn open_with(location: &str, create: bool) -> Result<Self, DatastoreError> {
+        let (db, path) = if is_postgres(location) {
+            let path = PathBuf::from(redact_location(location));
+            let pg = backend::connect_postgres(location, Duration::from_millis(wait_ms()))
+                .map_err(|source| DatastoreError::Postgres {
+                    path: path.clone(),
+                    source,
+                })?;
+            (Backend::Postgres(Box::new(RefCell::new(pg))), path)
+        } else {
+            let path = PathBuf::from(location);
+            (Backend::Sqlite(open_sqlite(&path)?), path)
+        };
+        let version = schema::version(&db, &path)?;
         if let Some(found) = version.filter(|v| *v > SCHEMA_VERSION) {
             return Err(DatastoreError::Newer {
                 path,
@@ -82,49 +120,38 @@ impl Datastore {
                 supported: SCHEMA_VERSION,
             });
         }
-        // Readers never wait for the writer; writers wait for each other.
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(sql)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(sql)?;
-        conn.pragma_update(None, "foreign_keys", "ON")
-            .map_err(sql)?;
+        if version.is_none() && !create {
+            return Err(DatastoreError::Missing { path });
+        }
         if version != Some(SCHEMA_VERSION) {
-            schema::migrate(&mut conn, version.unwrap_or(0)).map_err(sql)?;
+            schema::migrate(&db).map_err(|e| classify_db(&path, e, "unreadable"))?;
         }
-        Ok(Datastore { conn, path })
-    }
-
-    /// Open a datastore that must already exist (reading and triage never
-    /// create one).
-    pub fn open_existing(location: &str) -> Result<Self, DatastoreError> {
-        let postgres = location.starts_with("postgres://") || location.starts_with("postgresql://");
-        if !postgres && !Path::new(location).exists() {
-            return Err(DatastoreError::Missing {
-                path: PathBuf::from(location),
-            });
-        }
-        Self::open(location)
+        Ok(Datastore { db, path })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    pub(super) fn err(&self, e: rusqlite::Error) -> DatastoreError {
-        classify(&self.path, e, "unreadable")
+    /// Whether this datastore is a PostgreSQL database.
+    pub fn is_postgres(&self) -> bool {
+        self.db.kind() == backend::Kind::Postgres
+    }
+
+    pub(super) fn err(&self, e: DbError) -> DatastoreError {
+        classify_db(&self.path, e, "unreadable")
     }
 
     /// The keys of `kind` already scanned under `scan_key`.
     pub fn scanned(&self, kind: &str, scan_key: &str) -> Result<BTreeSet<String>, DatastoreError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT key FROM scanned WHERE kind = ?1 AND scan_key = ?2")
+        let rows = self
+            .db
+            .query(
+                "SELECT key FROM scanned WHERE kind = ?1 AND scan_key = ?2",
+                &[Param::Text(kind), Param::Text(scan_key)],
+            )
             .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map(params![kind, scan_key], |r| r.get::<_, String>(0))
-            .map_err(|e| self.err(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+        Ok(rows.iter().map(|r| r.text(0)).collect())
     }
 
     /// Record a run: its findings as occurrences of their incidents, its
@@ -134,97 +161,148 @@ impl Datastore {
         run: &RunInfo,
         findings: &[Finding],
     ) -> Result<Recorded, DatastoreError> {
-        let path = self.path.clone();
-        let err = |e| classify(&path, e, "unreadable");
         let at = now();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(err)?;
-        tx.execute(
+        self.db
+            .write(|tx| record_in(tx, run, findings, &at))
+            .map_err(|e| self.err(e))
+    }
+}
+
+/// Open an SQLite file read-write (creating it), after checking its header.
+fn open_sqlite(path: &Path) -> Result<Connection, DatastoreError> {
+    schema::check_header(path)?;
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let sql = |e| classify(path, e, "not a database SQLite can read");
+    let conn = Connection::open_with_flags(path, flags).map_err(sql)?;
+    conn.busy_timeout(Duration::from_millis(wait_ms()))
+        .map_err(sql)?;
+    // Refuse a foreign file before changing its journal mode.
+    let probe = Backend::Sqlite(conn);
+    let version = schema::version(&probe, path)?;
+    let Backend::Sqlite(conn) = probe else {
+        unreachable!("built as SQLite just above")
+    };
+    if version.is_some_and(|v| v > SCHEMA_VERSION) {
+        return Ok(conn);
+    }
+    // Readers never wait for the writer; writers wait for each other.
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(sql)?;
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(sql)?;
+    conn.pragma_update(None, "foreign_keys", "ON")
+        .map_err(sql)?;
+    Ok(conn)
+}
+
+/// Rows of `scanned` per INSERT (SQLite allows 32,766 parameters).
+const SCANNED_PER_STATEMENT: usize = 500;
+
+const INCIDENT_STATE: &str = "SELECT status, status_note FROM incidents WHERE fingerprint = ?1";
+
+fn record_in(
+    tx: &Backend,
+    run: &RunInfo,
+    findings: &[Finding],
+    at: &str,
+) -> Result<Recorded, DbError> {
+    let run_id = tx
+        .query_opt(
             "INSERT INTO runs (started, finished, command, findings, incidents, new_incidents, bytes, skipped)
-             VALUES (?1, ?1, ?2, 0, 0, 0, ?3, ?4)",
-            params![run.started, run.command, run.bytes as i64, run.skipped as i64],
-        )
-        .map_err(err)?;
-        let run_id = tx.last_insert_rowid();
-        let mut recorded = Recorded::default();
-        let mut seen: BTreeSet<&str> = BTreeSet::new();
-        for f in findings {
-            let fp = f.fingerprint.as_str();
-            let before: Option<(String, String)> = tx
-                .prepare_cached("SELECT status, status_note FROM incidents WHERE fingerprint = ?1")
-                .and_then(|mut s| s.query_row([fp], |r| Ok((r.get(0)?, r.get(1)?))).optional())
-                .map_err(err)?;
-            if before.is_none() && seen.insert(fp) {
-                recorded.new_incidents += 1;
-            } else {
-                seen.insert(fp);
-            }
-            upsert_incident(&tx, f, &at).map_err(err)?;
-            if let Some((status, _)) = &before {
-                let live = f.verification.status == VerificationStatus::Live;
-                if live && (status == "revoked" || status == "rotated") {
-                    let env = f
-                        .verification
-                        .environment
-                        .as_deref()
-                        .unwrap_or("an unknown environment");
-                    let note =
-                        format!("verified live again in {env} at {at}: reopened (it was {status})");
-                    super::triage::set_status(&tx, fp, status, "open", &note, "cybrid-scan", &at)
-                        .map_err(err)?;
-                    recorded
-                        .reopened
-                        .push(format!("incident {}: {note}", &fp[..12.min(fp.len())]));
-                }
-            }
-            insert_occurrence(&tx, f, &at, run_id).map_err(err)?;
+             VALUES (?1, ?1, ?2, 0, 0, 0, ?3, ?4) RETURNING id",
+            &[
+                Param::Text(&run.started),
+                Param::Text(&run.command),
+                Param::Int(run.bytes as i64),
+                Param::Int(run.skipped as i64),
+            ],
+        )?
+        .map_or(0, |r| r.int(0));
+    let mut recorded = Recorded::default();
+    let mut seen: BTreeSet<&str> = BTreeSet::new();
+    for f in findings {
+        let fp = f.fingerprint.as_str();
+        let before = tx
+            .query_opt(INCIDENT_STATE, &[Param::Text(fp)])?
+            .map(|r| r.text(0));
+        if before.is_none() && seen.insert(fp) {
+            recorded.new_incidents += 1;
+        } else {
+            seen.insert(fp);
         }
-        for (kind, key) in &run.scanned {
-            tx.prepare_cached(
-                "INSERT INTO scanned (kind, key, scan_key, run) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT DO NOTHING",
-            )
-            .and_then(|mut s| s.execute(params![kind, key, run.scan_key, run_id]))
-            .map_err(err)?;
+        upsert_incident(tx, f, at)?;
+        if let Some(status) = &before {
+            let live = f.verification.status == VerificationStatus::Live;
+            if live && (status == "revoked" || status == "rotated") {
+                let env = f
+                    .verification
+                    .environment
+                    .as_deref()
+                    .unwrap_or("an unknown environment");
+                let note =
+                    format!("verified live again in {env} at {at}: reopened (it was {status})");
+                super::triage::set_status(tx, fp, status, "open", &note, "cybrid-scan", at)?;
+                recorded
+                    .reopened
+                    .push(format!("incident {}: {note}", &fp[..12.min(fp.len())]));
+            }
         }
-        for fp in &seen {
-            let state: (String, String) = tx
-                .prepare_cached("SELECT status, status_note FROM incidents WHERE fingerprint = ?1")
-                .and_then(|mut s| s.query_row([fp], |r| Ok((r.get(0)?, r.get(1)?))))
-                .map_err(err)?;
-            if state.0 != "open" {
+        insert_occurrence(tx, f, at, run_id, &run.digests)?;
+    }
+    // Many rows per statement: a round trip to PostgreSQL per object made
+    // recording a large history cost more than scanning it.
+    for chunk in run.scanned.chunks(SCANNED_PER_STATEMENT) {
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|i| format!("(?{}, ?{}, ?1, ?2)", 2 * i + 3, 2 * i + 4))
+            .collect();
+        let mut params = vec![Param::Text(&run.scan_key), Param::Int(run_id)];
+        for (kind, key) in chunk {
+            params.push(Param::Text(kind));
+            params.push(Param::Text(key));
+        }
+        tx.execute(
+            &format!(
+                "INSERT INTO scanned (kind, key, scan_key, run) VALUES {} ON CONFLICT DO NOTHING",
+                rows.join(", ")
+            ),
+            &params,
+        )?;
+    }
+    for fp in &seen {
+        if let Some(state) = tx.query_opt(INCIDENT_STATE, &[Param::Text(fp)])? {
+            let status = state.text(0);
+            if status != "open" {
                 recorded.triage.insert(
                     fp.to_string(),
                     Triage {
-                        status: state.0,
-                        note: state.1,
+                        status,
+                        note: state.text(1),
                     },
                 );
             }
         }
-        recorded.incidents = seen.len() as u64;
-        tx.execute(
-            "UPDATE runs SET finished = ?1, findings = ?2, incidents = ?3, new_incidents = ?4 WHERE id = ?5",
-            params![
-                now(),
-                findings.len() as i64,
-                recorded.incidents as i64,
-                recorded.new_incidents as i64,
-                run_id
-            ],
-        )
-        .map_err(err)?;
-        tx.commit().map_err(err)?;
-        Ok(recorded)
     }
+    recorded.incidents = seen.len() as u64;
+    tx.execute(
+        "UPDATE runs SET finished = ?1, findings = ?2, incidents = ?3, new_incidents = ?4 WHERE id = ?5",
+        &[
+            Param::Text(&now()),
+            Param::Int(findings.len() as i64),
+            Param::Int(recorded.incidents as i64),
+            Param::Int(recorded.new_incidents as i64),
+            Param::Int(run_id),
+        ],
+    )?;
+    Ok(recorded)
 }
 
-fn upsert_incident(tx: &rusqlite::Transaction<'_>, f: &Finding, at: &str) -> rusqlite::Result<()> {
+fn upsert_incident(tx: &Backend, f: &Finding, at: &str) -> Result<(), DbError> {
     let v = &f.verification;
     let checked = v.status != VerificationStatus::NotChecked;
-    tx.prepare_cached(
+    let client_id = f.client_id.as_ref().map(|c| c.redacted());
+    tx.execute(
         "INSERT INTO incidents (fingerprint, rule_id, secret, client_id, confidence, first_seen, last_seen,
                                 verification, verification_environment, verification_reason, verified_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8, ?9, ?10)
@@ -240,20 +318,20 @@ fn upsert_incident(tx: &rusqlite::Transaction<'_>, f: &Finding, at: &str) -> rus
             verification_reason = CASE WHEN ?11 THEN excluded.verification_reason
                                        ELSE incidents.verification_reason END,
             verified_at = CASE WHEN ?11 THEN excluded.verified_at ELSE incidents.verified_at END",
-    )?
-    .execute(params![
-        f.fingerprint.as_str(),
-        f.rule_id,
-        f.secret.redacted(),
-        f.client_id.as_ref().map(|c| c.redacted()),
-        f.confidence.as_str(),
-        at,
-        v.status.as_str(),
-        v.environment,
-        v.reason,
-        checked.then_some(at),
-        checked,
-    ])?;
+        &[
+            Param::Text(f.fingerprint.as_str()),
+            Param::Text(&f.rule_id),
+            Param::Text(&f.secret.redacted()),
+            Param::OptText(client_id.as_deref()),
+            Param::Text(f.confidence.as_str()),
+            Param::Text(at),
+            Param::Text(v.status.as_str()),
+            Param::OptText(v.environment.as_deref()),
+            Param::OptText(v.reason.as_deref()),
+            Param::OptText(checked.then_some(at)),
+            Param::Bool(checked),
+        ],
+    )?;
     Ok(())
 }
 
@@ -268,45 +346,55 @@ pub(super) fn source_name(s: SourceKind) -> &'static str {
 }
 
 fn insert_occurrence(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Backend,
     f: &Finding,
     at: &str,
     run: i64,
-) -> rusqlite::Result<()> {
+    digests: &HashMap<String, String>,
+) -> Result<(), DbError> {
     let l = &f.location;
+    // A file's or log's occurrences carry its content digest (an archive
+    // member's, its archive's: `outer.zip!/inner`).
+    let digest = match l.source {
+        SourceKind::File | SourceKind::Log => digests
+            .get(&l.path)
+            .or_else(|| digests.get(l.path.split("!/").next().unwrap_or_default())),
+        _ => None,
+    };
     // An image stands where a repository would; its layer where an entry would.
     let repository = f
         .repository
         .as_ref()
         .or(l.repository.as_ref())
         .or(l.image.as_ref());
-    tx.prepare_cached(
+    tx.execute(
         "INSERT INTO occurrences (fingerprint, source, repository, path, entry, line, col, end_line, end_col,
                                   commit_id, blob, ci_run, job, step, url, author, date, at_head, first_seen, run)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)
-         ON CONFLICT DO UPDATE SET at_head = excluded.at_head",
-    )?
-    .execute(params![
-        f.fingerprint.as_str(),
-        source_name(l.source),
-        repository.map_or("", String::as_str),
-        l.path,
-        l.entry.as_deref().or(l.layer.as_deref()).unwrap_or(""),
-        l.line as i64,
-        l.column as i64,
-        l.end_line as i64,
-        l.end_column as i64,
-        l.commit.as_deref().unwrap_or(""),
-        l.blob.as_deref().unwrap_or(""),
-        l.run.as_deref().unwrap_or(""),
-        l.job.as_deref().unwrap_or(""),
-        l.step,
-        l.url,
-        l.author,
-        l.date,
-        l.at_head,
-        at,
-        run,
-    ])?;
+         ON CONFLICT (fingerprint, source, repository, path, entry, line, col, commit_id, blob, ci_run, job)
+         DO UPDATE SET at_head = excluded.at_head",
+        &[
+            Param::Text(f.fingerprint.as_str()),
+            Param::Text(source_name(l.source)),
+            Param::Text(repository.map_or("", String::as_str)),
+            Param::Text(&l.path),
+            Param::Text(l.entry.as_deref().or(l.layer.as_deref()).unwrap_or("")),
+            Param::Int(l.line as i64),
+            Param::Int(l.column as i64),
+            Param::Int(l.end_line as i64),
+            Param::Int(l.end_column as i64),
+            Param::Text(l.commit.as_deref().unwrap_or("")),
+            Param::Text(l.blob.as_deref().or(digest.map(String::as_str)).unwrap_or("")),
+            Param::Text(l.run.as_deref().unwrap_or("")),
+            Param::Text(l.job.as_deref().unwrap_or("")),
+            Param::OptText(l.step.as_deref()),
+            Param::OptText(l.url.as_deref()),
+            Param::OptText(l.author.as_deref()),
+            Param::OptText(l.date.as_deref()),
+            Param::OptBool(l.at_head),
+            Param::Text(at),
+            Param::Int(run),
+        ],
+    )?;
     Ok(())
 }

@@ -1,9 +1,9 @@
 //! Triage: an incident's status, changed by a person (or reopened by a scan
 //! that finds it live again), each change kept with its note, who and when.
 
-use rusqlite::{params, Connection, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 
+use super::backend::{Backend, DbError, Param};
 use super::{now, Datastore, DatastoreError};
 
 /// Where an incident stands.
@@ -49,23 +49,30 @@ pub fn who(given: Option<&str>) -> String {
 
 /// Set an incident's status and keep the change in its history.
 pub(super) fn set_status(
-    conn: &Connection,
+    db: &Backend,
     fingerprint: &str,
     from: &str,
     to: &str,
     note: &str,
     who: &str,
     at: &str,
-) -> rusqlite::Result<()> {
-    conn.prepare_cached(
+) -> Result<(), DbError> {
+    db.execute(
         "UPDATE incidents SET status = ?2, status_note = ?3 WHERE fingerprint = ?1",
-    )?
-    .execute(params![fingerprint, to, note])?;
-    conn.prepare_cached(
+        &[Param::Text(fingerprint), Param::Text(to), Param::Text(note)],
+    )?;
+    db.execute(
         "INSERT INTO triage_history (fingerprint, from_status, to_status, note, who, at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![fingerprint, from, to, note, who, at])?;
+        &[
+            Param::Text(fingerprint),
+            Param::Text(from),
+            Param::Text(to),
+            Param::Text(note),
+            Param::Text(who),
+            Param::Text(at),
+        ],
+    )?;
     Ok(())
 }
 
@@ -94,30 +101,44 @@ impl Datastore {
                 targets.push(fp);
             }
         }
+        let changes: Vec<(String, Status, String)> = targets
+            .into_iter()
+            .map(|fp| (fp, status, note.to_string()))
+            .collect();
+        self.set_statuses(&changes, who)
+    }
+
+    /// Set each (fingerprint, status, note) given in full, all in one
+    /// transaction; a fingerprint the datastore does not hold is left out
+    /// (a revocation of a credential no scan recorded). Each change is
+    /// kept in the incident's history with `who` and the time.
+    pub fn set_statuses(
+        &mut self,
+        changes: &[(String, Status, String)],
+        who: &str,
+    ) -> Result<Vec<Change>, DatastoreError> {
         let at = now();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| super::classify(&self.path, e, "unreadable"))?;
-        let mut changes = Vec::new();
-        for fp in targets {
-            let from: String = tx
-                .query_row(
-                    "SELECT status FROM incidents WHERE fingerprint = ?1",
-                    [&fp],
-                    |r| r.get(0),
-                )
-                .map_err(|e| super::classify(&self.path, e, "unreadable"))?;
-            set_status(&tx, &fp, &from, status.as_str(), note, who, &at)
-                .map_err(|e| super::classify(&self.path, e, "unreadable"))?;
-            changes.push(Change {
-                fingerprint: fp,
-                from,
-                to: status.as_str().to_string(),
-            });
-        }
-        tx.commit()
-            .map_err(|e| super::classify(&self.path, e, "unreadable"))?;
-        Ok(changes)
+        self.db
+            .write(|tx| {
+                let mut done = Vec::new();
+                for (fp, status, note) in changes {
+                    let Some(row) = tx.query_opt(
+                        "SELECT status FROM incidents WHERE fingerprint = ?1",
+                        &[Param::Text(fp)],
+                    )?
+                    else {
+                        continue;
+                    };
+                    let from = row.text(0);
+                    set_status(tx, fp, &from, status.as_str(), note, who, &at)?;
+                    done.push(Change {
+                        fingerprint: fp.clone(),
+                        from,
+                        to: status.as_str().to_string(),
+                    });
+                }
+                Ok(done)
+            })
+            .map_err(|e| self.err(e))
     }
 }

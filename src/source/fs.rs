@@ -30,6 +30,9 @@ pub struct FsOptions {
     pub follow_links: bool,
     pub max_file_size: u64,
     pub threads: usize,
+    /// With a datastore: files whose content it has already scanned are
+    /// hashed, not scanned (package manifests excepted: project evidence).
+    pub known: Option<std::sync::Arc<super::known::KnownContent>>,
 }
 
 /// Whether a file's name says it holds secrets by convention: `.env`,
@@ -341,6 +344,13 @@ fn scan_file(target: &Target<'_>, scan: &Scan<'_>, scratch: &mut Scratch, buf: &
     // Read at most one byte past the cap: a file growing while we read is still bounded.
     if let Err(e) = file.take(opts.max_file_size + 1).read_to_end(buf) {
         return out.error(shown, format!("cannot read: {e}"));
+    }
+    if let Some(known) = &opts.known {
+        if !crate::project::is_manifest(shown)
+            && known.check(shown, super::known::digest(buf), buf.len() as u64)
+        {
+            return;
+        }
     }
     out.scanned(buf.len() as u64);
     if archive::format_of(buf).is_some() {

@@ -5,4 +5,5 @@ pub mod archive;
 pub mod fs;
 pub mod git;
 pub mod image;
+pub mod known;
 pub mod log;
