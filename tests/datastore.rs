@@ -694,6 +694,10 @@ fn the_html_report_renders_in_chromium_and_filters_by_status_and_repository() {
     assert_eq!(all.len(), 3);
 
     let Some(browser) = chromium() else {
+        assert!(
+            std::env::var_os("CYBRID_SCAN_REQUIRE_TOOLS").is_none(),
+            "chromium is not installed, and CYBRID_SCAN_REQUIRE_TOOLS is set"
+        );
         eprintln!(
             "note: chromium is not installed: the page was checked as text only, not rendered"
         );
