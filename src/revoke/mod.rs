@@ -315,6 +315,33 @@ impl<'a> Revoker<'a> {
                 }
             }
             self.log.append(s)?;
+            // The identity service may grant fewer scopes than asked for
+            // (the answer's `scope`): stop as for a refused scope.
+            if let Ok(tok) = &minted {
+                let missing: Vec<String> = need
+                    .scopes()
+                    .filter(|s| !tok.holds(s))
+                    .map(str::to_string)
+                    .collect();
+                if !missing.is_empty() {
+                    self.log.append(Step {
+                        environment: Some(env.to_string()),
+                        action: "scopes",
+                        outcome: "not_granted".into(),
+                        message: Some(format!(
+                            "asked for {request}, granted {}",
+                            tok.scopes.join(" ")
+                        )),
+                        ..Step::default()
+                    })?;
+                    shortfalls.push(Shortfall {
+                        env,
+                        missing,
+                        needs: need,
+                    });
+                    continue;
+                }
+            }
             if let Err(ApiError::AdminLacksScope { status: 400, .. }) = &minted {
                 let missing = self.missing_scopes(env, &need)?;
                 shortfalls.push(Shortfall {
