@@ -666,3 +666,42 @@ fn dry_run_and_no_consent_change_nothing_and_bad_input_is_refused() {
     let names = w.rotate(&["--dry-run", "--deliver", "github:acme/payments", "--secret-names", "PAY_ID,PAY_SECRET"]);
     assert!(names.stdout.contains("PAY_ID and PAY_SECRET"), "{}", names.stdout);
 }
+
+#[test]
+fn the_verify_banner_prints_the_commands_that_revoke_or_rotate_and_revoke_says_what_it_did() {
+    let w = World::new();
+    w.sim.set_client_address(Some(RUNNER_IP.parse().expect("ip")));
+    let scan = |extra: &[&str]| {
+        let out = Command::cargo_bin("cybrid-scan")
+            .expect("binary")
+            .arg("dir")
+            .arg(w.path("src"))
+            .arg("--verify")
+            .args(["--endpoint", &format!("sandbox={}", w.sim.url())])
+            .args(extra)
+            .env("CYBRID_ADMIN_CLIENT_ID", &w.admin.id)
+            .env("CYBRID_ADMIN_CLIENT_SECRET", &w.admin.secret)
+            .env("XDG_STATE_HOME", w.path("xdg"))
+            .timeout(Duration::from_secs(120))
+            .output()
+            .expect("scan");
+        Run::of(out)
+    };
+    let run = scan(&[]);
+    assert_eq!(run.status, 3, "{}", run.stderr);
+    assert!(run.stdout.contains("LIVE Cybrid credential(s): revoke or rotate them now"), "{}", run.stdout);
+    let src = w.path("src").display().to_string();
+    assert!(
+        run.stdout.contains(&format!("cybrid-scan dir {src} --verify --endpoint sandbox={} -f json -o cybrid-report.json", w.sim.url())),
+        "the scan again, as the JSON report revoke and rotate take: {}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("cybrid-scan revoke --report cybrid-report.json"));
+    assert!(run.stdout.contains("cybrid-scan rotate --report cybrid-report.json --deliver"));
+    assert!(!run.stdout.contains(&w.leaked.secret));
+
+    // After --revoke, the banner says what was revoked instead.
+    let run = scan(&["--revoke", "--yes"]);
+    assert!(run.stdout.contains("revocation: 1 revoked"), "{}", run.stdout);
+    assert!(!run.stdout.contains("revoke or rotate them now"), "{}", run.stdout);
+}

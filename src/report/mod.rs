@@ -8,6 +8,7 @@ pub mod human;
 pub mod json;
 pub mod leaks;
 pub mod merge;
+pub mod next;
 pub mod sarif;
 
 use std::collections::BTreeMap;
@@ -194,6 +195,9 @@ pub struct OutputOptions {
     pub reveal: Reveal,
     pub color: bool,
     pub sarif_category: Option<String>,
+    /// The command line of the scan (program first), for the next-step
+    /// commands under a LIVE banner; empty when not a scan.
+    pub command: Vec<String>,
 }
 
 /// Write `report` in the chosen format.
