@@ -705,3 +705,21 @@ fn the_verify_banner_prints_the_commands_that_revoke_or_rotate_and_revoke_says_w
     assert!(run.stdout.contains("revocation: 1 revoked"), "{}", run.stdout);
     assert!(!run.stdout.contains("revoke or rotate them now"), "{}", run.stdout);
 }
+
+#[test]
+fn a_redacted_report_is_enough_the_secret_is_read_again_from_its_location() {
+    let w = World::new();
+    w.scan(&[]);
+    let report = fs::read_to_string(w.path("report.json")).expect("report");
+    assert!(!report.contains(&w.leaked.secret), "redacted");
+    let root = fs::canonicalize(w.path("src")).expect("canonical");
+    let v: Value = serde_json::from_str(&report).expect("json");
+    assert_eq!(v["roots"], json!([root.display().to_string()]), "the report records the scanned root");
+    let run = w.rotate(&["--yes", "--deliver", "github:acme/payments"]);
+    assert_eq!(run.status, 0, "confirmed, not 4: stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    let audit = w.audit();
+    assert_eq!(lines(&audit, "confirm", "dead").len(), 1, "the leaked pair was tried with the secret read again");
+    assert!(!w.alive(&w.leaked.id));
+    let new = w.replacements();
+    w.assert_no_secret(&run, &[&new[0]]);
+}

@@ -31,6 +31,7 @@ pub fn run(args: DirArgs) -> Result<Outcome> {
         max_file_size: pipeline.settings.max_file_size,
         threads: pipeline.settings.threads,
     };
+    pipeline.record_roots(roots.iter().map(|r| r.as_path()));
     let notes = scan_paths(&roots, &opts, &pipeline.engine, &pipeline.collector);
     for note in notes {
         pipeline.note(note);

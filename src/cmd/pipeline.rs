@@ -43,6 +43,8 @@ pub struct Pipeline {
     /// same [`scan_key`](datastore_scan_key), and those this run reads.
     known: Option<Arc<KnownBlobs>>,
     scan_key: String,
+    /// The local roots scanned, absolute (the JSON report's `roots`).
+    roots: Vec<String>,
 }
 
 impl Pipeline {
@@ -78,6 +80,7 @@ impl Pipeline {
             started,
             datastore,
             started_at: datastore::now(),
+            roots: Vec::new(),
         };
         // Said, not reported: they depend on the machine, and the report
         // holds only what every run of the same scan would say.
@@ -94,6 +97,19 @@ impl Pipeline {
 
     pub fn started(&self) -> Instant {
         self.started
+    }
+
+    /// Record the local roots scanned (those that exist), absolute, so that
+    /// `revoke` and `rotate` can read a finding's secret again.
+    pub fn record_roots<'p>(&mut self, roots: impl IntoIterator<Item = &'p std::path::Path>) {
+        for r in roots {
+            if let Ok(abs) = std::fs::canonicalize(r) {
+                let shown = abs.display().to_string();
+                if !self.roots.contains(&shown) {
+                    self.roots.push(shown);
+                }
+            }
+        }
     }
 
     pub fn note(&mut self, note: impl Into<String>) {
@@ -120,6 +136,7 @@ impl Pipeline {
             started_at,
             known,
             scan_key,
+            roots,
         } = self;
         let gathered = collector.into_gathered();
         let read = ReadCount::new(unit.count(&gathered), unit.name());
@@ -129,6 +146,7 @@ impl Pipeline {
             skipped: gathered.skipped,
             failed_inputs: gathered.failed_inputs,
             dropped: gathered.dropped,
+            roots,
             ..Report::default()
         };
         report.stats.files = gathered.files;
@@ -144,6 +162,7 @@ impl Pipeline {
             started_at,
             known,
             scan_key,
+            roots: Vec::new(),
         }
         .finish_report(report, None)
     }

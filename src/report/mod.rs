@@ -139,6 +139,9 @@ pub struct Report {
     pub failed_inputs: u64,
     /// Findings already left out by the `--max-findings` memory bound.
     pub dropped: u64,
+    /// The local roots scanned (absolute), so `revoke` and `rotate` can
+    /// read a finding's secret again from its location.
+    pub roots: Vec<String>,
 }
 
 impl Report {
@@ -156,6 +159,7 @@ impl Report {
         self.stats.files = 0;
         self.stats.bytes = 0;
         self.stats.read = None;
+        self.roots.clear();
     }
 
     /// Fill the derived counters from the lists (and each repository's

@@ -22,6 +22,7 @@ pub mod confirm;
 pub mod notify;
 pub mod plan;
 pub mod receipt;
+pub mod reread;
 pub mod scopes;
 
 use std::collections::{BTreeMap, HashMap};
@@ -560,7 +561,7 @@ impl<'a> Revoker<'a> {
         }
         let deleted_now = track.delete_status.is_some_and(|s| s != 404);
         let Some(secret) = &t.secret else {
-            let reason = "the leaked secret is not at hand (the report was written without --show-secrets), so the token endpoint could not be asked whether the pair still works".to_string();
+            let reason = "the leaked secret is not at hand (the report was written without --show-secrets, and the finding's recorded location can no longer be read), so the token endpoint could not be asked whether the pair still works".to_string();
             let mut s = self.step(t, track.ty, "confirm");
             s.outcome = "no_secret".into();
             s.message = Some(reason.clone());
