@@ -75,7 +75,11 @@ impl Sim {
                 };
                 log.lock().expect("log").push(seen.clone());
                 let (status, v) = handler(&seen);
-                let body = if v.is_null() { Vec::new() } else { v.to_string().into_bytes() };
+                let body = if v.is_null() {
+                    Vec::new()
+                } else {
+                    v.to_string().into_bytes()
+                };
                 let header = tiny_http::Header::from_bytes("Content-Type", "application/json")
                     .expect("header");
                 let _ = request.respond(
@@ -128,7 +132,8 @@ fn github_sim() -> (Sim, Arc<GitHub>) {
     });
     let world = gh.clone();
     let handler = move |s: &Seen| -> (u16, Value) {
-        if s.headers.get("authorization").map(String::as_str) != Some(&format!("Bearer {GH_TOKEN}")) {
+        if s.headers.get("authorization").map(String::as_str) != Some(&format!("Bearer {GH_TOKEN}"))
+        {
             return (401, json!({"message": "Bad credentials"}));
         }
         if s.headers.get("accept").map(String::as_str) != Some("application/vnd.github+json") {
@@ -157,7 +162,10 @@ fn github_sim() -> (Sim, Arc<GitHub>) {
             return (400, json!({"message": "Problems parsing JSON"}));
         };
         if body["key_id"] != world.key_id.as_str() {
-            return (422, json!({"message": "key_id does not match the repository's key"}));
+            return (
+                422,
+                json!({"message": "key_id does not match the repository's key"}),
+            );
         }
         let opened = body["encrypted_value"]
             .as_str()
@@ -165,7 +173,10 @@ fn github_sim() -> (Sim, Arc<GitHub>) {
             .and_then(|sealed| world.secret_key.unseal(&sealed).ok())
             .and_then(|plain| String::from_utf8(plain).ok());
         let Some(plain) = opened else {
-            return (422, json!({"message": "encrypted_value is not a sealed box for this key"}));
+            return (
+                422,
+                json!({"message": "encrypted_value is not a sealed box for this key"}),
+            );
         };
         let existed = world
             .secrets
@@ -213,7 +224,10 @@ fn gitlab_sim() -> (Sim, Arc<GitLab>) {
         // tiny_http gives the raw path: the project is one %2F-encoded segment.
         let project = "/api/v4/projects/acme%2Fpayments";
         if s.method == "GET" && s.url == project {
-            return (200, json!({"id": 42, "path_with_namespace": "acme/payments"}));
+            return (
+                200,
+                json!({"id": 42, "path_with_namespace": "acme/payments"}),
+            );
         }
         let Some(rest) = s.url.strip_prefix(project) else {
             return (404, json!({"message": "404 Project Not Found"}));
@@ -236,8 +250,15 @@ fn gitlab_sim() -> (Sim, Arc<GitLab>) {
                 let key = &key[1..];
                 match vars.get_mut(key) {
                     Some(v) => {
-                        *v = Variable { value, masked, protected };
-                        (200, json!({"key": key, "masked": masked, "protected": protected}))
+                        *v = Variable {
+                            value,
+                            masked,
+                            protected,
+                        };
+                        (
+                            200,
+                            json!({"key": key, "masked": masked, "protected": protected}),
+                        )
                     }
                     None => (404, json!({"message": "404 Variable Not Found"})),
                 }
@@ -247,10 +268,23 @@ fn gitlab_sim() -> (Sim, Arc<GitLab>) {
                     return (400, json!({"message": {"key": ["can't be blank"]}}));
                 };
                 if vars.contains_key(key) {
-                    return (400, json!({"message": {"key": [format!("({key}) has already been taken")]}}));
+                    return (
+                        400,
+                        json!({"message": {"key": [format!("({key}) has already been taken")]}}),
+                    );
                 }
-                vars.insert(key.to_string(), Variable { value, masked, protected });
-                (201, json!({"key": key, "masked": masked, "protected": protected}))
+                vars.insert(
+                    key.to_string(),
+                    Variable {
+                        value,
+                        masked,
+                        protected,
+                    },
+                );
+                (
+                    201,
+                    json!({"key": key, "masked": masked, "protected": protected}),
+                )
             }
             _ => (404, json!({"message": "404 Not Found"})),
         }
@@ -322,12 +356,26 @@ impl World {
         fs::create_dir_all(dir.path().join("src")).expect("mkdir");
         fs::write(
             dir.path().join("src/.env"),
-            format!("CYBRID_CLIENT_ID={}\nCYBRID_CLIENT_SECRET={}\n", leaked.id, leaked.secret),
+            format!(
+                "CYBRID_CLIENT_ID={}\nCYBRID_CLIENT_SECRET={}\n",
+                leaked.id, leaked.secret
+            ),
         )
         .expect("fixture");
         let (github, gh) = github_sim();
         let (gitlab, gl) = gitlab_sim();
-        World { sim, org, admin, leaked, bank, dir, github, gh, gitlab, gl }
+        World {
+            sim,
+            org,
+            admin,
+            leaked,
+            bank,
+            dir,
+            github,
+            gh,
+            gitlab,
+            gl,
+        }
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -336,7 +384,8 @@ impl World {
 
     /// `dir src --verify -f json` from the runner (inside the allowlist).
     fn scan(&self, extra: &[&str]) {
-        self.sim.set_client_address(Some(RUNNER_IP.parse().expect("ip")));
+        self.sim
+            .set_client_address(Some(RUNNER_IP.parse().expect("ip")));
         let out = Command::cargo_bin("cybrid-scan")
             .expect("binary")
             .arg("dir")
@@ -349,7 +398,12 @@ impl World {
             .output()
             .expect("scan");
         self.sim.set_client_address(None);
-        assert_eq!(out.status.code(), Some(3), "the leak verifies live: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(3),
+            "the leak verifies live: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     fn rotate_cmd(&self, extra: &[&str]) -> Command {
@@ -398,7 +452,11 @@ impl World {
         self.sim
             .applications()
             .into_iter()
-            .filter(|a| a.client_id != self.admin.id && a.client_id != self.leaked.id && a.name.starts_with("payments-prod"))
+            .filter(|a| {
+                a.client_id != self.admin.id
+                    && a.client_id != self.leaked.id
+                    && a.name.starts_with("payments-prod")
+            })
             .collect()
     }
 
@@ -417,38 +475,84 @@ impl World {
     /// or logged.
     fn assert_no_secret(&self, run: &Run, new: &[&Application]) {
         let audit = self.audit_text();
-        for (what, text) in [("stdout", &run.stdout), ("stderr", &run.stderr), ("audit log", &audit)] {
-            assert!(!text.contains(&self.leaked.secret), "leaked secret in {what}:\n{text}");
-            assert!(!text.contains(&self.leaked.id), "leaked client id in {what}:\n{text}");
+        for (what, text) in [
+            ("stdout", &run.stdout),
+            ("stderr", &run.stderr),
+            ("audit log", &audit),
+        ] {
+            assert!(
+                !text.contains(&self.leaked.secret),
+                "leaked secret in {what}:\n{text}"
+            );
+            assert!(
+                !text.contains(&self.leaked.id),
+                "leaked client id in {what}:\n{text}"
+            );
             assert!(!text.contains(&self.admin.secret), "admin secret in {what}");
             for a in new {
-                assert!(!text.contains(&a.client_secret), "new secret in {what}:\n{text}");
-                assert!(!text.contains(&a.client_id), "new client id in full in {what}:\n{text}");
+                assert!(
+                    !text.contains(&a.client_secret),
+                    "new secret in {what}:\n{text}"
+                );
+                assert!(
+                    !text.contains(&a.client_id),
+                    "new client id in full in {what}:\n{text}"
+                );
             }
             assert!(!text.contains("eyJ"), "a token in {what}");
-            assert!(!text.contains(GH_TOKEN) && !text.contains(GL_TOKEN), "a CI token in {what}");
+            assert!(
+                !text.contains(GH_TOKEN) && !text.contains(GL_TOKEN),
+                "a CI token in {what}"
+            );
         }
     }
 
     fn assert_delivered(&self, new: &Application) {
         let gh = self.gh.secrets.lock().expect("secrets").clone();
-        assert_eq!(gh.get("CYBRID_CLIENT_ID"), Some(&new.client_id), "GitHub id");
-        assert_eq!(gh.get("CYBRID_CLIENT_SECRET"), Some(&new.client_secret), "GitHub secret, opened with the repository's private key");
+        assert_eq!(
+            gh.get("CYBRID_CLIENT_ID"),
+            Some(&new.client_id),
+            "GitHub id"
+        );
+        assert_eq!(
+            gh.get("CYBRID_CLIENT_SECRET"),
+            Some(&new.client_secret),
+            "GitHub secret, opened with the repository's private key"
+        );
         let gl = self.gl.variables.lock().expect("vars").clone();
-        for (key, value) in [("CYBRID_CLIENT_ID", &new.client_id), ("CYBRID_CLIENT_SECRET", &new.client_secret)] {
-            let v = gl.get(key).unwrap_or_else(|| panic!("GitLab variable {key}"));
+        for (key, value) in [
+            ("CYBRID_CLIENT_ID", &new.client_id),
+            ("CYBRID_CLIENT_SECRET", &new.client_secret),
+        ] {
+            let v = gl
+                .get(key)
+                .unwrap_or_else(|| panic!("GitLab variable {key}"));
             assert_eq!(&v.value, value);
             assert!(v.masked && v.protected, "{key} masked and protected");
         }
-        let expected = format!("CYBRID_CLIENT_ID={}\nCYBRID_CLIENT_SECRET={}\n", new.client_id, new.client_secret);
-        assert_eq!(fs::read_to_string(self.path("deploy.env")).expect("file"), expected);
+        let expected = format!(
+            "CYBRID_CLIENT_ID={}\nCYBRID_CLIENT_SECRET={}\n",
+            new.client_id, new.client_secret
+        );
+        assert_eq!(
+            fs::read_to_string(self.path("deploy.env")).expect("file"),
+            expected
+        );
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = fs::metadata(self.path("deploy.env")).expect("stat").permissions().mode() & 0o777;
+            let mode = fs::metadata(self.path("deploy.env"))
+                .expect("stat")
+                .permissions()
+                .mode()
+                & 0o777;
             assert_eq!(mode, 0o600);
         }
-        assert_eq!(fs::read_to_string(self.path("vault-input")).expect("exec input"), expected, "the command got the values on standard input");
+        assert_eq!(
+            fs::read_to_string(self.path("vault-input")).expect("exec input"),
+            expected,
+            "the command got the values on standard input"
+        );
     }
 
     fn pending_files(&self) -> Vec<PathBuf> {
@@ -473,24 +577,49 @@ fn a_bank_key_with_an_allowlist_is_replaced_delivered_and_deleted_and_a_rerun_do
     args.push("--yes".into());
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let run = w.rotate(&args);
-    assert_eq!(run.status, 0, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    assert_eq!(
+        run.status, 0,
+        "stdout:\n{}\nstderr:\n{}",
+        run.stdout, run.stderr
+    );
     let new = w.replacements();
     assert_eq!(new.len(), 1, "one replacement");
     let new = &new[0];
     assert_eq!(new.kind, AppKind::Bank);
     assert_eq!(new.guid, w.bank, "same bank");
     assert_eq!(new.organization_guid, w.org);
-    assert_eq!(new.ip_allowlist, ALLOWLIST.map(String::from).to_vec(), "same IP allowlist");
-    assert!(new.name.starts_with("payments-prod (rotated 20"), "{}", new.name);
+    assert_eq!(
+        new.ip_allowlist,
+        ALLOWLIST.map(String::from).to_vec(),
+        "same IP allowlist"
+    );
+    assert!(
+        new.name.starts_with("payments-prod (rotated 20"),
+        "{}",
+        new.name
+    );
     assert!(!w.alive(&w.leaked.id), "the leaked application is deleted");
     w.assert_delivered(new);
     assert!(run.stdout.contains("ROTATED"), "{}", run.stdout);
     let audit = w.audit();
     assert_eq!(lines(&audit, "rotate", "rotated").len(), 1);
-    assert_eq!(lines(&audit, "revoke", "revoked").len(), 1, "deleted and confirmed dead");
+    assert_eq!(
+        lines(&audit, "revoke", "revoked").len(),
+        1,
+        "deleted and confirmed dead"
+    );
     let check = lines(&audit, "check", "ok");
-    assert!(check[0]["message"].as_str().unwrap_or_default().contains("ip_not_allowed"), "the new key's allowlist answered: {check:?}");
-    assert!(w.pending_files().is_empty(), "the pending secret is gone once delivered");
+    assert!(
+        check[0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("ip_not_allowed"),
+        "the new key's allowlist answered: {check:?}"
+    );
+    assert!(
+        w.pending_files().is_empty(),
+        "the pending secret is gone once delivered"
+    );
     w.assert_no_secret(&run, &[new]);
 
     // A rerun creates nothing, delivers nothing, and exits 0.
@@ -513,26 +642,46 @@ fn a_failed_delivery_deletes_nothing_and_a_rerun_reuses_the_replacement() {
     args.push("--yes".into());
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let run = w.rotate(&args);
-    assert_eq!(run.status, 2, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    assert_eq!(
+        run.status, 2,
+        "stdout:\n{}\nstderr:\n{}",
+        run.stdout, run.stderr
+    );
     assert!(w.alive(&w.leaked.id), "a failed delivery deletes nothing");
     assert_eq!(w.sim.stats().applications_deleted, 0);
     let new = w.replacements();
     assert_eq!(new.len(), 1);
-    assert!(run.stdout.contains("PENDING") && run.stdout.contains("NOT deleted"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("PENDING") && run.stdout.contains("NOT deleted"),
+        "{}",
+        run.stdout
+    );
     let pending = w.pending_files();
     assert_eq!(pending.len(), 1, "the replacement is kept for the rerun");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = fs::metadata(&pending[0]).expect("stat").permissions().mode() & 0o777;
+        let mode = fs::metadata(&pending[0])
+            .expect("stat")
+            .permissions()
+            .mode()
+            & 0o777;
         assert_eq!(mode, 0o600);
     }
     w.assert_no_secret(&run, &[&new[0]]);
 
     w.gl.failing.store(false, Ordering::SeqCst);
     let again = w.rotate(&args);
-    assert_eq!(again.status, 0, "stdout:\n{}\nstderr:\n{}", again.stdout, again.stderr);
-    assert_eq!(w.sim.stats().applications_created, 1, "the rerun reuses the replacement");
+    assert_eq!(
+        again.status, 0,
+        "stdout:\n{}\nstderr:\n{}",
+        again.stdout, again.stderr
+    );
+    assert_eq!(
+        w.sim.stats().applications_created,
+        1,
+        "the rerun reuses the replacement"
+    );
     assert!(!w.alive(&w.leaked.id));
     w.assert_delivered(&new[0]);
     assert!(w.pending_files().is_empty());
@@ -545,15 +694,32 @@ fn a_run_killed_after_creating_the_replacement_is_finished_by_a_rerun() {
     let w = World::new();
     w.scan(&["--show-secrets"]);
     // The first destination kills cybrid-scan itself (its parent) mid-delivery.
-    let run = w.rotate(&["--yes", "--deliver", "exec:kill -9 $PPID", "--deliver", "github:acme/payments"]);
+    let run = w.rotate(&[
+        "--yes",
+        "--deliver",
+        "exec:kill -9 $PPID",
+        "--deliver",
+        "github:acme/payments",
+    ]);
     assert_ne!(run.status, 0);
     assert!(w.alive(&w.leaked.id));
     assert_eq!(w.replacements().len(), 1);
     let again = w.rotate(&["--yes", "--deliver", "github:acme/payments"]);
-    assert_eq!(again.status, 0, "stdout:\n{}\nstderr:\n{}", again.stdout, again.stderr);
-    assert_eq!(w.sim.stats().applications_created, 1, "nothing created twice");
+    assert_eq!(
+        again.status, 0,
+        "stdout:\n{}\nstderr:\n{}",
+        again.stdout, again.stderr
+    );
+    assert_eq!(
+        w.sim.stats().applications_created,
+        1,
+        "nothing created twice"
+    );
     let new = &w.replacements()[0];
-    assert_eq!(w.gh.secrets.lock().expect("s").get("CYBRID_CLIENT_SECRET"), Some(&new.client_secret));
+    assert_eq!(
+        w.gh.secrets.lock().expect("s").get("CYBRID_CLIENT_SECRET"),
+        Some(&new.client_secret)
+    );
     assert!(!w.alive(&w.leaked.id));
     w.assert_no_secret(&again, &[new]);
 }
@@ -569,15 +735,39 @@ fn a_dropped_scope_stops_before_anything_and_prints_the_runbook_and_revoke_stops
         ..Fault::new(FaultKind::DropScopes)
     });
     let run = w.rotate(&["--yes", "--deliver", "github:acme/payments"]);
-    assert_eq!(run.status, 2, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
-    assert!(run.stderr.contains("did not grant") && run.stderr.contains("bank_applications:execute"), "{}", run.stderr);
-    assert!(run.stdout.contains("Developers > API keys"), "runbook: {}", run.stdout);
+    assert_eq!(
+        run.status, 2,
+        "stdout:\n{}\nstderr:\n{}",
+        run.stdout, run.stderr
+    );
+    assert!(
+        run.stderr.contains("did not grant") && run.stderr.contains("bank_applications:execute"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stdout.contains("Developers > API keys"),
+        "runbook: {}",
+        run.stdout
+    );
     assert!(run.stdout.contains("--new-from-stdin"), "{}", run.stdout);
-    assert!(run.stdout.contains("github:acme/payments"), "{}", run.stdout);
-    assert!(run.stdout.contains(&w.bank) && run.stdout.contains("52.14.200.17, 52.14.201.0/24"), "the runbook names the bank and the allowlist (read scope granted): {}", run.stdout);
+    assert!(
+        run.stdout.contains("github:acme/payments"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains(&w.bank) && run.stdout.contains("52.14.200.17, 52.14.201.0/24"),
+        "the runbook names the bank and the allowlist (read scope granted): {}",
+        run.stdout
+    );
     assert_eq!(w.sim.stats().applications_created, 0);
     assert!(w.alive(&w.leaked.id));
-    assert_eq!(w.github.seen("PUT") + w.github.seen("GET"), 0, "no destination touched");
+    assert_eq!(
+        w.github.seen("PUT") + w.github.seen("GET"),
+        0,
+        "no destination touched"
+    );
     w.assert_no_secret(&run, &[]);
 
     // revoke compares the granted scopes too, and deletes nothing.
@@ -595,7 +785,10 @@ fn a_dropped_scope_stops_before_anything_and_prints_the_runbook_and_revoke_stops
         .expect("revoke");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("lacks the scope bank_applications:execute"), "{stderr}");
+    assert!(
+        stderr.contains("lacks the scope bank_applications:execute"),
+        "{stderr}"
+    );
     assert!(w.alive(&w.leaked.id));
     assert_eq!(w.sim.stats().delete_requests_by_client.len(), 0);
 }
@@ -618,22 +811,47 @@ fn a_pair_from_the_dashboard_is_delivered_checked_and_the_leak_watched_until_it_
         name: "payments-prod (rotated by hand)".into(),
     });
     let file = format!("file:{}", w.path("deploy.env").display());
-    let mut cmd = w.rotate_cmd(&["--yes", "--new-from-stdin", "--deliver", "github:acme/payments", "--deliver", &file, "--watch-interval", "1", "--watch-for", "30"]);
+    let mut cmd = w.rotate_cmd(&[
+        "--yes",
+        "--new-from-stdin",
+        "--deliver",
+        "github:acme/payments",
+        "--deliver",
+        &file,
+        "--watch-interval",
+        "1",
+        "--watch-for",
+        "30",
+    ]);
     cmd.write_stdin(format!("{}\n{}\n", fresh.id, fresh.secret));
     let child = thread::spawn(move || Run::of(cmd.output().expect("rotate")));
     // ... and deletes the leaked one there a little later.
     thread::sleep(Duration::from_millis(2500));
     assert!(w.sim.remove_application("sandbox", &w.leaked.id));
     let run = child.join().expect("run");
-    assert_eq!(run.status, 0, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    assert_eq!(
+        run.status, 0,
+        "stdout:\n{}\nstderr:\n{}",
+        run.stdout, run.stderr
+    );
     assert!(run.stdout.contains("ROTATED"), "{}", run.stdout);
-    assert_eq!(w.sim.stats().applications_created, 0, "nothing created through the API");
-    assert_eq!(w.gh.secrets.lock().expect("s").get("CYBRID_CLIENT_SECRET"), Some(&fresh.secret));
+    assert_eq!(
+        w.sim.stats().applications_created,
+        0,
+        "nothing created through the API"
+    );
+    assert_eq!(
+        w.gh.secrets.lock().expect("s").get("CYBRID_CLIENT_SECRET"),
+        Some(&fresh.secret)
+    );
     let audit = w.audit();
     assert_eq!(lines(&audit, "watch", "dead").len(), 1);
     let text = w.audit_text();
     for t in [&run.stdout, &run.stderr, &text] {
-        assert!(!t.contains(&fresh.secret) && !t.contains(&w.leaked.secret), "a secret in {t}");
+        assert!(
+            !t.contains(&fresh.secret) && !t.contains(&w.leaked.secret),
+            "a secret in {t}"
+        );
     }
 }
 
@@ -644,33 +862,61 @@ fn dry_run_and_no_consent_change_nothing_and_bad_input_is_refused() {
     let scanned = w.sim.stats().token_requests;
     let dry = w.rotate(&["--dry-run", "--deliver", "github:acme/payments"]);
     assert_eq!(dry.status, 0, "{}", dry.stderr);
-    assert!(dry.stdout.contains("Rotation plan") && dry.stdout.contains("CYBRID_CLIENT_SECRET"), "{}", dry.stdout);
+    assert!(
+        dry.stdout.contains("Rotation plan") && dry.stdout.contains("CYBRID_CLIENT_SECRET"),
+        "{}",
+        dry.stdout
+    );
     assert!(dry.stdout.contains("Dry run"), "{}", dry.stdout);
     let refused = w.rotate(&["--deliver", "github:acme/payments"]);
     assert_eq!(refused.status, 1, "{}", refused.stdout);
     assert!(refused.stdout.contains("Not confirmed"));
     assert_eq!(w.sim.stats().applications_created, 0);
-    assert_eq!(w.sim.stats().token_requests, scanned, "nothing contacted the identity service");
+    assert_eq!(
+        w.sim.stats().token_requests,
+        scanned,
+        "nothing contacted the identity service"
+    );
     assert!(w.github.all_seen().is_empty() && w.gitlab.all_seen().is_empty());
-    assert!(!w.path("state/audit.jsonl").exists(), "no audit log for a plan nobody confirmed");
+    assert!(
+        !w.path("state/audit.jsonl").exists(),
+        "no audit log for a plan nobody confirmed"
+    );
     for bad in [
         vec!["--yes", "--deliver", "s3:bucket"],
         vec!["--yes", "--deliver", "github:acme"],
-        vec!["--yes", "--deliver", "github:acme/payments", "--secret-names", "ONE"],
+        vec![
+            "--yes",
+            "--deliver",
+            "github:acme/payments",
+            "--secret-names",
+            "ONE",
+        ],
         vec!["--yes"],
     ] {
         let r = w.rotate(&bad);
         assert_eq!(r.status, 2, "{bad:?}: {}", r.stderr);
         assert_eq!(w.sim.stats().applications_created, 0);
     }
-    let names = w.rotate(&["--dry-run", "--deliver", "github:acme/payments", "--secret-names", "PAY_ID,PAY_SECRET"]);
-    assert!(names.stdout.contains("PAY_ID and PAY_SECRET"), "{}", names.stdout);
+    let names = w.rotate(&[
+        "--dry-run",
+        "--deliver",
+        "github:acme/payments",
+        "--secret-names",
+        "PAY_ID,PAY_SECRET",
+    ]);
+    assert!(
+        names.stdout.contains("PAY_ID and PAY_SECRET"),
+        "{}",
+        names.stdout
+    );
 }
 
 #[test]
 fn the_verify_banner_prints_the_commands_that_revoke_or_rotate_and_revoke_says_what_it_did() {
     let w = World::new();
-    w.sim.set_client_address(Some(RUNNER_IP.parse().expect("ip")));
+    w.sim
+        .set_client_address(Some(RUNNER_IP.parse().expect("ip")));
     let scan = |extra: &[&str]| {
         let out = Command::cargo_bin("cybrid-scan")
             .expect("binary")
@@ -689,21 +935,41 @@ fn the_verify_banner_prints_the_commands_that_revoke_or_rotate_and_revoke_says_w
     };
     let run = scan(&[]);
     assert_eq!(run.status, 3, "{}", run.stderr);
-    assert!(run.stdout.contains("LIVE Cybrid credential(s): revoke or rotate them now"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("LIVE Cybrid credential(s): revoke or rotate them now"),
+        "{}",
+        run.stdout
+    );
     let src = w.path("src").display().to_string();
     assert!(
-        run.stdout.contains(&format!("cybrid-scan dir {src} --verify --endpoint sandbox={} -f json -o cybrid-report.json", w.sim.url())),
+        run.stdout.contains(&format!(
+            "cybrid-scan dir {src} --verify --endpoint sandbox={} -f json -o cybrid-report.json",
+            w.sim.url()
+        )),
         "the scan again, as the JSON report revoke and rotate take: {}",
         run.stdout
     );
-    assert!(run.stdout.contains("cybrid-scan revoke --report cybrid-report.json"));
-    assert!(run.stdout.contains("cybrid-scan rotate --report cybrid-report.json --deliver"));
+    assert!(run
+        .stdout
+        .contains("cybrid-scan revoke --report cybrid-report.json"));
+    assert!(run
+        .stdout
+        .contains("cybrid-scan rotate --report cybrid-report.json --deliver"));
     assert!(!run.stdout.contains(&w.leaked.secret));
 
     // After --revoke, the banner says what was revoked instead.
     let run = scan(&["--revoke", "--yes"]);
-    assert!(run.stdout.contains("revocation: 1 revoked"), "{}", run.stdout);
-    assert!(!run.stdout.contains("revoke or rotate them now"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("revocation: 1 revoked"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        !run.stdout.contains("revoke or rotate them now"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]
@@ -714,11 +980,23 @@ fn a_redacted_report_is_enough_the_secret_is_read_again_from_its_location() {
     assert!(!report.contains(&w.leaked.secret), "redacted");
     let root = fs::canonicalize(w.path("src")).expect("canonical");
     let v: Value = serde_json::from_str(&report).expect("json");
-    assert_eq!(v["roots"], json!([root.display().to_string()]), "the report records the scanned root");
+    assert_eq!(
+        v["roots"],
+        json!([root.display().to_string()]),
+        "the report records the scanned root"
+    );
     let run = w.rotate(&["--yes", "--deliver", "github:acme/payments"]);
-    assert_eq!(run.status, 0, "confirmed, not 4: stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    assert_eq!(
+        run.status, 0,
+        "confirmed, not 4: stdout:\n{}\nstderr:\n{}",
+        run.stdout, run.stderr
+    );
     let audit = w.audit();
-    assert_eq!(lines(&audit, "confirm", "dead").len(), 1, "the leaked pair was tried with the secret read again");
+    assert_eq!(
+        lines(&audit, "confirm", "dead").len(),
+        1,
+        "the leaked pair was tried with the secret read again"
+    );
     assert!(!w.alive(&w.leaked.id));
     let new = w.replacements();
     w.assert_no_secret(&run, &[&new[0]]);

@@ -132,7 +132,11 @@ pub fn run(args: RotateArgs) -> Result<Outcome> {
             args.deliver.len(),
             if args.dry_run { " --dry-run" } else { "" },
             if args.yes { " --yes" } else { "" },
-            if args.new_from_stdin { " --new-from-stdin" } else { "" }
+            if args.new_from_stdin {
+                " --new-from-stdin"
+            } else {
+                ""
+            }
         ),
     ))?;
     let checked = check(&args).map_err(|e| logged(&mut log, "arguments", e))?;
@@ -140,10 +144,16 @@ pub fn run(args: RotateArgs) -> Result<Outcome> {
     let mut plan = plan::from_report(&record, &source, checked.names.as_ref())
         .map_err(|e| logged(&mut log, "load_report", e.into()))?;
     if let Some(fp) = &args.fingerprint {
-        plan.rotations
-            .retain(|r| r.target.fingerprints.iter().any(|f| f.starts_with(fp.as_str())));
+        plan.rotations.retain(|r| {
+            r.target
+                .fingerprints
+                .iter()
+                .any(|f| f.starts_with(fp.as_str()))
+        });
         if plan.rotations.is_empty() {
-            let e = anyhow::anyhow!("no live credential of {source} has a fingerprint starting with {fp}");
+            let e = anyhow::anyhow!(
+                "no live credential of {source} has a fingerprint starting with {fp}"
+            );
             return Err(logged(&mut log, "plan", e));
         }
     }
@@ -168,11 +178,22 @@ pub fn run(args: RotateArgs) -> Result<Outcome> {
         return Ok(Outcome::Findings(1));
     }
     log.arm()?;
-    let admin = AdminCredential::from_env().map_err(|e| logged(&mut log, "credentials", e.into()))?;
-    let api = AdminApi::new(checked.endpoints.clone(), args.proxy.as_deref(), checked.timeout, Backoff::default())
-        .map_err(|e| logged(&mut log, "arguments", e.into()))?;
-    let pairs = PairCheck::new(checked.endpoints.clone(), args.proxy.as_deref(), checked.timeout, Backoff::default())
-        .map_err(|e| logged(&mut log, "arguments", e.into()))?;
+    let admin =
+        AdminCredential::from_env().map_err(|e| logged(&mut log, "credentials", e.into()))?;
+    let api = AdminApi::new(
+        checked.endpoints.clone(),
+        args.proxy.as_deref(),
+        checked.timeout,
+        Backoff::default(),
+    )
+    .map_err(|e| logged(&mut log, "arguments", e.into()))?;
+    let pairs = PairCheck::new(
+        checked.endpoints.clone(),
+        args.proxy.as_deref(),
+        checked.timeout,
+        Backoff::default(),
+    )
+    .map_err(|e| logged(&mut log, "arguments", e.into()))?;
     let deliverer = Deliverer::new(checked.hosts.clone(), args.proxy.as_deref())
         .map_err(|e| logged(&mut log, "arguments", e.into()))?;
     let total = plan.rotations.len();
@@ -205,7 +226,11 @@ pub fn run(args: RotateArgs) -> Result<Outcome> {
             print(runbook);
         }
     }
-    print(&words::receipt_text(&run, log.run_id(), &log.path().display().to_string()));
+    print(&words::receipt_text(
+        &run,
+        log.run_id(),
+        &log.path().display().to_string(),
+    ));
     log.append(Step::run("run", "finish", run.tally()))?;
     Ok(if run.is_failure() {
         Outcome::Failed
@@ -223,7 +248,11 @@ fn consent(args: &RotateArgs, count: usize, log: &mut AuditLog) -> Result<bool> 
     }
     if !interactive() {
         print("Not confirmed: standard input is not a terminal and --yes was not given, so nothing was changed. Run again with --yes to rotate.\n");
-        log.append(Step::run("run", "finish", "plan only: not interactive and no --yes"))?;
+        log.append(Step::run(
+            "run",
+            "finish",
+            "plan only: not interactive and no --yes",
+        ))?;
         return Ok(false);
     }
     if !confirm(&format!("Replace these {count} application(s) now (create, deliver, check, then delete the leaked ones)?")) {
@@ -248,7 +277,12 @@ fn read_stdin() -> Result<String> {
 /// `--new-from-stdin`: a pair made in the dashboard. Deliver it, check it,
 /// then watch the leaked pair until it stops working (the user deletes it
 /// in the dashboard), bounded by --watch-for and paced by --watch-interval.
-fn from_stdin(args: &RotateArgs, checked: &Checked, plan: &RotationPlan, log: &mut AuditLog) -> Result<Outcome> {
+fn from_stdin(
+    args: &RotateArgs,
+    checked: &Checked,
+    plan: &RotationPlan,
+    log: &mut AuditLog,
+) -> Result<Outcome> {
     let [rotation] = plan.rotations.as_slice() else {
         let e = anyhow::anyhow!("--new-from-stdin takes one credential and the report has {} live ones: choose one with --fingerprint", plan.rotations.len());
         return Err(logged(log, "arguments", e));
@@ -261,11 +295,17 @@ fn from_stdin(args: &RotateArgs, checked: &Checked, plan: &RotationPlan, log: &m
     }
     if !args.yes && !interactive() {
         print("Not confirmed: --new-from-stdin needs --yes when standard input is not a terminal; nothing was read or changed.\n");
-        log.append(Step::run("run", "finish", "plan only: not interactive and no --yes"))?;
+        log.append(Step::run(
+            "run",
+            "finish",
+            "plan only: not interactive and no --yes",
+        ))?;
         return Ok(Outcome::Findings(1));
     }
     if interactive() {
-        eprintln!("Paste the new client id, then the new secret (one per line), then end with Ctrl-D:");
+        eprintln!(
+            "Paste the new client id, then the new secret (one per line), then end with Ctrl-D:"
+        );
     }
     let text = read_stdin()?;
     let Some((id, secret)) = read_pair(&text) else {
@@ -279,10 +319,12 @@ fn from_stdin(args: &RotateArgs, checked: &Checked, plan: &RotationPlan, log: &m
         return Ok(Outcome::Findings(1));
     }
     log.arm()?;
-    let env: Environment = t
-        .environment
-        .parse()
-        .map_err(|_| anyhow::anyhow!("environment {:?} has no identity service this tool may call", t.environment))?;
+    let env: Environment = t.environment.parse().map_err(|_| {
+        anyhow::anyhow!(
+            "environment {:?} has no identity service this tool may call",
+            t.environment
+        )
+    })?;
     let step = |action: &'static str, outcome: &str, message: String| Step {
         fingerprint: Some(t.fingerprint.clone()),
         environment: Some(t.environment.clone()),
@@ -293,7 +335,12 @@ fn from_stdin(args: &RotateArgs, checked: &Checked, plan: &RotationPlan, log: &m
         ..Step::default()
     };
     let deliverer = Deliverer::new(checked.hosts.clone(), args.proxy.as_deref())?;
-    let pairs = PairCheck::new(checked.endpoints.clone(), args.proxy.as_deref(), checked.timeout, Backoff::default())?;
+    let pairs = PairCheck::new(
+        checked.endpoints.clone(),
+        args.proxy.as_deref(),
+        checked.timeout,
+        Backoff::default(),
+    )?;
     // Check first: a pair mistyped or from the wrong environment goes nowhere.
     let (answer, _) = pairs.answer(env, &id, &secret);
     if !authenticates(&answer) {
@@ -310,7 +357,11 @@ fn from_stdin(args: &RotateArgs, checked: &Checked, plan: &RotationPlan, log: &m
             return Ok(Outcome::Failed);
         }
     }
-    let values = Values { names: &rotation.names, client_id: &id, secret: &secret };
+    let values = Values {
+        names: &rotation.names,
+        client_id: &id,
+        secret: &secret,
+    };
     let mut failed = false;
     for d in &checked.destinations {
         match deliverer.deliver(d, &values) {
@@ -347,11 +398,22 @@ fn from_stdin(args: &RotateArgs, checked: &Checked, plan: &RotationPlan, log: &m
         tries += 1;
         let state = pairs.check(env, &t.client_id, leaked);
         if state == PairState::Dead {
-            log.append(step("watch", "dead", format!("the leaked pair stopped working (401 invalid_client) after {tries} tries")))?;
+            log.append(step(
+                "watch",
+                "dead",
+                format!("the leaked pair stopped working (401 invalid_client) after {tries} tries"),
+            ))?;
             log.append(step("revoke", "revoked", "deleted in the dashboard; confirmed dead at the token endpoint by rotate --new-from-stdin".into()))?;
             log.append(step("rotate", "rotated", "replaced by a pair made in the dashboard, delivered and checked; the leaked one is confirmed dead".into()))?;
-            print(&format!("ROTATED: the leaked key {} no longer works (confirmed at the token endpoint).\n", t.shown_client_id()));
-            log.append(Step::run("run", "finish", "rotated (new pair from standard input)"))?;
+            print(&format!(
+                "ROTATED: the leaked key {} no longer works (confirmed at the token endpoint).\n",
+                t.shown_client_id()
+            ));
+            log.append(Step::run(
+                "run",
+                "finish",
+                "rotated (new pair from standard input)",
+            ))?;
             return Ok(Outcome::Clean);
         }
         if Instant::now() + checked.watch_interval > until {
@@ -360,13 +422,21 @@ fn from_stdin(args: &RotateArgs, checked: &Checked, plan: &RotationPlan, log: &m
                 PairState::Unknown(u) => u,
                 PairState::Dead => String::new(),
             };
-            log.append(step("watch", "still_alive", format!("after {tries} tries: {why}")))?;
+            log.append(step(
+                "watch",
+                "still_alive",
+                format!("after {tries} tries: {why}"),
+            ))?;
             print(&format!(
                 "UNCONFIRMED: the leaked key {} still works after {} s ({why}). Delete it in the dashboard and run the same command again to watch it die.\n",
                 t.shown_client_id(),
                 checked.watch_for.as_secs()
             ));
-            log.append(Step::run("run", "finish", "leaked pair still alive at the end of the watch"))?;
+            log.append(Step::run(
+                "run",
+                "finish",
+                "leaked pair still alive at the end of the watch",
+            ))?;
             return Ok(Outcome::Unconfirmed);
         }
         std::thread::sleep(checked.watch_interval);

@@ -66,7 +66,10 @@ pub fn check_entry(entry: &str) -> Result<(), Invalid> {
     let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
     let first = u32::from(ip) & mask;
     let last = first | !mask;
-    if first != u32::from(ip) || !is_public(Ipv4Addr::from(first)) || !is_public(Ipv4Addr::from(last)) {
+    if first != u32::from(ip)
+        || !is_public(Ipv4Addr::from(first))
+        || !is_public(Ipv4Addr::from(last))
+    {
         return Err(bad());
     }
     Ok(())
@@ -78,7 +81,10 @@ pub fn check_allowlist(v: &Value) -> Result<Vec<String>, Invalid> {
         return Err("ip_allowlist must be an array of strings".into());
     };
     if list.len() > MAX_ALLOWLIST {
-        return Err(format!("ip_allowlist has {} entries, at most {MAX_ALLOWLIST} are allowed", list.len()));
+        return Err(format!(
+            "ip_allowlist has {} entries, at most {MAX_ALLOWLIST} are allowed",
+            list.len()
+        ));
     }
     let mut out = Vec::new();
     for e in list {
@@ -93,7 +99,13 @@ pub fn check_allowlist(v: &Value) -> Result<Vec<String>, Invalid> {
 
 /// Create the application `body` asks for, in `env`, for the grant's
 /// organization; the stored application.
-pub fn create(world: &mut World, env: &str, kind: AppKind, grant: &Grant, body: &[u8]) -> Result<Application, Invalid> {
+pub fn create(
+    world: &mut World,
+    env: &str,
+    kind: AppKind,
+    grant: &Grant,
+    body: &[u8],
+) -> Result<Application, Invalid> {
     let Ok(Value::Object(fields)) = serde_json::from_slice::<Value>(body) else {
         return Err("the body must be a JSON object".into());
     };
@@ -123,7 +135,9 @@ pub fn create(world: &mut World, env: &str, kind: AppKind, grant: &Grant, body: 
                     && a.organization_guid == grant.organization_guid
             });
             if !known {
-                return Err(format!("bank_guid {bank:?} is not a bank of this organization"));
+                return Err(format!(
+                    "bank_guid {bank:?} is not a bank of this organization"
+                ));
             }
             bank.to_string()
         }
@@ -161,10 +175,28 @@ mod tests {
     fn the_guides_allowlist_rules() {
         assert!(check_entry("52.14.200.17").is_ok());
         assert!(check_entry("52.14.200.0/24").is_ok());
-        for bad in ["127.0.0.1", "10.1.2.3", "192.168.1.0/24", "203.0.113.5", "100.64.0.1", "198.18.0.1", "224.0.0.1", "169.254.1.1", "52.14.200.17/33", "52.14.200.1/24", "::1", "host"] {
+        for bad in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "192.168.1.0/24",
+            "203.0.113.5",
+            "100.64.0.1",
+            "198.18.0.1",
+            "224.0.0.1",
+            "169.254.1.1",
+            "52.14.200.17/33",
+            "52.14.200.1/24",
+            "::1",
+            "host",
+        ] {
             assert!(check_entry(bad).is_err(), "{bad}");
         }
-        let four = json!(["52.14.200.17", "52.14.200.18", "52.14.200.19", "52.14.200.20"]);
+        let four = json!([
+            "52.14.200.17",
+            "52.14.200.18",
+            "52.14.200.19",
+            "52.14.200.20"
+        ]);
         assert!(check_allowlist(&four).is_err());
         assert!(check_allowlist(&json!([])).expect("empty").is_empty());
     }

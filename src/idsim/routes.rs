@@ -254,7 +254,9 @@ fn token_endpoint(shared: &Shared, request: &Request, env: &str, peer: IpAddr) -
             peer,
             f.scopes.as_deref().unwrap_or_default(),
         )),
-        Some(f) => fault_reply(&f, || Reply::Respond(issue(shared, &params, env, peer, &[]))),
+        Some(f) => fault_reply(&f, || {
+            Reply::Respond(issue(shared, &params, env, peer, &[]))
+        }),
         None => Reply::Respond(issue(shared, &params, env, peer, &[])),
     }
 }
@@ -457,7 +459,9 @@ fn create_endpoint(shared: &Shared, request: &Request, env: &str, kind: AppKind)
     }
     if let Some(fault) = world.take_fault(env, FaultTarget::Applications, None) {
         drop(world);
-        return fault_reply(&fault, || Reply::Respond(create(shared, request, env, kind)));
+        return fault_reply(&fault, || {
+            Reply::Respond(create(shared, request, env, kind))
+        });
     }
     drop(world);
     Reply::Respond(create(shared, request, env, kind))
@@ -478,7 +482,10 @@ fn create(shared: &Shared, request: &Request, env: &str, kind: AppKind) -> Respo
         );
     }
     match super::create::create(&mut world, env, kind, &grant, &request.body) {
-        Ok(app) => Response::json(201, &super::create::with_secret(application_body(&app), &app)),
+        Ok(app) => Response::json(
+            201,
+            &super::create::with_secret(application_body(&app), &app),
+        ),
         Err(why) => api_error(422, "invalid_parameter", &why),
     }
 }

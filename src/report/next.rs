@@ -90,7 +90,19 @@ mod tests {
 
     #[test]
     fn the_scan_again_as_json_without_output_or_actions() {
-        let a = argv(&["/usr/bin/cybrid-scan", "git", "my repo", "--verify", "-o", "r.txt", "--format=human", "--revoke", "--yes", "--notify-webhook", "https://hooks.example/T0/secret"]);
+        let a = argv(&[
+            "/usr/bin/cybrid-scan",
+            "git",
+            "my repo",
+            "--verify",
+            "-o",
+            "r.txt",
+            "--format=human",
+            "--revoke",
+            "--yes",
+            "--notify-webhook",
+            "https://hooks.example/T0/secret",
+        ]);
         assert_eq!(
             json_scan_command(&a, "cybrid-report.json").as_deref(),
             Some("cybrid-scan git 'my repo' --verify -f json -o cybrid-report.json")

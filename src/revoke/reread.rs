@@ -68,8 +68,8 @@ pub fn secret_at(
             _ => None,
         };
         let Some(mut bytes) = bytes else { continue };
-        let found = line_of(&bytes, loc.line)
-            .and_then(|l| matching(&l, rule_id, fingerprint, client_id));
+        let found =
+            line_of(&bytes, loc.line).and_then(|l| matching(&l, rule_id, fingerprint, client_id));
         bytes.fill(0);
         if found.is_some() {
             return found;
@@ -87,7 +87,11 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let secret = "SSSSssssTTTTttttUUUUuuuuVVVVvvvvWWWWwwwwXXX";
         let id = "AAAAbbbbCCCCddddEEEEffffGGGGhhhhIIIIjjjjKKK";
-        std::fs::write(dir.path().join(".env"), format!("CYBRID_CLIENT_ID={id}\nCYBRID_CLIENT_SECRET={secret}\n")).expect("write");
+        std::fs::write(
+            dir.path().join(".env"),
+            format!("CYBRID_CLIENT_ID={id}\nCYBRID_CLIENT_SECRET={secret}\n"),
+        )
+        .expect("write");
         let fp = Fingerprint::of("cybrid-client-secret", &Secret::new(secret));
         let loc = Location {
             path: ".env".into(),
@@ -97,7 +101,10 @@ mod tests {
         let roots = vec![dir.path().display().to_string()];
         let got = secret_at(&roots, &loc, "cybrid-client-secret", fp.as_str(), id);
         assert_eq!(got.as_ref().map(Secret::expose), Some(secret));
-        let wrong_line = Location { line: 1, ..loc.clone() };
+        let wrong_line = Location {
+            line: 1,
+            ..loc.clone()
+        };
         assert!(secret_at(&roots, &wrong_line, "cybrid-client-secret", fp.as_str(), id).is_none());
         std::fs::write(dir.path().join(".env"), "CYBRID_CLIENT_SECRET=changed\n").expect("write");
         assert!(secret_at(&roots, &loc, "cybrid-client-secret", fp.as_str(), id).is_none());

@@ -43,17 +43,32 @@ use stages::{Stage, Stages};
 pub enum RotOutcome {
     /// Replacement delivered and checked; the leaked application deleted
     /// and confirmed dead (or found already gone).
-    Rotated { replacement: String, name: String },
+    Rotated {
+        replacement: String,
+        name: String,
+    },
     /// Finished in an earlier run (per the audit log): nothing was sent.
-    DoneEarlier { at: String, outcome: String },
+    DoneEarlier {
+        at: String,
+        outcome: String,
+    },
     /// The replacement exists (kept for the next run) but is not delivered
     /// everywhere or does not authenticate yet: the leaked application was
     /// not touched.
-    Pending { replacement: String, name: String, reason: String },
+    Pending {
+        replacement: String,
+        name: String,
+        reason: String,
+    },
     /// Delivered and checked, leaked application deleted, but its death
     /// could not be confirmed at the token endpoint.
-    Unconfirmed { replacement: String, reason: String },
-    Failed { reason: String },
+    Unconfirmed {
+        replacement: String,
+        reason: String,
+    },
+    Failed {
+        reason: String,
+    },
 }
 
 impl RotOutcome {
@@ -216,7 +231,10 @@ impl<'a> Rotator<'a> {
 
     fn environment(&self, t: &Target) -> Result<Environment, String> {
         let env = t.environment.parse::<Environment>().map_err(|_| {
-            format!("environment {:?} has no identity service this tool may call", t.environment)
+            format!(
+                "environment {:?} has no identity service this tool may call",
+                t.environment
+            )
         })?;
         let endpoints = self.api.endpoints();
         let any = Environment::ALL.iter().any(|e| endpoints.is_overridden(*e));
@@ -226,11 +244,24 @@ impl<'a> Rotator<'a> {
         Ok(env)
     }
 
-    fn stop(&mut self, reason: String, runbook_for: Option<Vec<runbook::Known>>) -> Result<Stop, RotateError> {
-        self.log.append(Step::run("run", "stopped", format!("{reason}: nothing was changed")))?;
-        let runbook = runbook_for.map(|known| runbook::text(&reason, &known, self.destinations, &self.report));
+    fn stop(
+        &mut self,
+        reason: String,
+        runbook_for: Option<Vec<runbook::Known>>,
+    ) -> Result<Stop, RotateError> {
+        self.log.append(Step::run(
+            "run",
+            "stopped",
+            format!("{reason}: nothing was changed"),
+        ))?;
+        let runbook = runbook_for
+            .map(|known| runbook::text(&reason, &known, self.destinations, &self.report));
         if runbook.is_some() {
-            self.log.append(Step::run("runbook", "printed", "the dashboard runbook was printed instead"))?;
+            self.log.append(Step::run(
+                "runbook",
+                "printed",
+                "the dashboard runbook was printed instead",
+            ))?;
         }
         Ok(Stop { reason, runbook })
     }
@@ -250,7 +281,13 @@ impl<'a> Rotator<'a> {
         for r in &plan.rotations {
             let t = &r.target;
             if let Some((at, outcome)) = self.history.finished(&t.fingerprint, &t.environment) {
-                self.log_step(t, t.app_type, "rotate", "skipped", format!("{outcome} in an earlier run ({at})"))?;
+                self.log_step(
+                    t,
+                    t.app_type,
+                    "rotate",
+                    "skipped",
+                    format!("{outcome} in an earlier run ({at})"),
+                )?;
                 let result = RotResult {
                     rotation: r.clone(),
                     outcome: RotOutcome::DoneEarlier {
@@ -286,20 +323,41 @@ impl<'a> Rotator<'a> {
             }
         }
         let mut tokens: HashMap<Environment, AdminToken> = HashMap::new();
-        let everyone = || todo.iter().map(|&r| runbook::Known { rotation: r, info: None }).collect::<Vec<_>>();
+        let everyone = || {
+            todo.iter()
+                .map(|&r| runbook::Known {
+                    rotation: r,
+                    info: None,
+                })
+                .collect::<Vec<_>>()
+        };
         for (env, want) in &wanted {
             let request: Vec<&str> = want.keys().map(String::as_str).collect();
             let request = request.join(" ");
             match self.api.mint(*env, self.admin, &request) {
                 Ok(tok) => {
-                    let missing: BTreeSet<&String> = want.keys().filter(|s| !tok.holds(s)).collect();
-                    let mut s = Step::run("token", "ok", format!("admin token asked for {request}; granted {}", tok.scopes.join(" ")));
+                    let missing: BTreeSet<&String> =
+                        want.keys().filter(|s| !tok.holds(s)).collect();
+                    let mut s = Step::run(
+                        "token",
+                        "ok",
+                        format!(
+                            "admin token asked for {request}; granted {}",
+                            tok.scopes.join(" ")
+                        ),
+                    );
                     s.environment = Some(env.to_string());
                     s.http_status = Some(200);
                     self.log.append(s)?;
                     if !missing.is_empty() {
-                        let each: Vec<String> = missing.iter().map(|m| format!("{m} (needed for {})", want[*m])).collect();
-                        let reason = format!("the identity service did not grant the admin credential {} in {env}", each.join(" and "));
+                        let each: Vec<String> = missing
+                            .iter()
+                            .map(|m| format!("{m} (needed for {})", want[*m]))
+                            .collect();
+                        let reason = format!(
+                            "the identity service did not grant the admin credential {} in {env}",
+                            each.join(" and ")
+                        );
                         // What the granted scopes can still read fills in the runbook.
                         let infos: Vec<Option<AppInfo>> = todo
                             .iter()
@@ -308,7 +366,10 @@ impl<'a> Rotator<'a> {
                         let known = todo
                             .iter()
                             .zip(&infos)
-                            .map(|(&r, info)| runbook::Known { rotation: r, info: info.as_ref() })
+                            .map(|(&r, info)| runbook::Known {
+                                rotation: r,
+                                info: info.as_ref(),
+                            })
                             .collect();
                         let stop = self.stop(reason, Some(known))?;
                         out.stopped = Some(stop);
@@ -332,8 +393,12 @@ impl<'a> Rotator<'a> {
         let mut ready: Vec<(&Rotation, Ready)> = Vec::new();
         for &r in &todo {
             let t = &r.target;
-            let Ok(env) = self.environment(t) else { continue };
-            let Some(token) = tokens.get(&env) else { continue };
+            let Ok(env) = self.environment(t) else {
+                continue;
+            };
+            let Some(token) = tokens.get(&env) else {
+                continue;
+            };
             if self.stages.get(&t.fingerprint, &t.environment) == Some(Stage::Delivered) {
                 // Delivered earlier: only the deletion is left.
                 if let Some(kind) = t.app_type {
@@ -362,17 +427,38 @@ impl<'a> Rotator<'a> {
             }
             match found {
                 Some((kind, info)) => {
-                    self.log_step(t, Some(kind), "read", "ok", format!(
-                        "leaked application read: name {:?}, {} IP allowlist entr{}",
-                        info.name,
-                        info.ip_allowlist.len(),
-                        if info.ip_allowlist.len() == 1 { "y" } else { "ies" }
-                    ))?;
-                    ready.push((r, Ready { kind, info: Some(info) }));
+                    self.log_step(
+                        t,
+                        Some(kind),
+                        "read",
+                        "ok",
+                        format!(
+                            "leaked application read: name {:?}, {} IP allowlist entr{}",
+                            info.name,
+                            info.ip_allowlist.len(),
+                            if info.ip_allowlist.len() == 1 {
+                                "y"
+                            } else {
+                                "ies"
+                            }
+                        ),
+                    )?;
+                    ready.push((
+                        r,
+                        Ready {
+                            kind,
+                            info: Some(info),
+                        },
+                    ));
                 }
                 None => {
                     let why = problem.unwrap_or_else(|| "the identity service answers 404 (deleted already, or not an application of the admin credential's organization)".into());
-                    let reason = format!("the leaked {} application {} in {} cannot be read: {why}", t.type_label(), t.shown_client_id(), t.environment);
+                    let reason = format!(
+                        "the leaked {} application {} in {} cannot be read: {why}",
+                        t.type_label(),
+                        t.shown_client_id(),
+                        t.environment
+                    );
                     self.log_step(t, t.app_type, "read", "error", reason.clone())?;
                     let stop = self.stop(reason, Some(everyone()))?;
                     out.stopped = Some(stop);
@@ -394,7 +480,9 @@ impl<'a> Rotator<'a> {
                 Ok(e) => e,
                 Err(_) => continue,
             };
-            let Some(token) = tokens.get(&env) else { continue };
+            let Some(token) = tokens.get(&env) else {
+                continue;
+            };
             let outcome = self.rotate_one(r, env, &ready, token)?;
             let mut s = self.step(&r.target, Some(ready.kind), "rotate");
             s.outcome = outcome.as_str().into();
@@ -417,7 +505,10 @@ impl<'a> Rotator<'a> {
         if self.environment(t).ok()? != env || !token.holds(&scopes::scope(kind, "read")) {
             return None;
         }
-        self.api.read_application(env, kind, &t.client_id, token).ok().flatten()
+        self.api
+            .read_application(env, kind, &t.client_id, token)
+            .ok()
+            .flatten()
     }
 
     /// Create (or reuse) the replacement, deliver it, check it, then delete
@@ -437,7 +528,11 @@ impl<'a> Rotator<'a> {
         }
         let pending = match self.store.load(&t.fingerprint, &t.environment) {
             Ok(p) => p,
-            Err(e) => return Ok(RotOutcome::Failed { reason: e.to_string() }),
+            Err(e) => {
+                return Ok(RotOutcome::Failed {
+                    reason: e.to_string(),
+                })
+            }
         };
         let pending = match pending {
             Some(p) => {
@@ -468,7 +563,9 @@ impl<'a> Rotator<'a> {
         let mut failures = Vec::new();
         for d in self.destinations {
             match self.deliverer.deliver(d, &values) {
-                Ok(done) => self.log_step(t, Some(kind), "deliver", "ok", format!("{d}: {done}"))?,
+                Ok(done) => {
+                    self.log_step(t, Some(kind), "deliver", "ok", format!("{d}: {done}"))?
+                }
                 Err(e) => {
                     self.log_step(t, Some(kind), "deliver", "error", e.to_string())?;
                     failures.push(e.to_string());
@@ -498,7 +595,17 @@ impl<'a> Rotator<'a> {
             _ => "a token was minted (and dropped)",
         };
         self.log_step(t, Some(kind), "check", "ok", format!("the new pair {how}"))?;
-        self.log_step(t, Some(kind), "rotate", "delivered", format!("replacement {:?} ({replacement}) delivered to {} destination(s) and checked", pending.name, self.destinations.len()))?;
+        self.log_step(
+            t,
+            Some(kind),
+            "rotate",
+            "delivered",
+            format!(
+                "replacement {:?} ({replacement}) delivered to {} destination(s) and checked",
+                pending.name,
+                self.destinations.len()
+            ),
+        )?;
         if let Err(e) = self.store.remove(&t.fingerprint, &t.environment) {
             self.log_step(t, Some(kind), "pending", "error", e.to_string())?;
         }
@@ -523,7 +630,13 @@ impl<'a> Rotator<'a> {
                 None => return Ok(Err("the leaked bank application has no bank_guid: cannot make a replacement for the same bank".into())),
             }
         }
-        self.log_step(t, Some(kind), "create", "sent", format!("POST {kind} application {name:?}"))?;
+        self.log_step(
+            t,
+            Some(kind),
+            "create",
+            "sent",
+            format!("POST {kind} application {name:?}"),
+        )?;
         let created = match self.api.create_application(env, kind, &body, token) {
             Ok(c) => c,
             Err(e) => {
@@ -535,7 +648,9 @@ impl<'a> Rotator<'a> {
                 return Ok(Err(format!("creating the replacement failed: {e}")));
             }
         };
-        if created.info.ip_allowlist != info.ip_allowlist || (kind == AppType::Bank && created.info.bank_guid != info.bank_guid) {
+        if created.info.ip_allowlist != info.ip_allowlist
+            || (kind == AppType::Bank && created.info.bank_guid != info.bank_guid)
+        {
             self.log_step(t, Some(kind), "create", "warning", "the replacement's bank or IP allowlist differs from the leaked application's as answered")?;
         }
         let pending = Pending {
@@ -548,17 +663,29 @@ impl<'a> Rotator<'a> {
             created_at: crate::revoke::audit::now_rfc3339(),
         };
         match self.store.save(&pending) {
-            Ok(path) => self.log_step(t, Some(kind), "rotate", "created", format!(
-                "replacement {:?} ({}) created; its secret is kept in {} until it is delivered",
-                pending.name,
-                created.client_id.redacted(),
-                path.display()
-            ))?,
-            Err(e) => self.log_step(t, Some(kind), "rotate", "created", format!(
-                "replacement {:?} ({}) created, but it could not be kept for a rerun: {e}",
-                pending.name,
-                created.client_id.redacted()
-            ))?,
+            Ok(path) => self.log_step(
+                t,
+                Some(kind),
+                "rotate",
+                "created",
+                format!(
+                    "replacement {:?} ({}) created; its secret is kept in {} until it is delivered",
+                    pending.name,
+                    created.client_id.redacted(),
+                    path.display()
+                ),
+            )?,
+            Err(e) => self.log_step(
+                t,
+                Some(kind),
+                "rotate",
+                "created",
+                format!(
+                    "replacement {:?} ({}) created, but it could not be kept for a rerun: {e}",
+                    pending.name,
+                    created.client_id.redacted()
+                ),
+            )?,
         }
         Ok(Ok(pending))
     }
@@ -577,16 +704,24 @@ impl<'a> Rotator<'a> {
             targets: vec![target],
             ..Plan::default()
         };
-        let run = Revoker::new(self.api, self.pairs, self.admin, &mut *self.log, self.history)
-            .run(&plan, |_| {})
-            .map_err(|e| match e {
-                crate::revoke::RunError::Audit(a) => RotateError::Audit(a),
-            })?;
+        let run = Revoker::new(
+            self.api,
+            self.pairs,
+            self.admin,
+            &mut *self.log,
+            self.history,
+        )
+        .run(&plan, |_| {})
+        .map_err(|e| match e {
+            crate::revoke::RunError::Audit(a) => RotateError::Audit(a),
+        })?;
         if let Some(why) = run.stopped {
             return Ok(RotOutcome::Failed { reason: format!("the replacement is delivered, but the leaked application was not deleted: {why}") });
         }
         let Some(result) = run.results.into_iter().next() else {
-            return Ok(RotOutcome::Failed { reason: "nothing was deleted".into() });
+            return Ok(RotOutcome::Failed {
+                reason: "nothing was deleted".into(),
+            });
         };
         Ok(match result.outcome {
             Outcome::Revoked { .. } | Outcome::AlreadyRevoked { .. } | Outcome::DoneEarlier { .. } => {
@@ -623,12 +758,16 @@ mod tests {
 
     #[test]
     fn names_and_pairs() {
-        assert_eq!(replacement_name("payments-prod", "2026-12-07"), "payments-prod (rotated 2026-12-07)");
+        assert_eq!(
+            replacement_name("payments-prod", "2026-12-07"),
+            "payments-prod (rotated 2026-12-07)"
+        );
         assert!(replacement_name("", "2026-12-07").ends_with("(rotated 2026-12-07)"));
         assert_eq!(today().len(), 10);
         let (id, s) = read_pair("ID1\nSECRET1\n").expect("two lines");
         assert_eq!((id.expose(), s.expose()), ("ID1", "SECRET1"));
-        let (id, _) = read_pair("CYBRID_CLIENT_ID=ID1\nCYBRID_CLIENT_SECRET=S\n").expect("env lines");
+        let (id, _) =
+            read_pair("CYBRID_CLIENT_ID=ID1\nCYBRID_CLIENT_SECRET=S\n").expect("env lines");
         assert_eq!(id.expose(), "ID1");
         assert!(read_pair("ONE\n").is_none());
         assert!(authenticates(&Answer::IpRestricted));

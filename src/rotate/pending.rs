@@ -93,7 +93,11 @@ impl PendingStore {
     }
 
     /// The pending replacement of this rotation, if one was kept.
-    pub fn load(&self, fingerprint: &str, environment: &str) -> Result<Option<Pending>, PendingError> {
+    pub fn load(
+        &self,
+        fingerprint: &str,
+        environment: &str,
+    ) -> Result<Option<Pending>, PendingError> {
         let path = self.path(fingerprint, environment);
         let text = match std::fs::read(&path) {
             Ok(t) => t,
@@ -200,13 +204,21 @@ mod tests {
             use std::os::unix::fs::PermissionsExt;
             let mode = std::fs::metadata(&path).expect("stat").permissions().mode() & 0o777;
             assert_eq!(mode, 0o600);
-            let mode = std::fs::metadata(store.dir()).expect("stat").permissions().mode() & 0o777;
+            let mode = std::fs::metadata(store.dir())
+                .expect("stat")
+                .permissions()
+                .mode()
+                & 0o777;
             assert_eq!(mode, 0o700);
         }
         let back = store.load("ab/cd", "sandbox").expect("load").expect("kept");
         assert_eq!(back.secret, "SECRETVALUE");
         store.remove("ab/cd", "sandbox").expect("remove");
         assert!(store.load("ab/cd", "sandbox").expect("load").is_none());
-        assert_eq!(std::fs::read_dir(store.dir()).expect("list").count(), 0, "no temporary file left");
+        assert_eq!(
+            std::fs::read_dir(store.dir()).expect("list").count(),
+            0,
+            "no temporary file left"
+        );
     }
 }

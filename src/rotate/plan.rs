@@ -164,9 +164,15 @@ mod tests {
     #[test]
     fn names_follow_the_key_the_leak_was_found_under() {
         let n = SecretNames::from_keys(["CYBRID_CLIENT_SECRET"].into_iter());
-        assert_eq!((n.id.as_str(), n.secret.as_str()), ("CYBRID_CLIENT_ID", "CYBRID_CLIENT_SECRET"));
+        assert_eq!(
+            (n.id.as_str(), n.secret.as_str()),
+            ("CYBRID_CLIENT_ID", "CYBRID_CLIENT_SECRET")
+        );
         let n = SecretNames::from_keys(["PAYMENTS_CYBRID_ID"].into_iter());
-        assert_eq!((n.id.as_str(), n.secret.as_str()), ("PAYMENTS_CYBRID_ID", "PAYMENTS_CYBRID_SECRET"));
+        assert_eq!(
+            (n.id.as_str(), n.secret.as_str()),
+            ("PAYMENTS_CYBRID_ID", "PAYMENTS_CYBRID_SECRET")
+        );
         let n = SecretNames::from_keys(["CybridAPI_Secret"].into_iter());
         assert_eq!(n.id, "CybridAPI_Id");
         let n = SecretNames::from_keys(["cybrid.client_secret"].into_iter());

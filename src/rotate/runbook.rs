@@ -21,8 +21,15 @@ pub struct Known<'a> {
 /// The runbook for `known`, after `why` (the reason the API cannot do it).
 pub fn text(why: &str, known: &[Known], destinations: &[Destination], report: &str) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "Rotation cannot be done through the API: {}", escape_for_terminal(why));
-    let _ = writeln!(s, "Nothing was changed. Rotate in the Cybrid dashboard instead:");
+    let _ = writeln!(
+        s,
+        "Rotation cannot be done through the API: {}",
+        escape_for_terminal(why)
+    );
+    let _ = writeln!(
+        s,
+        "Nothing was changed. Rotate in the Cybrid dashboard instead:"
+    );
     for (i, k) in known.iter().enumerate() {
         let t = &k.rotation.target;
         let _ = writeln!(
@@ -56,7 +63,9 @@ pub fn text(why: &str, known: &[Known], destinations: &[Destination], report: &s
             t.type_label()
         );
         let allow = match k.info {
-            Some(i) if i.ip_allowlist.is_empty() => "no IP allowlist (as the leaked key)".to_string(),
+            Some(i) if i.ip_allowlist.is_empty() => {
+                "no IP allowlist (as the leaked key)".to_string()
+            }
             Some(i) => format!(
                 "the IP allowlist {}",
                 escape_for_terminal(&i.ip_allowlist.join(", "))

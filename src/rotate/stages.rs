@@ -60,7 +60,9 @@ mod tests {
     #[test]
     fn the_last_stage_wins() {
         let line = |outcome: &str| {
-            format!(r#"{{"time":"t","run":"r","fingerprint":"aa","environment":"sandbox","action":"rotate","outcome":"{outcome}"}}"#)
+            format!(
+                r#"{{"time":"t","run":"r","fingerprint":"aa","environment":"sandbox","action":"rotate","outcome":"{outcome}"}}"#
+            )
         };
         let s = Stages::parse(&[line("created"), line("pending")].join("\n"));
         assert_eq!(s.get("aa", "sandbox"), Some(Stage::Created));

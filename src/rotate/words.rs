@@ -71,7 +71,10 @@ pub fn plan_text(plan: &RotationPlan, destinations: &[Destination], source: &str
         );
     }
     if destinations.is_empty() {
-        let _ = writeln!(s, "  destinations: none (--deliver): the new pair would reach no service");
+        let _ = writeln!(
+            s,
+            "  destinations: none (--deliver): the new pair would reach no service"
+        );
     } else {
         let shown: Vec<String> = destinations.iter().map(ToString::to_string).collect();
         let _ = writeln!(s, "  destinations: {}", shown.join(", "));
@@ -113,7 +116,11 @@ pub fn receipt_text(run: &RotateRun, run_id: &str, audit_log: &str) -> String {
         );
     }
     if let Some(stop) = &run.stopped {
-        let _ = writeln!(s, "  STOPPED      {}: nothing was changed", escape_for_terminal(&stop.reason));
+        let _ = writeln!(
+            s,
+            "  STOPPED      {}: nothing was changed",
+            escape_for_terminal(&stop.reason)
+        );
     }
     let _ = writeln!(s, "{}.", run.tally());
     if run.count("rotated") > 0 {

@@ -63,7 +63,10 @@ pub fn run(cmd: &str, values: &Values) -> Result<String, String> {
         if tail.is_empty() {
             String::new()
         } else {
-            format!(": {}", crate::report::escape_for_terminal(&values.scrub(&tail)))
+            format!(
+                ": {}",
+                crate::report::escape_for_terminal(&values.scrub(&tail))
+            )
         }
     ))
 }

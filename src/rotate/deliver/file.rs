@@ -60,7 +60,8 @@ fn updated(text: &str, values: &Values) -> String {
 
 pub fn write(path: &Path, values: &Values) -> Result<String, String> {
     let old = match std::fs::read(path) {
-        Ok(b) => String::from_utf8(b).map_err(|_| "the file is not UTF-8 text: left as it was".to_string())?,
+        Ok(b) => String::from_utf8(b)
+            .map_err(|_| "the file is not UTF-8 text: left as it was".to_string())?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(e) => return Err(format!("cannot read it: {e}")),
     };
@@ -75,15 +76,18 @@ pub fn write(path: &Path, values: &Values) -> Result<String, String> {
             .set_permissions(std::fs::Permissions::from_mode(0o600))
             .map_err(|e| format!("cannot set mode 0600: {e}"))?;
     }
-    let written = tmp
-        .write_all(&text)
-        .and_then(|_| tmp.as_file().sync_all());
+    let written = tmp.write_all(&text).and_then(|_| tmp.as_file().sync_all());
     // Wipe our copy, whatever happened.
     text.fill(0);
     written.map_err(|e| format!("cannot write: {e}"))?;
     tmp.persist(path)
         .map_err(|e| format!("cannot replace it: {}", e.error))?;
-    Ok(if existed { "file updated" } else { "file written" }.into())
+    Ok(if existed {
+        "file updated"
+    } else {
+        "file written"
+    }
+    .into())
 }
 
 #[cfg(test)]
@@ -96,13 +100,24 @@ mod tests {
     fn other_lines_kept_names_replaced_mode_0600() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join(".env");
-        std::fs::write(&path, "A=1\nCYBRID_CLIENT_ID=old\n# note\nexport CYBRID_CLIENT_SECRET=old\n").expect("seed");
+        std::fs::write(
+            &path,
+            "A=1\nCYBRID_CLIENT_ID=old\n# note\nexport CYBRID_CLIENT_SECRET=old\n",
+        )
+        .expect("seed");
         let names = SecretNames::default();
         let (id, secret) = (Secret::new("NEWID"), Secret::new("NEWSECRET"));
-        let v = Values { names: &names, client_id: &id, secret: &secret };
+        let v = Values {
+            names: &names,
+            client_id: &id,
+            secret: &secret,
+        };
         write(&path, &v).expect("write");
         let text = std::fs::read_to_string(&path).expect("read");
-        assert_eq!(text, "A=1\nCYBRID_CLIENT_ID=NEWID\n# note\nCYBRID_CLIENT_SECRET=NEWSECRET\n");
+        assert_eq!(
+            text,
+            "A=1\nCYBRID_CLIENT_ID=NEWID\n# note\nCYBRID_CLIENT_SECRET=NEWSECRET\n"
+        );
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

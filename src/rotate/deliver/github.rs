@@ -45,7 +45,10 @@ pub fn public_key(
     owner: &str,
     repo: &str,
 ) -> Result<(String, [u8; 32]), String> {
-    let u = url(api, &["repos", owner, repo, "actions", "secrets", "public-key"]);
+    let u = url(
+        api,
+        &["repos", owner, repo, "actions", "secrets", "public-key"],
+    );
     let what = "reading the repository's public key";
     let response = headers(http.get(u), token)
         .send()

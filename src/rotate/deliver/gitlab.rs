@@ -27,11 +27,19 @@ fn failed(what: &str, e: &reqwest::Error) -> String {
 }
 
 /// `GET /api/v4/projects/{id}`: the project is there and the token sees it.
-pub fn project_exists(http: &Client, api: &Url, token: &Secret, project: &str) -> Result<(), String> {
+pub fn project_exists(
+    http: &Client,
+    api: &Url,
+    token: &Secret,
+    project: &str,
+) -> Result<(), String> {
     let what = "reading the project";
-    let response = auth(http.get(url(api, &["api", "v4", "projects", project])), token)
-        .send()
-        .map_err(|e| failed(what, &e))?;
+    let response = auth(
+        http.get(url(api, &["api", "v4", "projects", project])),
+        token,
+    )
+    .send()
+    .map_err(|e| failed(what, &e))?;
     match response.status().as_u16() {
         200 => Ok(()),
         status => Err(format!(

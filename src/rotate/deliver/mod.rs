@@ -29,15 +29,16 @@ pub enum Destination {
 
 /// Why a `--deliver` value cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("--deliver {0:?}: expected github:OWNER/REPO, gitlab:GROUP/PROJECT, exec:COMMAND or file:PATH")]
+#[error(
+    "--deliver {0:?}: expected github:OWNER/REPO, gitlab:GROUP/PROJECT, exec:COMMAND or file:PATH"
+)]
 pub struct BadDestination(pub String);
 
 fn is_slug(s: &str) -> bool {
     !s.is_empty()
         && s != "."
         && s != ".."
-        && s
-            .chars()
+        && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
@@ -149,7 +150,10 @@ pub struct Deliverer {
 }
 
 impl Deliverer {
-    pub fn new(hosts: Hosts, proxy: Option<&str>) -> Result<Self, crate::verify::client::ClientError> {
+    pub fn new(
+        hosts: Hosts,
+        proxy: Option<&str>,
+    ) -> Result<Self, crate::verify::client::ClientError> {
         Ok(Deliverer {
             http: crate::verify::client::safe_http_client(proxy, hosts.timeout)?,
             hosts,
@@ -169,17 +173,19 @@ impl Deliverer {
     pub fn preflight(&self, dest: &Destination) -> Result<(), DeliveryError> {
         match dest {
             Destination::GitHub { owner, repo } => {
-                let token = self.hosts.github_token.as_ref().ok_or_else(|| {
-                    Self::error(dest, format!("{GITHUB_TOKEN_VAR} is not set"))
-                })?;
+                let token =
+                    self.hosts.github_token.as_ref().ok_or_else(|| {
+                        Self::error(dest, format!("{GITHUB_TOKEN_VAR} is not set"))
+                    })?;
                 github::public_key(&self.http, &self.hosts.github_api, token, owner, repo)
                     .map(|_| ())
                     .map_err(|m| Self::error(dest, m))
             }
             Destination::GitLab { project } => {
-                let token = self.hosts.gitlab_token.as_ref().ok_or_else(|| {
-                    Self::error(dest, format!("{GITLAB_TOKEN_VAR} is not set"))
-                })?;
+                let token =
+                    self.hosts.gitlab_token.as_ref().ok_or_else(|| {
+                        Self::error(dest, format!("{GITLAB_TOKEN_VAR} is not set"))
+                    })?;
                 gitlab::project_exists(&self.http, &self.hosts.gitlab_api, token, project)
                     .map_err(|m| Self::error(dest, m))
             }
@@ -192,15 +198,24 @@ impl Deliverer {
     pub fn deliver(&self, dest: &Destination, values: &Values) -> Result<String, DeliveryError> {
         let done = match dest {
             Destination::GitHub { owner, repo } => {
-                let token = self.hosts.github_token.as_ref().ok_or_else(|| {
-                    Self::error(dest, format!("{GITHUB_TOKEN_VAR} is not set"))
-                })?;
-                github::put_secrets(&self.http, &self.hosts.github_api, token, owner, repo, values)
+                let token =
+                    self.hosts.github_token.as_ref().ok_or_else(|| {
+                        Self::error(dest, format!("{GITHUB_TOKEN_VAR} is not set"))
+                    })?;
+                github::put_secrets(
+                    &self.http,
+                    &self.hosts.github_api,
+                    token,
+                    owner,
+                    repo,
+                    values,
+                )
             }
             Destination::GitLab { project } => {
-                let token = self.hosts.gitlab_token.as_ref().ok_or_else(|| {
-                    Self::error(dest, format!("{GITLAB_TOKEN_VAR} is not set"))
-                })?;
+                let token =
+                    self.hosts.gitlab_token.as_ref().ok_or_else(|| {
+                        Self::error(dest, format!("{GITLAB_TOKEN_VAR} is not set"))
+                    })?;
                 gitlab::put_variables(&self.http, &self.hosts.gitlab_api, token, project, values)
             }
             Destination::Exec(cmd) => exec::run(cmd, values),
@@ -246,7 +261,15 @@ mod tests {
             Destination::parse("gitlab:acme/sub/payments"),
             Ok(Destination::GitLab { .. })
         ));
-        for bad in ["github:acme", "github:a/b/c", "gitlab:acme", "exec:", "file:", "s3:x", "github:../x"] {
+        for bad in [
+            "github:acme",
+            "github:a/b/c",
+            "gitlab:acme",
+            "exec:",
+            "file:",
+            "s3:x",
+            "github:../x",
+        ] {
             assert!(Destination::parse(bad).is_err(), "{bad}");
         }
         let d = Destination::parse("exec:vault kv put secret/payments -").expect("exec");
