@@ -365,7 +365,7 @@ pub struct RotateArgs {
     /// An earlier JSON report from a --verify scan
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
-    /// The live credentials recorded in a datastore (not supported yet: write a report with `report --datastore LOCATION -f json` and use --report)
+    /// The live credentials recorded in a datastore (not supported yet: the datastore keeps client ids redacted; scan again with --verify -f json and use --report)
     #[arg(long, value_name = "LOCATION")]
     pub datastore: Option<String>,
     /// Where the new pair goes: github:OWNER/REPO, gitlab:GROUP/PROJECT, exec:COMMAND or file:PATH (repeatable)

@@ -1001,3 +1001,58 @@ fn a_redacted_report_is_enough_the_secret_is_read_again_from_its_location() {
     let new = w.replacements();
     w.assert_no_secret(&run, &[&new[0]]);
 }
+
+#[test]
+fn a_value_gitlab_cannot_mask_is_refused_and_never_stored_unmasked() {
+    let w = World::new();
+    w.scan(&["--show-secrets"]);
+    // A pair made by hand whose secret GitLab cannot mask (a space, a '!').
+    let id = common::credential();
+    let secret = "not maskable!".to_string();
+    w.sim.add_application(Application {
+        client_id: id.clone(),
+        client_secret: secret.clone(),
+        environment: "sandbox".into(),
+        kind: AppKind::Bank,
+        guid: w.bank.clone(),
+        organization_guid: w.org.clone(),
+        scopes: Vec::new(),
+        ip_allowlist: Vec::new(),
+        name: "by hand".into(),
+    });
+    let mut cmd = w.rotate_cmd(&[
+        "--yes",
+        "--new-from-stdin",
+        "--deliver",
+        "gitlab:acme/payments",
+        "--watch-for",
+        "0",
+    ]);
+    cmd.write_stdin(format!("{id}\n{secret}\n"));
+    let run = Run::of(cmd.output().expect("rotate"));
+    assert_eq!(
+        run.status, 2,
+        "stdout:\n{}\nstderr:\n{}",
+        run.stdout, run.stderr
+    );
+    assert!(
+        run.stderr.contains("is invalid"),
+        "GitLab's refusal is shown: {}",
+        run.stderr
+    );
+    assert!(
+        !w.gl
+            .variables
+            .lock()
+            .expect("vars")
+            .contains_key("CYBRID_CLIENT_SECRET"),
+        "never stored unmasked"
+    );
+    assert!(w.alive(&w.leaked.id), "nothing deleted");
+    for t in [&run.stdout, &run.stderr, &w.audit_text()] {
+        assert!(
+            !t.contains(&secret) && !t.contains(&w.leaked.secret),
+            "a secret in {t}"
+        );
+    }
+}

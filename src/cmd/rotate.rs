@@ -110,7 +110,7 @@ fn check(args: &RotateArgs) -> Result<Checked> {
 
 pub fn run(args: RotateArgs) -> Result<Outcome> {
     if args.datastore.is_some() {
-        bail!("rotate --datastore is not supported yet: write a report with `cybrid-scan report --datastore LOCATION -f json -o report.json` (from a --verify scan) and use rotate --report report.json");
+        bail!("rotate --datastore is not supported yet: the datastore keeps client ids redacted, so it cannot name the application to replace; scan again with --verify -f json -o report.json and use rotate --report report.json");
     }
     let Some(report) = args.report.clone() else {
         bail!("rotate needs --report FILE");
