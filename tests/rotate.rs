@@ -953,6 +953,14 @@ fn the_verify_banner_prints_the_commands_that_revoke_or_rotate_and_revoke_says_w
     assert!(run
         .stdout
         .contains("cybrid-scan revoke --report cybrid-report.json"));
+    assert!(
+        run.stdout.contains(&format!(
+            "LIVE in sandbox (bank credential); reach: bank {}",
+            w.bank
+        )),
+        "the verdict says what the credential reaches: {}",
+        run.stdout
+    );
     assert!(run
         .stdout
         .contains("cybrid-scan rotate --report cybrid-report.json --deliver"));

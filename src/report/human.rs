@@ -156,11 +156,14 @@ fn write_leak(
         VerificationStatus::Live => details.push(paint.wrap(
             "1;31",
             &format!(
-                "LIVE in {}{}",
+                "LIVE in {}{}{}",
                 escape_for_terminal(v.environment.as_deref().unwrap_or("?")),
                 v.sub_type
                     .as_deref()
                     .map(|s| format!(" ({} credential)", escape_for_terminal(s)))
+                    .unwrap_or_default(),
+                crate::verify::reach::text(v)
+                    .map(|r| format!("; {}", escape_for_terminal(&r)))
                     .unwrap_or_default()
             ),
         )),
