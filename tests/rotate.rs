@@ -404,6 +404,12 @@ impl World {
             "the leak verifies live: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let report = self.path("report.json").display().to_string();
+        assert!(
+            stderr.contains(&format!("cybrid-scan rotate --report {report} --deliver")),
+            "the scan's own JSON output is what rotate takes: {stderr}"
+        );
     }
 
     fn rotate_cmd(&self, extra: &[&str]) -> Command {
@@ -1067,12 +1073,23 @@ fn a_value_gitlab_cannot_mask_is_refused_and_never_stored_unmasked() {
 
 fn git(dir: &std::path::Path, args: &[&str]) {
     let out = std::process::Command::new("git")
-        .args(["-c", "user.name=Dev", "-c", "user.email=dev@example.com", "-c", "commit.gpgsign=false"])
+        .args([
+            "-c",
+            "user.name=Dev",
+            "-c",
+            "user.email=dev@example.com",
+            "-c",
+            "commit.gpgsign=false",
+        ])
         .args(args)
         .current_dir(dir)
         .output()
         .expect("git");
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -1087,7 +1104,8 @@ fn from_a_redacted_git_report_the_secret_is_read_again_from_the_blob() {
     git(&repo, &["commit", "-qm", "add config"]);
     git(&repo, &["rm", "-q", ".env"]);
     git(&repo, &["commit", "-qm", "remove config"]);
-    w.sim.set_client_address(Some(RUNNER_IP.parse().expect("ip")));
+    w.sim
+        .set_client_address(Some(RUNNER_IP.parse().expect("ip")));
     let out = Command::cargo_bin("cybrid-scan")
         .expect("binary")
         .arg("git")
@@ -1099,11 +1117,26 @@ fn from_a_redacted_git_report_the_secret_is_read_again_from_the_blob() {
         .output()
         .expect("scan");
     w.sim.set_client_address(None);
-    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(!fs::read_to_string(w.path("report.json")).expect("report").contains(&w.leaked.secret));
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!fs::read_to_string(w.path("report.json"))
+        .expect("report")
+        .contains(&w.leaked.secret));
     let run = w.rotate(&["--yes", "--deliver", "github:acme/payments"]);
-    assert_eq!(run.status, 0, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
-    assert_eq!(lines(&w.audit(), "confirm", "dead").len(), 1, "confirmed with the secret read from the blob");
+    assert_eq!(
+        run.status, 0,
+        "stdout:\n{}\nstderr:\n{}",
+        run.stdout, run.stderr
+    );
+    assert_eq!(
+        lines(&w.audit(), "confirm", "dead").len(),
+        1,
+        "confirmed with the secret read from the blob"
+    );
     let new = w.replacements();
     w.assert_no_secret(&run, &[&new[0]]);
 }

@@ -304,6 +304,25 @@ impl Pipeline {
         if revocation_failed {
             return Ok(Outcome::Failed);
         }
+        // A JSON report written to a file is what revoke and rotate take:
+        // say so (the human report says it under its LIVE banner).
+        let live_now = report.live_count();
+        if let (Format::Json, Some(path), false, false) = (
+            settings.output.format,
+            &settings.output_path,
+            settings.quiet,
+            settings.revoke.enabled,
+        ) {
+            if live_now > 0 {
+                eprintln!(
+                    "cybrid-scan: {}",
+                    escape_for_terminal(&cybrid_scan::report::next::for_report(
+                        live_now,
+                        &path.display().to_string()
+                    ))
+                );
+            }
+        }
         let read_errors = report.errors.iter().any(|e| e.path != ALL_INPUTS);
         let incomplete = report.failed_inputs > 0 || (settings.fail_on_errors && read_errors);
         if incomplete && !settings.quiet {

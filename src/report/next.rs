@@ -61,6 +61,15 @@ pub fn json_scan_command(argv: &[String], file: &str) -> Option<String> {
     Some(out.join(" "))
 }
 
+/// The next step when the scan itself wrote the JSON report to `file`
+/// (said on standard error: the report is the output).
+pub fn for_report(live: usize, file: &str) -> String {
+    let file = shell_quote(file);
+    format!(
+        "{live} live credential(s): delete them with `cybrid-scan revoke --report {file}`, or replace them first with `cybrid-scan rotate --report {file} --deliver github:OWNER/REPO`"
+    )
+}
+
 /// The lines printed under the LIVE banner.
 pub fn lines(argv: &[String]) -> Vec<String> {
     let mut l = Vec::new();
