@@ -1140,3 +1140,65 @@ fn from_a_redacted_git_report_the_secret_is_read_again_from_the_blob() {
     let new = w.replacements();
     w.assert_no_secret(&run, &[&new[0]]);
 }
+
+#[test]
+fn an_organization_key_is_replaced_by_an_organization_key() {
+    let w = World::new();
+    let leaked = pair();
+    w.sim.add_application(Application {
+        client_id: leaked.id.clone(),
+        client_secret: leaked.secret.clone(),
+        environment: "sandbox".into(),
+        kind: AppKind::Organization,
+        guid: String::new(),
+        organization_guid: w.org.clone(),
+        scopes: Vec::new(),
+        ip_allowlist: vec!["52.14.200.17".into()],
+        name: "ops-automation".into(),
+    });
+    fs::write(
+        w.path("src/.env"),
+        format!(
+            "OPS_CYBRID_ID={}\nOPS_CYBRID_SECRET={}\n",
+            leaked.id, leaked.secret
+        ),
+    )
+    .expect("fixture");
+    w.scan(&[]);
+    let run = w.rotate(&["--yes", "--deliver", "github:acme/payments"]);
+    assert_eq!(
+        run.status, 0,
+        "stdout:\n{}\nstderr:\n{}",
+        run.stdout, run.stderr
+    );
+    let new: Vec<Application> = w
+        .sim
+        .applications()
+        .into_iter()
+        .filter(|a| a.name.starts_with("ops-automation (rotated "))
+        .collect();
+    assert_eq!(new.len(), 1);
+    assert_eq!(new[0].kind, AppKind::Organization);
+    assert_eq!(new[0].organization_guid, w.org);
+    assert_eq!(new[0].ip_allowlist, vec!["52.14.200.17".to_string()]);
+    assert!(
+        !w.sim
+            .applications()
+            .iter()
+            .any(|a| a.client_id == leaked.id),
+        "deleted"
+    );
+    let gh = w.gh.secrets.lock().expect("secrets").clone();
+    assert_eq!(
+        gh.get("OPS_CYBRID_SECRET"),
+        Some(&new[0].client_secret),
+        "delivered under the names it leaked under"
+    );
+    assert_eq!(gh.get("OPS_CYBRID_ID"), Some(&new[0].client_id));
+    for t in [&run.stdout, &run.stderr, &w.audit_text()] {
+        assert!(
+            !t.contains(&leaked.secret) && !t.contains(&new[0].client_secret),
+            "a secret in {t}"
+        );
+    }
+}

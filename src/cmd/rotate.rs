@@ -325,6 +325,11 @@ fn from_stdin(
             t.environment
         )
     })?;
+    let overridden = |e: Environment| checked.endpoints.is_overridden(e);
+    if Environment::ALL.iter().any(|e| overridden(*e)) && !overridden(env) {
+        let e = anyhow::anyhow!("no --endpoint for {env} while others were given: refusing to call the real {env} host (add --endpoint {env}=URL)");
+        return Err(logged(log, "arguments", e));
+    }
     let step = |action: &'static str, outcome: &str, message: String| Step {
         fingerprint: Some(t.fingerprint.clone()),
         environment: Some(t.environment.clone()),

@@ -87,8 +87,9 @@ pub fn text(why: &str, known: &[Known], destinations: &[Destination], report: &s
             .collect();
         let _ = writeln!(
             s,
-            "          cybrid-scan rotate --report {}{} --secret-names {},{} --new-from-stdin",
+            "          cybrid-scan rotate --report {} --fingerprint {}{} --secret-names {},{} --new-from-stdin",
             escape_for_terminal(report),
+            t.fingerprint.get(..16).unwrap_or(&t.fingerprint),
             dests.concat(),
             k.rotation.names.id,
             k.rotation.names.secret
