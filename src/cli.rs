@@ -30,6 +30,8 @@ pub enum Command {
     Sweep(SweepArgs),
     /// Revoke the live credentials named in an earlier JSON report
     Revoke(RevokeArgs),
+    /// Replace leaked credentials without downtime: create, deliver, check, then delete
+    Rotate(RotateArgs),
     /// Work with detection rules
     Rules(RulesArgs),
     /// Write a baseline (a deterministic JSON report) from a scan
@@ -358,6 +360,59 @@ pub struct RevokeArgs {
     /// Record each confirmed revocation in this datastore (SQLite file or postgres:// URL): the incident's status becomes revoked, with who, when and a note in its history
     #[arg(long, value_name = "LOCATION")]
     pub datastore: Option<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("input").required(true).args(["report", "datastore"])))]
+pub struct RotateArgs {
+    /// An earlier JSON report from a --verify scan
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// The live credentials recorded in a datastore (not supported yet: the datastore keeps client ids redacted; scan again with --verify -f json and use --report)
+    #[arg(long, value_name = "LOCATION")]
+    pub datastore: Option<String>,
+    /// Where the new pair goes: github:OWNER/REPO, gitlab:GROUP/PROJECT, exec:COMMAND or file:PATH (repeatable)
+    #[arg(long, value_name = "DEST")]
+    pub deliver: Vec<String>,
+    /// Print the plan and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask for confirmation
+    #[arg(long)]
+    pub yes: bool,
+    /// The names the new client id and secret are delivered under [default: the key the leak was found under]
+    #[arg(long, value_name = "ID,SECRET")]
+    pub secret_names: Option<String>,
+    /// GitHub REST API root (github: destinations; token from GITHUB_TOKEN)
+    #[arg(long, value_name = "URL", default_value = "https://api.github.com")]
+    pub github_api_url: String,
+    /// GitLab root (gitlab: destinations; token from GITLAB_TOKEN)
+    #[arg(long, value_name = "URL", default_value = "https://gitlab.com")]
+    pub gitlab_api_url: String,
+    /// Take a pair made in the dashboard from standard input (client id, then secret): deliver it, check it, and watch the leaked one stop working
+    #[arg(long)]
+    pub new_from_stdin: bool,
+    /// Rotate only the credential with this fingerprint (or a prefix of it)
+    #[arg(long, value_name = "FINGERPRINT")]
+    pub fingerprint: Option<String>,
+    /// With --new-from-stdin: how long to watch the leaked pair, in seconds
+    #[arg(long, value_name = "SECS", default_value_t = 900.0)]
+    pub watch_for: f64,
+    /// With --new-from-stdin: seconds between two tries of the leaked pair (at least 1)
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    pub watch_interval: f64,
+    /// Send an environment's identity-service calls to URL (ENV=URL)
+    #[arg(long, value_name = "ENV=URL")]
+    pub endpoint: Vec<String>,
+    /// Append each step to this JSON-lines audit log [default: $XDG_STATE_HOME/cybrid-scan/audit.jsonl, else ~/.local/state/cybrid-scan/audit.jsonl]
+    #[arg(long, value_name = "FILE")]
+    pub audit_log: Option<PathBuf>,
+    /// Per-request timeout in seconds
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    pub timeout: f64,
+    /// Send the identity-service and destination requests through this proxy
+    #[arg(long, value_name = "URL")]
+    pub proxy: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -128,6 +128,7 @@ impl Settings {
                 },
                 color,
                 sarif_category: args.sarif_category.clone(),
+                command: std::env::args().collect(),
             },
             output_path: args.output.clone(),
             threads,

@@ -17,6 +17,7 @@ pub mod project;
 pub mod refs;
 pub mod report;
 pub mod revoke;
+pub mod rotate;
 pub mod rules;
 pub mod secret;
 pub mod source;

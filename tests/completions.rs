@@ -15,12 +15,13 @@ fn run(args: &[&str]) -> (i32, String, String) {
     )
 }
 
-const SUBCOMMANDS: [&str; 8] = [
+const SUBCOMMANDS: [&str; 9] = [
     "dir",
     "git",
     "logs",
     "sweep",
     "revoke",
+    "rotate",
     "merge",
     "ci",
     "completions",
@@ -92,6 +93,7 @@ fn the_manual_page_is_roff_with_every_subcommand_and_renders() {
         "logs",
         "sweep",
         "revoke",
+        "rotate",
         "merge",
         "ci",
         "completions",

@@ -238,6 +238,7 @@ fn render(report: &Report, format: Format, reveal: Reveal) -> String {
         reveal,
         color: false,
         sarif_category: None,
+        command: Vec::new(),
     };
     let mut out = Vec::new();
     write_report(report, &opts, engine().rules(), &mut out).expect("write report");

@@ -1106,6 +1106,10 @@ fn from_a_redacted_report_the_deletion_is_made_but_left_unconfirmed() {
     assert_eq!(w.scan(&[]).status, 3);
     let report = fs::read_to_string(w.path("report.json")).expect("report");
     assert!(!report.contains(&leaked.secret), "redacted by default");
+    // The secret is read again from the finding's location when it is
+    // there: move the file away, so that it is not.
+    let (file, away) = (w.src().join("a.env"), w.path("a.env.away"));
+    fs::rename(&file, &away).expect("move the fixture away");
     let dry = w.revoke(&["--dry-run"]);
     assert!(
         dry.stdout
@@ -1142,6 +1146,7 @@ fn from_a_redacted_report_the_deletion_is_made_but_left_unconfirmed() {
     assert_eq!(lines(&w.audit(), "confirm", "no_secret").len(), 1);
     w.assert_no_leak(&run, &[&leaked]);
     // The same findings, with the secret at hand: only the confirmation runs.
+    fs::rename(&away, &file).expect("move the fixture back");
     assert_eq!(w.scan(&["--show-secrets"]).status, 1, "invalid now");
     let mut with_secret: Value = serde_json::from_str(&report).expect("json");
     for f in with_secret["findings"].as_array_mut().expect("findings") {

@@ -395,6 +395,7 @@ fn git_and_verification_data_reach_properties_and_severity() {
         reveal: Reveal::Redact,
         color: false,
         sarif_category: Some("nightly/".into()),
+        command: Vec::new(),
     };
     let mut out = Vec::new();
     report::write_report(&report, &opts, &rules, &mut out).expect("write");

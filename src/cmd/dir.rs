@@ -32,6 +32,7 @@ pub fn run(args: DirArgs) -> Result<Outcome> {
         threads: pipeline.settings.threads,
         known: pipeline.known_content(),
     };
+    pipeline.record_roots(roots.iter().map(|r| r.as_path()));
     let notes = scan_paths(&roots, &opts, &pipeline.engine, &pipeline.collector);
     for note in notes {
         pipeline.note(note);

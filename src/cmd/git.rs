@@ -27,6 +27,13 @@ pub fn run(args: GitArgs) -> Result<Outcome> {
         .map(std::path::Path::new)
         .filter(|p| p.is_dir());
     let mut pipeline = Pipeline::start(&args.common, root)?;
+    // Local repositories only: a URL is cloned to a temporary directory.
+    pipeline.record_roots(
+        repos
+            .iter()
+            .map(std::path::Path::new)
+            .filter(|p| p.is_dir()),
+    );
     let mode = match (&args.range, args.staged) {
         (_, true) => GitMode::Staged,
         (Some(r), false) if r.trim().is_empty() => {

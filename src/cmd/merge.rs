@@ -77,6 +77,7 @@ fn write(merged: ReportRecord, args: &MergeArgs, out: &mut dyn Write) -> io::Res
         reveal: Reveal::Show,
         color: false,
         sarif_category: args.sarif_category.clone(),
+        command: Vec::new(),
     };
     report::write_report(&report, &opts, &rules, out)
 }

@@ -13,6 +13,7 @@ mod merge;
 mod pipeline;
 mod report;
 mod revoke;
+mod rotate;
 mod rules;
 mod sweep;
 
@@ -30,6 +31,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Baseline(args) => baseline::run(args),
         Command::Git(args) => git::run(args),
         Command::Revoke(args) => revoke::run(args),
+        Command::Rotate(args) => rotate::run(args),
         Command::Merge(args) => merge::run(args),
         Command::Sweep(args) => sweep::run(args),
         Command::Ci(args) => ci::run(args),

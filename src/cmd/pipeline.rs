@@ -48,6 +48,8 @@ pub struct Pipeline {
     /// the same scan key, by content digest, and those this run hashes.
     content: Option<Arc<KnownContent>>,
     scan_key: String,
+    /// The local roots scanned, absolute (the JSON report's `roots`).
+    roots: Vec<String>,
 }
 
 impl Pipeline {
@@ -95,6 +97,7 @@ impl Pipeline {
             started,
             datastore,
             started_at: datastore::now(),
+            roots: Vec::new(),
         };
         // Said, not reported: they depend on the machine, and the report
         // holds only what every run of the same scan would say.
@@ -117,6 +120,19 @@ impl Pipeline {
 
     pub fn started(&self) -> Instant {
         self.started
+    }
+
+    /// Record the local roots scanned (those that exist), absolute, so that
+    /// `revoke` and `rotate` can read a finding's secret again.
+    pub fn record_roots<'p>(&mut self, roots: impl IntoIterator<Item = &'p std::path::Path>) {
+        for r in roots {
+            if let Ok(abs) = std::fs::canonicalize(r) {
+                let shown = abs.display().to_string();
+                if !self.roots.contains(&shown) {
+                    self.roots.push(shown);
+                }
+            }
+        }
     }
 
     pub fn note(&mut self, note: impl Into<String>) {
@@ -144,6 +160,7 @@ impl Pipeline {
             known,
             content,
             scan_key,
+            roots,
         } = self;
         let gathered = collector.into_gathered();
         let read = ReadCount::new(unit.count(&gathered), unit.name());
@@ -153,6 +170,7 @@ impl Pipeline {
             skipped: gathered.skipped,
             failed_inputs: gathered.failed_inputs,
             dropped: gathered.dropped,
+            roots,
             ..Report::default()
         };
         report.stats.files = gathered.files;
@@ -169,6 +187,7 @@ impl Pipeline {
             known,
             content,
             scan_key,
+            roots: Vec::new(),
         }
         .finish_report(report, None)
     }
@@ -383,6 +402,25 @@ impl Pipeline {
         written?;
         if revocation_failed {
             return Ok(Outcome::Failed);
+        }
+        // A JSON report written to a file is what revoke and rotate take:
+        // say so (the human report says it under its LIVE banner).
+        let live_now = report.live_count();
+        if let (Format::Json, Some(path), false, false) = (
+            settings.output.format,
+            &settings.output_path,
+            settings.quiet,
+            settings.revoke.enabled,
+        ) {
+            if live_now > 0 {
+                eprintln!(
+                    "cybrid-scan: {}",
+                    escape_for_terminal(&cybrid_scan::report::next::for_report(
+                        live_now,
+                        &path.display().to_string()
+                    ))
+                );
+            }
         }
         let read_errors = report.errors.iter().any(|e| e.path != ALL_INPUTS);
         let incomplete = report.failed_inputs > 0 || (settings.fail_on_errors && read_errors);

@@ -37,6 +37,7 @@ pub fn run(args: ReportArgs) -> Result<Outcome> {
         reveal: Reveal::Show,
         color: false,
         sarif_category: None,
+        command: Vec::new(),
     };
     let rules = load_rule_set(&[])?.rules;
     emit(args.output.as_deref(), |w| {

@@ -4,11 +4,14 @@
 //!
 //! It serves `POST /oauth/token` (Doorkeeper client credentials: JSON or
 //! form body, or HTTP Basic), `GET`/`DELETE /api/{bank,organization}_applications/{client_id}`
-//! with bearer tokens it minted, and an admin API under `/__sim/` to add
+//! and `POST /api/{bank,organization}_applications` (create, with the API-keys
+//! guide's IP allowlist rules) with bearer tokens it minted, and an admin API
+//! under `/__sim/` to add
 //! applications (`POST /__sim/applications`), inject faults
 //! (`POST /__sim/faults`, `DELETE /__sim/faults`) and read counters
 //! (`GET /__sim/stats`). One thread per connection on a std `TcpListener`.
 
+pub mod create;
 pub mod http;
 pub mod routes;
 pub mod state;
@@ -122,6 +125,21 @@ impl Simulator {
 
     pub fn add_fault(&self, fault: Fault) {
         self.shared.lock().faults.push(fault);
+    }
+
+    /// Delete an application as the dashboard would (no API call counted).
+    pub fn remove_application(&self, environment: &str, client_id: &str) -> bool {
+        let mut world = self.shared.lock();
+        let before = world.applications.len();
+        world
+            .applications
+            .retain(|a| !(a.environment == environment && a.client_id == client_id));
+        world.applications.len() != before
+    }
+
+    /// Take token requests as coming from `address` (`None`: the peer).
+    pub fn set_client_address(&self, address: Option<std::net::IpAddr>) {
+        self.shared.lock().client_address = address;
     }
 
     pub fn clear_faults(&self) {

@@ -11,7 +11,9 @@ use base64::Engine as _;
 use serde_json::{json, Value};
 
 use super::http::{Request, Response};
-use super::state::{AppKind, Application, Fault, FaultKind, FaultTarget, Grant, ENVIRONMENTS};
+use super::state::{
+    AppKind, Application, Fault, FaultKind, FaultTarget, Grant, World, ENVIRONMENTS,
+};
 use super::token;
 use super::Shared;
 
@@ -51,6 +53,9 @@ pub fn handle(shared: &Shared, request: &Request, peer: IpAddr) -> Reply {
         return token_endpoint(shared, request, &env, peer);
     }
     for kind in [AppKind::Bank, AppKind::Organization] {
+        if path == format!("/api/{}_applications", kind.as_str()) {
+            return create_endpoint(shared, request, &env, kind);
+        }
         let prefix = format!("/api/{}_applications/", kind.as_str());
         if let Some(client_id) = path.strip_prefix(&prefix) {
             if !client_id.is_empty() && !client_id.contains('/') {
@@ -131,6 +136,8 @@ fn fault_reply(fault: &Fault, then: impl FnOnce() -> Reply) -> Reply {
             "authentication_malformed",
             "Authentication token is missing, malformed or expired",
         )),
+        // Handled by the token endpoint itself (it changes the grant).
+        FaultKind::DropScopes => then(),
     }
 }
 
@@ -237,16 +244,33 @@ fn token_endpoint(shared: &Shared, request: &Request, env: &str, peer: IpAddr) -
         return Reply::Respond(api_error(404, "not_found", "route not found"));
     }
     let fault = world.take_fault(env, FaultTarget::Token, params.client_id.as_deref());
+    let peer = world.client_address.unwrap_or(peer);
     drop(world);
     match fault {
-        Some(f) => fault_reply(&f, || Reply::Respond(issue(shared, &params, env, peer))),
-        None => Reply::Respond(issue(shared, &params, env, peer)),
+        Some(f) if f.kind == FaultKind::DropScopes => Reply::Respond(issue(
+            shared,
+            &params,
+            env,
+            peer,
+            f.scopes.as_deref().unwrap_or_default(),
+        )),
+        Some(f) => fault_reply(&f, || {
+            Reply::Respond(issue(shared, &params, env, peer, &[]))
+        }),
+        None => Reply::Respond(issue(shared, &params, env, peer, &[])),
     }
 }
 
 /// Doorkeeper's client-credentials flow: grant type, client authentication,
-/// (Cybrid's) IP allowlist, scope, then a token.
-fn issue(shared: &Shared, params: &TokenParams, env: &str, peer: IpAddr) -> Response {
+/// (Cybrid's) IP allowlist, scope, then a token (granted without `dropped`,
+/// the answer's `scope` saying so).
+fn issue(
+    shared: &Shared,
+    params: &TokenParams,
+    env: &str,
+    peer: IpAddr,
+    dropped: &[String],
+) -> Response {
     match params.grant_type.as_deref() {
         None => {
             return oauth_error(
@@ -285,10 +309,11 @@ fn issue(shared: &Shared, params: &TokenParams, env: &str, peer: IpAddr) -> Resp
     let Some(scope) = params.scope.as_deref().filter(|s| !s.trim().is_empty()) else {
         return oauth_error(400, "invalid_request", "Missing required parameter: scope.");
     };
-    let requested: Vec<String> = scope.split_whitespace().map(str::to_string).collect();
+    let mut requested: Vec<String> = scope.split_whitespace().map(str::to_string).collect();
     if !requested.iter().all(|s| app.scopes.contains(s)) {
         return invalid_scope();
     }
+    requested.retain(|s| !dropped.contains(s));
     let now = now_unix();
     let token = token::mint(&app, &requested, &shared.kid, now);
     world.grants.insert(
@@ -370,18 +395,9 @@ fn applications(
     client_id: &str,
 ) -> Response {
     let mut world = shared.lock();
-    let grant = request
-        .header("authorization")
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .and_then(|t| world.grants.get(t.trim()))
-        .filter(|g| g.environment == env && g.expires_at > now_unix())
-        .cloned();
-    let Some(grant) = grant else {
-        return api_error(
-            401,
-            "authentication_malformed",
-            "Authentication token is missing, malformed or expired",
-        );
+    let grant = match grant_of(&world, request, env) {
+        Ok(g) => g,
+        Err(refused) => return refused,
     };
     let resource = format!("{}_applications", kind.as_str());
     let execute = format!("{resource}:execute");
@@ -415,6 +431,63 @@ fn applications(
     world.applications.remove(pos);
     world.stats.applications_deleted += 1;
     Response::empty(204)
+}
+
+/// The grant of the request's bearer token in `env`, or the 401 to answer.
+fn grant_of(world: &World, request: &Request, env: &str) -> Result<Grant, Response> {
+    request
+        .header("authorization")
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(|t| world.grants.get(t.trim()))
+        .filter(|g| g.environment == env && g.expires_at > now_unix())
+        .cloned()
+        .ok_or_else(|| {
+            api_error(
+                401,
+                "authentication_malformed",
+                "Authentication token is missing, malformed or expired",
+            )
+        })
+}
+
+/// `POST /api/{kind}_applications` (scope `{kind}_applications:execute`).
+fn create_endpoint(shared: &Shared, request: &Request, env: &str, kind: AppKind) -> Reply {
+    let mut world = shared.lock();
+    world.stats.application_requests += 1;
+    if request.method != "POST" {
+        return Reply::Respond(api_error(404, "not_found", "route not found"));
+    }
+    if let Some(fault) = world.take_fault(env, FaultTarget::Applications, None) {
+        drop(world);
+        return fault_reply(&fault, || {
+            Reply::Respond(create(shared, request, env, kind))
+        });
+    }
+    drop(world);
+    Reply::Respond(create(shared, request, env, kind))
+}
+
+fn create(shared: &Shared, request: &Request, env: &str, kind: AppKind) -> Response {
+    let mut world = shared.lock();
+    let grant = match grant_of(&world, request, env) {
+        Ok(g) => g,
+        Err(refused) => return refused,
+    };
+    let required = format!("{}_applications:execute", kind.as_str());
+    if !grant.scopes.contains(&required) {
+        return api_error(
+            403,
+            "invalid_scopes",
+            &format!("Invalid scopes. Required: {required}"),
+        );
+    }
+    match super::create::create(&mut world, env, kind, &grant, &request.body) {
+        Ok(app) => Response::json(
+            201,
+            &super::create::with_secret(application_body(&app), &app),
+        ),
+        Err(why) => api_error(422, "invalid_parameter", &why),
+    }
 }
 
 fn admin_route(shared: &Shared, request: &Request, what: &str) -> Response {
@@ -470,6 +543,17 @@ fn admin_route(shared: &Shared, request: &Request, what: &str) -> Response {
                 }
                 Err(e) => api_error(400, "bad_request", &e.to_string()),
             }
+        }
+        ("POST", "client_address") => {
+            let address = parse(&request.body)
+                .ok()
+                .and_then(|v| v.get("address").and_then(Value::as_str).map(str::to_string));
+            match address.map(|a| a.parse::<IpAddr>()) {
+                Some(Ok(ip)) => shared.lock().client_address = Some(ip),
+                Some(Err(e)) => return api_error(400, "bad_request", &e.to_string()),
+                None => shared.lock().client_address = None,
+            }
+            Response::empty(204)
         }
         ("DELETE", "faults") => {
             shared.lock().faults.clear();

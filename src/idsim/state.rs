@@ -133,6 +133,10 @@ pub enum FaultKind {
     InvalidScopes,
     /// 401 `authentication_malformed` from the application endpoints.
     Unauthenticated,
+    /// The token endpoint answers 200 but grants fewer scopes than asked
+    /// for: those in the fault's `scopes` are dropped from the grant (an
+    /// identity service that narrows what an application may do).
+    DropScopes,
 }
 
 /// Which endpoints a fault applies to.
@@ -165,6 +169,9 @@ pub struct Fault {
     /// Where a `redirect` points.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
+    /// The scopes a `drop_scopes` fault leaves out of the grant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<String>>,
 }
 
 impl Fault {
@@ -179,6 +186,7 @@ impl Fault {
             retry_after: None,
             delay_ms: None,
             location: None,
+            scopes: None,
         }
     }
 
@@ -218,6 +226,9 @@ pub struct Stats {
     pub token_request_scopes: BTreeMap<String, u64>,
     pub application_requests: u64,
     pub applications_deleted: u64,
+    /// Applications created with `POST /api/{bank,organization}_applications`.
+    #[serde(default)]
+    pub applications_created: u64,
     /// `DELETE` requests on the application endpoints by client_id, whatever
     /// the answer (a revocation retried or repeated shows up here).
     #[serde(default)]
@@ -235,6 +246,10 @@ pub struct World {
     pub faults: Vec<Fault>,
     pub grants: HashMap<String, Grant>,
     pub stats: Stats,
+    /// The address token requests are taken to come from, instead of the
+    /// connection's peer: a test stands the scanner inside or outside an IP
+    /// allowlist (entries must be public addresses, never loopback).
+    pub client_address: Option<std::net::IpAddr>,
 }
 
 impl World {

@@ -73,14 +73,22 @@ pub fn write(report: &Report, opts: &OutputOptions, out: &mut dyn Write) -> io::
         .filter(|l| l.verification.status == VerificationStatus::Live)
         .count();
     if live > 0 {
+        // After --revoke, say what was done; otherwise the commands that do it.
+        let revoked = report.notes.iter().find(|n| n.starts_with("revocation: "));
+        let banner = match revoked {
+            Some(note) => format!(" {live} LIVE Cybrid credential(s) found; {note} "),
+            None => format!(" {live} LIVE Cybrid credential(s): revoke or rotate them now "),
+        };
         writeln!(
             out,
             "{}",
-            paint.wrap(
-                "1;41;97",
-                &format!(" {live} LIVE Cybrid credential(s): revoke now (cybrid-scan revoke) ")
-            )
+            paint.wrap("1;41;97", &escape_for_terminal(&banner))
         )?;
+        if revoked.is_none() {
+            for line in super::next::lines(&opts.command) {
+                writeln!(out, "{}", escape_for_terminal(&line))?;
+            }
+        }
         writeln!(out)?;
     }
     for leak in &leaks {
@@ -148,11 +156,14 @@ fn write_leak(
         VerificationStatus::Live => details.push(paint.wrap(
             "1;31",
             &format!(
-                "LIVE in {}{}",
+                "LIVE in {}{}{}",
                 escape_for_terminal(v.environment.as_deref().unwrap_or("?")),
                 v.sub_type
                     .as_deref()
                     .map(|s| format!(" ({} credential)", escape_for_terminal(s)))
+                    .unwrap_or_default(),
+                crate::verify::reach::text(v)
+                    .map(|r| format!("; {}", escape_for_terminal(&r)))
                     .unwrap_or_default()
             ),
         )),

@@ -160,6 +160,11 @@ pub struct ReportRecord {
     /// Sweeps: one summary per repository of the manifest (or shard).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub repositories: Vec<RepositorySummary>,
+    /// `dir` and `git`: the local roots scanned, absolute (a finding's
+    /// `path` is relative to one of them). `revoke` and `rotate` read a
+    /// redacted finding's secret again from there.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roots: Vec<String>,
 }
 
 impl FindingRecord {
@@ -229,6 +234,7 @@ impl ReportRecord {
             skipped: report.skipped.clone(),
             notes: report.notes.clone(),
             repositories: report.repositories.clone(),
+            roots: report.roots.clone(),
         }
     }
 }

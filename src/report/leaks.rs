@@ -129,8 +129,10 @@ pub fn group(findings: &[Finding]) -> Vec<Leak<'_>> {
         .collect();
     leaks.sort_by(|(ia, a), (ib, b)| {
         let live = |l: &Leak<'_>| l.verification.status == VerificationStatus::Live;
+        let reach = |l: &Leak<'_>| crate::verify::reach::rank(l.verification);
         live(b)
             .cmp(&live(a))
+            .then(reach(b).cmp(&reach(a)))
             .then(b.confidence.cmp(&a.confidence))
             .then(ia.cmp(ib))
     });

@@ -159,6 +159,8 @@ pub fn merge(reports: Vec<ReportRecord>) -> (ReportRecord, MergeSummary) {
         skipped: skipped.into_iter().collect(),
         notes,
         repositories,
+        // Shards are sweeps of clones: no local root to read secrets from.
+        roots: Vec::new(),
     };
     (merged, summary)
 }
@@ -233,6 +235,7 @@ mod tests {
             skipped: Vec::new(),
             notes: vec!["shared note".into()],
             repositories: repos,
+            roots: Vec::new(),
         }
     }
 

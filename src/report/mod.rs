@@ -8,6 +8,7 @@ pub mod human;
 pub mod json;
 pub mod leaks;
 pub mod merge;
+pub mod next;
 pub mod sarif;
 
 use std::collections::BTreeMap;
@@ -138,6 +139,9 @@ pub struct Report {
     pub failed_inputs: u64,
     /// Findings already left out by the `--max-findings` memory bound.
     pub dropped: u64,
+    /// The local roots scanned (absolute), so `revoke` and `rotate` can
+    /// read a finding's secret again from its location.
+    pub roots: Vec<String>,
 }
 
 impl Report {
@@ -155,6 +159,7 @@ impl Report {
         self.stats.files = 0;
         self.stats.bytes = 0;
         self.stats.read = None;
+        self.roots.clear();
     }
 
     /// Fill the derived counters from the lists (and each repository's
@@ -194,6 +199,9 @@ pub struct OutputOptions {
     pub reveal: Reveal,
     pub color: bool,
     pub sarif_category: Option<String>,
+    /// The command line of the scan (program first), for the next-step
+    /// commands under a LIVE banner; empty when not a scan.
+    pub command: Vec<String>,
 }
 
 /// Write `report` in the chosen format.

@@ -29,9 +29,8 @@ pub const GITHUB_MAX_RESULTS: usize = 25_000;
 pub const GITHUB_MAX_GZIP_BYTES: u64 = 10 * 1024 * 1024;
 /// Tool notifications kept for unreadable inputs; the rest are summarised.
 const MAX_NOTIFICATIONS: usize = 1000;
-/// `security-severity` of a credential verified live in production, and elsewhere.
-const SEVERITY_LIVE_PRODUCTION: &str = "9.8";
-const SEVERITY_LIVE: &str = "9.0";
+/// `security-severity` of a credential verified invalid (a live one's
+/// follows its reach: [`crate::verify::reach::severity`]).
 const SEVERITY_INVALID: &str = "2.0";
 
 /// Characters escaped in a relative URI path: controls, space and the URI
@@ -512,15 +511,14 @@ fn result_properties(f: &Finding, reveal: Reveal) -> sarif::PropertyBag {
     bag(None, p)
 }
 
-/// A result-level override of the rule's `security-severity` once verification knows more.
-fn result_severity(f: &Finding) -> Option<&'static str> {
+/// A result-level override of the rule's `security-severity` once
+/// verification knows more: for a live credential, its reach (environment,
+/// kind of subject, scopes that act: [`crate::verify::reach`]).
+fn result_severity(f: &Finding) -> Option<String> {
     let v = &f.verification;
     match v.status {
-        VerificationStatus::Live if v.environment.as_deref() == Some("production") => {
-            Some(SEVERITY_LIVE_PRODUCTION)
-        }
-        VerificationStatus::Live => Some(SEVERITY_LIVE),
-        VerificationStatus::Invalid => Some(SEVERITY_INVALID),
+        VerificationStatus::Live => crate::verify::reach::severity_text(v),
+        VerificationStatus::Invalid => Some(SEVERITY_INVALID.to_string()),
         _ => None,
     }
 }

@@ -175,6 +175,18 @@ impl AdminApi {
         env: Environment,
         build: impl Fn() -> reqwest::blocking::RequestBuilder,
     ) -> Result<RawAnswer, ApiError> {
+        self.send_with(what, env, true, build)
+    }
+
+    /// [`AdminApi::send`], retrying 5xx answers only when `retry_5xx` (not
+    /// for a POST, which the server may have carried out before failing).
+    fn send_with(
+        &self,
+        what: &str,
+        env: Environment,
+        retry_5xx: bool,
+        build: impl Fn() -> reqwest::blocking::RequestBuilder,
+    ) -> Result<RawAnswer, ApiError> {
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -184,7 +196,9 @@ impl AdminApi {
                     let raw = RawAnswer::read(response);
                     let answer = match (raw.status, &raw.broken) {
                         (429, _) => Answer::RateLimited(raw.retry_after),
-                        (500..=599, _) => Answer::ServerError(raw.status, raw.retry_after),
+                        (500..=599, _) if retry_5xx => {
+                            Answer::ServerError(raw.status, raw.retry_after)
+                        }
                         (408, _) => Answer::Timeout,
                         (200..=299, Some(broken)) => broken.clone(),
                         _ => return Ok(raw),
@@ -330,6 +344,140 @@ impl AdminApi {
                 code,
             }),
         }
+    }
+}
+
+/// An application as `GET` returns it (CYBRID.md's `Application`): what a
+/// replacement must copy. Holds no secret.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct AppInfo {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub bank_guid: Option<String>,
+    #[serde(default)]
+    pub ip_allowlist: Vec<String>,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+}
+
+/// The answer to a `POST` that created an application: its client_id and
+/// the secret shown this once (both redacting).
+pub struct Created {
+    pub client_id: Secret,
+    pub secret: Secret,
+    pub info: AppInfo,
+}
+
+impl AdminApi {
+    /// `GET` of an application, with its fields (`None`: 404).
+    pub fn read_application(
+        &self,
+        env: Environment,
+        kind: AppType,
+        client_id: &Secret,
+        token: &AdminToken,
+    ) -> Result<Option<AppInfo>, ApiError> {
+        let url = self
+            .endpoints
+            .application_url(env, kind.as_str(), client_id.expose());
+        let what = format!("reading the {kind} application");
+        let raw = self.send(&what, env, || {
+            self.http
+                .get(url.clone())
+                .header(reqwest::header::ACCEPT, "application/json")
+                .bearer_auth(token.token.expose())
+        })?;
+        match raw.status {
+            200 => serde_json::from_slice::<AppInfo>(&raw.body)
+                .map(Some)
+                .map_err(|_| ApiError::Unexpected {
+                    what,
+                    env: env.to_string(),
+                    status: 200,
+                    code: Some("not an application".into()),
+                }),
+            404 => Ok(None),
+            status => Err(refusal(&what, env, kind, "read", status, &raw.body)),
+        }
+    }
+
+    /// `POST` of a new application with `body`; the answer carries its
+    /// secret, which is returned in a [`Secret`] and the body wiped.
+    pub fn create_application(
+        &self,
+        env: Environment,
+        kind: AppType,
+        body: &Value,
+        token: &AdminToken,
+    ) -> Result<Created, ApiError> {
+        let url = self.endpoints.applications_url(env, kind.as_str());
+        let what = format!("creating the {kind} application");
+        // Not retried after a 5xx, which may come after the application was
+        // made: a second POST would make a second one.
+        let raw = self.send_with(&what, env, false, || {
+            self.http
+                .post(url.clone())
+                .header(reqwest::header::ACCEPT, "application/json")
+                .bearer_auth(token.token.expose())
+                .json(body)
+        })?;
+        let mut bytes = raw.body;
+        let result = match raw.status {
+            200 | 201 => {
+                let parsed = serde_json::from_slice::<Value>(&bytes).ok().and_then(|v| {
+                    let id = v.get("client_id")?.as_str()?.to_string();
+                    let secret = v.get("secret")?.as_str()?.to_string();
+                    let info = serde_json::from_value::<AppInfo>(v).ok()?;
+                    Some(Created {
+                        client_id: Secret::new(id),
+                        secret: Secret::new(secret),
+                        info,
+                    })
+                });
+                parsed.ok_or_else(|| ApiError::Unexpected {
+                    what,
+                    env: env.to_string(),
+                    status: raw.status,
+                    code: Some("no client_id and secret in the answer".into()),
+                })
+            }
+            status => Err(refusal(&what, env, kind, "execute", status, &bytes)),
+        };
+        bytes.fill(0);
+        result
+    }
+}
+
+/// An application endpoint's refusal, phrased (never the body itself).
+fn refusal(
+    what: &str,
+    env: Environment,
+    kind: AppType,
+    action: &str,
+    status: u16,
+    body: &[u8],
+) -> ApiError {
+    let code = error_code(body);
+    let env_s = env.to_string();
+    match status {
+        401 => ApiError::TokenRefused {
+            env: env_s,
+            code: code.unwrap_or_else(|| "unauthorized".into()),
+        },
+        403 if code.as_deref() == Some("ip_not_allowed") => ApiError::IpRestricted { env: env_s },
+        403 => ApiError::AdminLacksScope {
+            env: env_s,
+            status: 403,
+            code: code.unwrap_or_else(|| "forbidden".into()),
+            needs: super::scopes::scope(kind, action),
+        },
+        status => ApiError::Unexpected {
+            what: what.to_string(),
+            env: env_s,
+            status,
+            code,
+        },
     }
 }
 

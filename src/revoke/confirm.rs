@@ -52,6 +52,13 @@ impl PairCheck {
     /// One token request with the pair in `env`, retried while the answer
     /// is transient.
     pub fn check(&self, env: Environment, client_id: &Secret, secret: &Secret) -> PairState {
+        let (answer, attempts) = self.answer(env, client_id, secret);
+        state_of(&answer, attempts)
+    }
+
+    /// The token endpoint's last answer for the pair, retried while it is
+    /// transient, and how many attempts it took.
+    pub fn answer(&self, env: Environment, client_id: &Secret, secret: &Secret) -> (Answer, u32) {
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -60,7 +67,7 @@ impl PairCheck {
                 std::thread::sleep(self.backoff.delay(attempt - 1, answer.retry_after()));
                 continue;
             }
-            return state_of(&answer, attempt);
+            return (answer, attempt);
         }
     }
 }

@@ -22,6 +22,7 @@ pub mod confirm;
 pub mod notify;
 pub mod plan;
 pub mod receipt;
+pub mod reread;
 pub mod scopes;
 
 use std::collections::{BTreeMap, HashMap};
@@ -315,6 +316,33 @@ impl<'a> Revoker<'a> {
                 }
             }
             self.log.append(s)?;
+            // The identity service may grant fewer scopes than asked for
+            // (the answer's `scope`): stop as for a refused scope.
+            if let Ok(tok) = &minted {
+                let missing: Vec<String> = need
+                    .scopes()
+                    .filter(|s| !tok.holds(s))
+                    .map(str::to_string)
+                    .collect();
+                if !missing.is_empty() {
+                    self.log.append(Step {
+                        environment: Some(env.to_string()),
+                        action: "scopes",
+                        outcome: "not_granted".into(),
+                        message: Some(format!(
+                            "asked for {request}, granted {}",
+                            tok.scopes.join(" ")
+                        )),
+                        ..Step::default()
+                    })?;
+                    shortfalls.push(Shortfall {
+                        env,
+                        missing,
+                        needs: need,
+                    });
+                    continue;
+                }
+            }
             if let Err(ApiError::AdminLacksScope { status: 400, .. }) = &minted {
                 let missing = self.missing_scopes(env, &need)?;
                 shortfalls.push(Shortfall {
@@ -533,7 +561,7 @@ impl<'a> Revoker<'a> {
         }
         let deleted_now = track.delete_status.is_some_and(|s| s != 404);
         let Some(secret) = &t.secret else {
-            let reason = "the leaked secret is not at hand (the report was written without --show-secrets), so the token endpoint could not be asked whether the pair still works".to_string();
+            let reason = "the leaked secret is not at hand (the report was written without --show-secrets, and the finding's recorded location can no longer be read), so the token endpoint could not be asked whether the pair still works".to_string();
             let mut s = self.step(t, track.ty, "confirm");
             s.outcome = "no_secret".into();
             s.message = Some(reason.clone());

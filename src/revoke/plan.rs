@@ -190,12 +190,18 @@ pub fn from_report(record: &ReportRecord, path: &str) -> Result<Plan, PlanError>
         .map(|f| Live {
             fingerprint: &f.fingerprint,
             target: f.revocation.clone(),
+            // The report's value when exact (--show-secrets), else read
+            // again from the finding's location under the report's roots.
             secret: exact_secret(
                 &f.rule_id,
                 &f.fingerprint,
                 &f.secret,
                 f.revocation.as_ref().map(|t| t.client_id.as_str()),
-            ),
+            )
+            .or_else(|| {
+                let id = f.revocation.as_ref()?.client_id.as_str();
+                super::reread::secret_at(&record.roots, &f.location, &f.rule_id, &f.fingerprint, id)
+            }),
             location: location_of(&f.location.path, f.location.line, f.repository.as_deref()),
         });
     Ok(group(live, record.findings.len()))

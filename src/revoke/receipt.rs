@@ -72,7 +72,7 @@ pub fn plan_text(plan: &Plan, source: &str) -> String {
         if t.secret.is_none() {
             let _ = writeln!(
                 s,
-                "     no secret in the report (written without --show-secrets): the deletion will be made but cannot be confirmed at the token endpoint"
+                "     no secret in the report (written without --show-secrets), and none at the finding's location any more: the deletion will be made but cannot be confirmed at the token endpoint"
             );
         }
     }

@@ -145,6 +145,11 @@ impl Endpoints {
         join(self.base(env), "oauth/token")
     }
 
+    /// `{base}/api/{bank|organization}_applications` (create).
+    pub fn applications_url(&self, env: Environment, kind: &str) -> Url {
+        join(self.base(env), &format!("api/{kind}_applications"))
+    }
+
     /// `{base}/api/{bank|organization}_applications/{client_id}`.
     pub fn application_url(&self, env: Environment, kind: &str, client_id: &str) -> Url {
         let mut url = join(self.base(env), &format!("api/{kind}_applications/"));

@@ -10,6 +10,7 @@ pub mod cache;
 pub mod client;
 pub mod endpoint;
 pub mod ratelimit;
+pub mod reach;
 pub mod retry;
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
