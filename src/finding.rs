@@ -188,6 +188,23 @@ pub struct Verification {
     pub scopes: Vec<String>,
 }
 
+impl Verification {
+    /// The reason of a verdict whose pair the token endpoint authenticated
+    /// but refused to this machine's address (its IP allowlist).
+    pub const IP_RESTRICTED: &'static str = "ip_restricted";
+
+    /// The pair authenticated: live, or refused only by an IP allowlist (the
+    /// credential is right and works from inside the list; it stays
+    /// `unknown` because this machine could not use it). Either can be
+    /// revoked or rotated: a deleted application answers `invalid_client`
+    /// from anywhere, so its death is confirmed all the same.
+    pub fn authenticated(&self) -> bool {
+        self.status == VerificationStatus::Live
+            || (self.status == VerificationStatus::Unknown
+                && self.reason.as_deref() == Some(Self::IP_RESTRICTED))
+    }
+}
+
 /// What `cybrid-scan revoke` needs to delete a leaked application, kept in
 /// the JSON report for live findings only. The client_id is written in full
 /// (the one exception to redaction): alone it cannot mint a token, and the
@@ -355,9 +372,10 @@ impl Triage {
 }
 
 impl Finding {
-    /// The revocation target of a finding verified live with a known pair.
+    /// The revocation target of a finding whose pair authenticated (live,
+    /// or refused only by its IP allowlist) with a known pair.
     pub fn revocation_target(&self) -> Option<RevocationTarget> {
-        if self.verification.status != VerificationStatus::Live {
+        if !self.verification.authenticated() {
             return None;
         }
         Some(RevocationTarget {

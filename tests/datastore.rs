@@ -1066,3 +1066,63 @@ fn two_roots_with_the_same_relative_path_keep_their_own_findings_on_a_second_dir
     assert_eq!(places(&second), places(&first));
     assert_eq!(places(&first).len(), 2, "one finding per pair");
 }
+
+fn sweep(manifest: &Path, ds: &Path) -> (i32, Value) {
+    let out = bin()
+        .args(["sweep", "--manifest"])
+        .arg(manifest)
+        .arg("--datastore")
+        .arg(ds)
+        .args(["-f", "json"])
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null),
+    )
+}
+
+#[test]
+fn a_fork_swept_later_records_its_own_occurrences_of_the_same_blobs() {
+    let repo = Repo::new();
+    let leaked = common::pair();
+    repo.commit(".env", &env_file(&leaked), "add env");
+    repo.commit("src/app.txt", &"ordinary text\n".repeat(100), "more");
+    let dir = tempfile::tempdir().unwrap();
+    let fork = dir.path().join("fork.git");
+    let status = StdCommand::new("git")
+        .args(["clone", "-q", "--bare"])
+        .arg(&repo.path)
+        .arg(&fork)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let ds = dir.path().join("ds.db");
+    let (one, both) = (dir.path().join("one.txt"), dir.path().join("both.txt"));
+    std::fs::write(&one, format!("{}\n", repo.path.display())).unwrap();
+    std::fs::write(
+        &both,
+        format!("{}\n{}\n", repo.path.display(), fork.display()),
+    )
+    .unwrap();
+    assert_eq!(sweep(&one, &ds).0, 1);
+    // The fork holds the very same blobs: they are read there too, and the
+    // one incident gains the fork as a second repository.
+    let (code, swept) = sweep(&both, &ds);
+    assert_eq!(code, 1, "the fork's copy of the leak is reported: {swept}");
+    let all = incidents(&ds, &[]);
+    assert_eq!(all.len(), 1, "{all:#?}");
+    assert_eq!(
+        all[0]["repositories"].as_array().map(Vec::len),
+        Some(2),
+        "{all:#?}"
+    );
+    // Swept again, neither reads anything new.
+    let (code, again) = sweep(&both, &ds);
+    assert_eq!(code, 0, "{again}");
+    assert!(note_of(&again, "already scanned").is_some(), "{again}");
+    assert!(
+        again["stats"]["bytes"].as_u64().unwrap_or(u64::MAX) < 100,
+        "{again}"
+    );
+}

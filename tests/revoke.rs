@@ -1295,3 +1295,57 @@ fn revoke_and_scan_revoke_record_the_revocation_in_the_datastore() {
         "revoked although the datastore was refused"
     );
 }
+
+#[test]
+fn a_pair_refused_only_by_its_ip_allowlist_is_revoked_and_confirmed() {
+    let w = World::new();
+    // A production-style key pinned to a runner's address: this machine
+    // (loopback) is outside the list, so the token endpoint answers 403
+    // `ip_not_allowed` after authenticating the pair.
+    let leaked = pair();
+    let mut a = app(&leaked, "sandbox", AppKind::Bank, &w.org);
+    a.ip_allowlist = vec!["52.14.200.17".into()];
+    w.sim.add_application(a);
+    fs::write(
+        w.src().join("deploy.env"),
+        format!(
+            "CYBRID_CLIENT_ID={}\nCYBRID_CLIENT_SECRET={}\n",
+            leaked.id, leaked.secret
+        ),
+    )
+    .expect("write fixture");
+    let scan = w.scan(&[]);
+    assert_eq!(scan.status, 1, "unknown, not live: {}", scan.stderr);
+    let report = w.report();
+    let f = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["rule_id"] == "cybrid-client-secret")
+        .expect("the secret's finding");
+    assert_eq!(f["verification"]["status"], "unknown");
+    assert_eq!(f["verification"]["reason"], "ip_restricted");
+    assert_eq!(
+        f["revocation"]["client_id"],
+        leaked.id.as_str(),
+        "an authenticated pair can be revoked: {f}"
+    );
+    let human = Command::cargo_bin("cybrid-scan")
+        .expect("binary")
+        .arg("dir")
+        .arg(w.src())
+        .args(["--verify", "--no-color"])
+        .args(w.endpoints())
+        .output()
+        .expect("human");
+    let text = String::from_utf8_lossy(&human.stdout);
+    assert!(text.contains("restricted by an IP allowlist"), "{text}");
+
+    // Deleted, and confirmed from outside the list: a deleted application
+    // answers invalid_client from anywhere.
+    let run = w.revoke(&["--yes"]);
+    assert_eq!(run.status, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(!w.alive(&leaked));
+    assert!(run.stdout.contains("REVOKED "), "{}", run.stdout);
+    w.assert_no_leak(&run, &[&leaked]);
+}

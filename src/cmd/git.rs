@@ -70,7 +70,7 @@ pub fn run(args: GitArgs) -> Result<Outcome> {
             label: several.then(|| redact_url(spec)),
             index_file: index_file.clone(),
             auth: auth.clone(),
-            known: pipeline.known_blobs(),
+            known: pipeline.known_blobs_in(spec),
         };
         match scan_repository(spec, &opts, &pipeline.engine, &pipeline.collector) {
             Ok(summary) => {

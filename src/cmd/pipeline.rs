@@ -23,7 +23,7 @@ use cybrid_scan::refs;
 use cybrid_scan::report::Reveal;
 use cybrid_scan::report::{self, escape_for_terminal, Format, ReadCount, Report};
 use cybrid_scan::rules::load_rule_set;
-use cybrid_scan::source::git::known::KnownBlobs;
+use cybrid_scan::source::git::known::{repository_key, KnownBlobs, KnownIndex};
 use cybrid_scan::source::known::KnownContent;
 use cybrid_scan::sweep::scan_key;
 use cybrid_scan::verify::cache::VerdictMemory;
@@ -43,7 +43,7 @@ pub struct Pipeline {
     started_at: String,
     /// With a datastore: the git blobs it has already scanned under the
     /// same [`scan_key`](datastore_scan_key), and those this run reads.
-    known: Option<Arc<KnownBlobs>>,
+    known: Option<Arc<KnownIndex>>,
     /// With a datastore: the files and logs it has already scanned under
     /// the same scan key, by content digest, and those this run hashes.
     content: Option<Arc<KnownContent>>,
@@ -71,7 +71,7 @@ impl Pipeline {
             Some(ds) => {
                 let mut ids = ds.scanned("blob", &scan_key)?;
                 ids.append(&mut ds.scanned("tree", &scan_key)?);
-                Some(Arc::new(KnownBlobs::new(&ids)))
+                Some(Arc::new(KnownIndex::new(&ids)))
             }
             None => None,
         };
@@ -108,8 +108,16 @@ impl Pipeline {
     }
 
     /// The blobs to leave unread, and to note those read (`--datastore`).
-    pub fn known_blobs(&self) -> Option<Arc<KnownBlobs>> {
+    pub fn known_blobs(&self) -> Option<Arc<KnownIndex>> {
         self.known.clone()
+    }
+
+    /// The objects the datastore holds as scanned in the repository `spec`
+    /// names (a path or a URL), to leave unread there.
+    pub fn known_blobs_in(&self, spec: &str) -> Option<Arc<KnownBlobs>> {
+        self.known
+            .as_ref()
+            .map(|k| k.for_repo(&repository_key(spec)))
     }
 
     /// The files and logs to hash rather than scan, and to note those
@@ -203,7 +211,7 @@ impl Pipeline {
         let mut datastore = self.datastore;
         let mut notes = self.notes;
         if let Some(k) = &self.known {
-            let (blobs, trees) = (k.skipped_count(), k.skipped_trees_count());
+            let (blobs, trees) = k.skipped();
             if blobs + trees > 0 {
                 notes.push(format!(
                     "{blobs} blob(s) and {trees} tree(s) with every blob under them already scanned (datastore) skipped: their findings were recorded when first scanned"
@@ -322,12 +330,7 @@ impl Pipeline {
             let whole =
                 report.errors.is_empty() && report.failed_inputs == 0 && report.dropped == 0;
             let scanned = match &self.known {
-                Some(k) if whole => k
-                    .take_scanned()
-                    .into_iter()
-                    .map(|oid| ("blob", oid))
-                    .chain(k.take_trees().into_iter().map(|oid| ("tree", oid)))
-                    .collect(),
+                Some(k) if whole => k.take_scanned(),
                 _ => Vec::new(),
             };
             let mut scanned: Vec<(&'static str, String)> = scanned;
@@ -337,10 +340,10 @@ impl Pipeline {
                 started: self.started_at.clone(),
                 command: command_name(),
                 bytes: report.stats.bytes,
-                skipped: self
-                    .known
-                    .as_ref()
-                    .map_or(0, |k| k.skipped_count() + k.skipped_trees_count()),
+                skipped: self.known.as_ref().map_or(0, |k| {
+                    let (blobs, trees) = k.skipped();
+                    blobs + trees
+                }),
                 scan_key: self.scan_key.clone(),
                 scanned,
             };

@@ -168,11 +168,14 @@ fn write_leak(
             ),
         )),
         other => details.push(format!(
-            "verification: {}{}",
+            "verification: {}{}{}",
             other.as_str(),
             v.reason
                 .as_deref()
                 .map(|r| format!(" ({})", escape_for_terminal(r)))
+                .unwrap_or_default(),
+            crate::verify::reach::text(v)
+                .map(|r| format!("; {r}"))
                 .unwrap_or_default()
         )),
     }

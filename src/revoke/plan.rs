@@ -186,7 +186,7 @@ pub fn from_report(record: &ReportRecord, path: &str) -> Result<Plan, PlanError>
     let live = record
         .findings
         .iter()
-        .filter(|f| f.verification.status == VerificationStatus::Live)
+        .filter(|f| f.verification.authenticated())
         .map(|f| Live {
             fingerprint: &f.fingerprint,
             target: f.revocation.clone(),
@@ -211,7 +211,7 @@ pub fn from_report(record: &ReportRecord, path: &str) -> Result<Plan, PlanError>
 pub fn from_findings(findings: &[Finding]) -> Plan {
     let live = findings
         .iter()
-        .filter(|f| f.verification.status == VerificationStatus::Live)
+        .filter(|f| f.verification.authenticated())
         .map(|f| Live {
             fingerprint: f.fingerprint.as_str(),
             target: f.revocation_target(),

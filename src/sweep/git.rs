@@ -15,13 +15,15 @@ use super::{RepoScan, RepoScanner};
 use crate::collect::Collector;
 use crate::detect::Engine;
 use crate::source::git::auth::GitAuth;
-use crate::source::git::known::KnownBlobs;
+use crate::source::git::known::KnownIndex;
 use crate::source::git::{scan_repository, GitMode, GitOptions};
 
 /// Scans each repository's full history with a shared pool.
 pub struct GitScanner<'a> {
     engine: &'a Engine,
     options: GitOptions,
+    /// What the datastore holds as scanned, per repository.
+    known: Option<Arc<KnownIndex>>,
 }
 
 impl<'a> GitScanner<'a> {
@@ -49,6 +51,7 @@ impl<'a> GitScanner<'a> {
                 auth: None,
                 known: None,
             },
+            known: None,
         })
     }
 
@@ -60,9 +63,10 @@ impl<'a> GitScanner<'a> {
 }
 
 impl GitScanner<'_> {
-    /// Leave unread the blobs a datastore already holds as scanned.
-    pub fn with_known(mut self, known: Option<Arc<KnownBlobs>>) -> Self {
-        self.options.known = known;
+    /// Leave unread the blobs a datastore already holds as scanned in the
+    /// same repository.
+    pub fn with_known(mut self, known: Option<Arc<KnownIndex>>) -> Self {
+        self.known = known;
         self
     }
 }
@@ -71,6 +75,10 @@ impl RepoScanner for GitScanner<'_> {
     fn scan(&self, entry: &Entry, out: &Collector) -> Result<RepoScan, String> {
         let mut options = self.options.clone();
         options.label = Some(entry.key.clone());
+        options.known = self
+            .known
+            .as_ref()
+            .map(|k| k.for_repo(&crate::source::git::known::repository_key(&entry.target)));
         match scan_repository(&entry.target, &options, self.engine, out) {
             // Refs or commits that could not be read: failed, so the state
             // directory does not hold it as done and a rerun retries it.

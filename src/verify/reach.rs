@@ -51,6 +51,12 @@ pub fn rank(v: &Verification) -> u32 {
 
 /// `reach: bank 0123…cdef, 9 scopes (4 that write or execute)`.
 pub fn text(v: &Verification) -> Option<String> {
+    if v.authenticated() && v.status != VerificationStatus::Live {
+        return Some(
+            "reach: restricted by an IP allowlist (the pair authenticates, but not from this machine's address)"
+                .to_string(),
+        );
+    }
     if v.status != VerificationStatus::Live {
         return None;
     }
