@@ -333,9 +333,9 @@ pub struct CiSourceArgs {
 
 #[derive(Debug, Args)]
 pub struct RevokeArgs {
-    /// An earlier JSON report from a --verify scan
-    #[arg(long, value_name = "FILE")]
-    pub report: PathBuf,
+    /// An earlier JSON report from a --verify scan (or take the live credentials of --datastore)
+    #[arg(long, value_name = "FILE", required_unless_present = "datastore")]
+    pub report: Option<PathBuf>,
     /// Print the plan and change nothing
     #[arg(long)]
     pub dry_run: bool,
@@ -357,7 +357,7 @@ pub struct RevokeArgs {
     /// Send the identity-service and webhook requests through this proxy (environment proxies are never used)
     #[arg(long, value_name = "URL")]
     pub proxy: Option<String>,
-    /// Record each confirmed revocation in this datastore (SQLite file or postgres:// URL): the incident's status becomes revoked, with who, when and a note in its history
+    /// Record each confirmed revocation in this datastore (SQLite file or postgres:// URL): the incident's status becomes revoked, with who, when and a note in its history; without --report, its open live credentials are the ones revoked
     #[arg(long, value_name = "LOCATION")]
     pub datastore: Option<String>,
 }
@@ -368,8 +368,8 @@ pub struct RotateArgs {
     /// An earlier JSON report from a --verify scan
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
-    /// The live credentials recorded in a datastore (not supported yet: the datastore keeps client ids redacted; scan again with --verify -f json and use --report)
-    #[arg(long, value_name = "LOCATION")]
+    /// Instead of --report: the open live credentials a --verify scan recorded in this datastore (their incidents become rotated)
+    #[arg(long, value_name = "LOCATION", conflicts_with = "report")]
     pub datastore: Option<String>,
     /// Where the new pair goes: github:OWNER/REPO, gitlab:GROUP/PROJECT, exec:COMMAND or file:PATH (repeatable)
     #[arg(long, value_name = "DEST")]

@@ -1126,3 +1126,47 @@ fn a_fork_swept_later_records_its_own_occurrences_of_the_same_blobs() {
         "{again}"
     );
 }
+
+#[test]
+fn a_version_1_datastore_is_migrated_and_keeps_its_incidents() {
+    let dir = tempfile::tempdir().unwrap();
+    let ds = dir.path().join("ds.db");
+    let repo = Repo::new();
+    repo.commit(".env", &env_file(&common::pair()), "add env");
+    assert_eq!(scan_git(&repo.path, &ds, &[]).0, 1);
+    // Back to what version 1 wrote: no revocation columns, no run roots.
+    let db = rusqlite::Connection::open(&ds).unwrap();
+    db.execute_batch(
+        "ALTER TABLE incidents DROP COLUMN revocation_client_id;
+         ALTER TABLE incidents DROP COLUMN revocation_type;
+         ALTER TABLE runs DROP COLUMN roots;
+         UPDATE meta SET value = '1' WHERE key = 'schema_version';",
+    )
+    .unwrap();
+    db.pragma_update(None, "journal_mode", "DELETE").unwrap();
+    drop(db);
+    assert_eq!(incidents(&ds, &[]).len(), 1);
+    let other = Repo::new();
+    other.commit(".env", &env_file(&common::pair()), "another");
+    assert_eq!(
+        scan_git(&other.path, &ds, &[]).0,
+        1,
+        "a version 1 file is written to"
+    );
+    assert_eq!(incidents(&ds, &[]).len(), 2);
+    let db = rusqlite::Connection::open(&ds).unwrap();
+    let version: String = db
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'schema_version'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(version, "2");
+    let roots: String = db
+        .query_row("SELECT roots FROM runs ORDER BY id DESC LIMIT 1", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert!(roots.contains("repo"), "{roots}");
+}

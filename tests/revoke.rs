@@ -1349,3 +1349,41 @@ fn a_pair_refused_only_by_its_ip_allowlist_is_revoked_and_confirmed() {
     assert!(run.stdout.contains("REVOKED "), "{}", run.stdout);
     w.assert_no_leak(&run, &[&leaked]);
 }
+
+#[test]
+fn the_live_credentials_of_a_datastore_are_revoked_without_a_report() {
+    let w = World::new();
+    let leaked = w.leak("a.env", "sandbox", AppKind::Bank);
+    let ds = w.path("incidents.db").display().to_string();
+    assert_eq!(w.scan(&["--datastore", &ds]).status, 3);
+    let mut cmd = Command::cargo_bin("cybrid-scan").expect("binary");
+    cmd.args(["revoke", "--datastore", &ds, "--yes", "--audit-log"])
+        .arg(w.path("audit.jsonl"))
+        .args(w.endpoints())
+        .env("CYBRID_ADMIN_CLIENT_ID", &w.admin.id)
+        .env("CYBRID_ADMIN_CLIENT_SECRET", &w.admin.secret)
+        .env("XDG_STATE_HOME", w.state())
+        .current_dir(w.dir.path())
+        .timeout(Duration::from_secs(120));
+    let run = Run::of(cmd.output().expect("revoke"));
+    assert_eq!(run.status, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(!w.alive(&leaked));
+    assert!(run.stdout.contains("REVOKED "), "{}", run.stdout);
+    assert_eq!(
+        lines(&w.audit(), "confirm", "dead").len(),
+        1,
+        "confirmed with the secret read again"
+    );
+    w.assert_no_leak(&run, &[&leaked]);
+    // A datastore that does not exist is refused before anything is done.
+    let mut missing = Command::cargo_bin("cybrid-scan").expect("binary");
+    missing
+        .args(["revoke", "--datastore"])
+        .arg(w.path("nope.db"))
+        .args(["--yes", "--audit-log"])
+        .arg(w.path("audit2.jsonl"))
+        .env("XDG_STATE_HOME", w.state());
+    let refused = Run::of(missing.output().expect("revoke"));
+    assert_eq!(refused.status, 2, "{}", refused.stderr);
+    assert!(refused.stderr.contains("nope.db"), "{}", refused.stderr);
+}

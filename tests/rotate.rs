@@ -413,9 +413,15 @@ impl World {
     }
 
     fn rotate_cmd(&self, extra: &[&str]) -> Command {
+        let report = self.path("report.json").display().to_string();
+        self.rotate_from(&["--report", &report], extra)
+    }
+
+    /// `rotate` taking its credentials from `source` (`--report FILE` or `--datastore LOCATION`).
+    fn rotate_from(&self, source: &[&str], extra: &[&str]) -> Command {
         let mut cmd = Command::cargo_bin("cybrid-scan").expect("binary");
-        cmd.args(["rotate", "--report"])
-            .arg(self.path("report.json"))
+        cmd.arg("rotate")
+            .args(source)
             .args(["--endpoint", &format!("sandbox={}", self.sim.url())])
             .args(["--github-api-url", &self.github.url])
             .args(["--gitlab-api-url", &self.gitlab.url])
@@ -1201,4 +1207,73 @@ fn an_organization_key_is_replaced_by_an_organization_key() {
             "a secret in {t}"
         );
     }
+}
+
+#[test]
+fn the_live_credentials_of_a_datastore_are_rotated_and_their_incidents_marked() {
+    let w = World::new();
+    let ds = w.path("incidents.db").display().to_string();
+    // A redacted scan recorded into the datastore (which keeps no secret):
+    // the secret is read again from the file, the client id comes from the
+    // incident's application.
+    w.scan(&["--datastore", &ds]);
+    let stored = fs::read(&ds).expect("datastore");
+    assert!(
+        !stored
+            .windows(w.leaked.secret.len())
+            .any(|b| b == w.leaked.secret.as_bytes()),
+        "no secret at rest"
+    );
+    let run = Run::of(
+        w.rotate_from(
+            &["--datastore", &ds],
+            &["--yes", "--deliver", "github:acme/payments"],
+        )
+        .output()
+        .expect("rotate"),
+    );
+    assert_eq!(
+        run.status, 0,
+        "stdout:\n{}\nstderr:\n{}",
+        run.stdout, run.stderr
+    );
+    assert!(!w.alive(&w.leaked.id), "the leaked application is deleted");
+    let new = w.replacements();
+    assert_eq!(new.len(), 1);
+    assert_eq!(
+        lines(&w.audit(), "confirm", "dead").len(),
+        1,
+        "confirmed with the re-read secret"
+    );
+    w.assert_no_secret(&run, &[&new[0]]);
+    let listed = Command::cargo_bin("cybrid-scan")
+        .expect("binary")
+        .args(["incidents", "list", "--format", "json", "--datastore", &ds])
+        .output()
+        .expect("incidents");
+    let v: Value = serde_json::from_slice(&listed.stdout).expect("json");
+    let statuses: Vec<&str> = v["incidents"]
+        .as_array()
+        .expect("incidents")
+        .iter()
+        .filter(|i| i["rule_id"] == "cybrid-client-secret")
+        .filter_map(|i| i["status"].as_str())
+        .collect();
+    assert_eq!(statuses, ["rotated"], "{v}");
+    let text = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        !text.contains(&w.leaked.id),
+        "incidents list shows no full client id"
+    );
+    // Nothing open is left: a rerun has nothing to do.
+    let again = Run::of(
+        w.rotate_from(
+            &["--datastore", &ds],
+            &["--yes", "--deliver", "github:acme/payments"],
+        )
+        .output()
+        .expect("rotate"),
+    );
+    assert_eq!(again.status, 0, "{}\n{}", again.stdout, again.stderr);
+    assert_eq!(w.replacements().len(), 1, "nothing created");
 }

@@ -346,6 +346,7 @@ impl Pipeline {
                 }),
                 scan_key: self.scan_key.clone(),
                 scanned,
+                roots: report.roots.clone(),
             };
             record(store, &run, &mut report, settings.quiet)?;
             if !revoked.is_empty() {

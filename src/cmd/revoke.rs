@@ -77,12 +77,19 @@ pub fn run(args: RevokeArgs) -> Result<Outcome> {
         None => audit::default_path()?,
     };
     let (mut log, history) = AuditLog::open(&path)?;
-    let source = args.report.display().to_string();
+    let source = match (&args.report, &args.datastore) {
+        (Some(r), _) => r.display().to_string(),
+        (None, Some(d)) => format!(
+            "datastore {}",
+            cybrid_scan::datastore::store::redact_location(d)
+        ),
+        (None, None) => anyhow::bail!("revoke needs --report FILE or --datastore LOCATION"),
+    };
     log.append(Step::run(
         "run",
         "start",
         format!(
-            "cybrid-scan {} revoke --report {source}{}{}",
+            "cybrid-scan {} revoke {source}{}{}",
             env!("CARGO_PKG_VERSION"),
             if args.dry_run { " --dry-run" } else { "" },
             if args.yes { " --yes" } else { "" }
@@ -104,11 +111,20 @@ pub fn run(args: RevokeArgs) -> Result<Outcome> {
     let mut datastore = args
         .datastore
         .as_deref()
-        .map(Datastore::open)
+        .map(|d| match args.report {
+            // The source of what to revoke: it must exist already.
+            None => Datastore::open_existing(d),
+            Some(_) => Datastore::open(d),
+        })
         .transpose()
         .map_err(|e| logged(&mut log, "datastore", e.into()))?;
-    let record =
-        read_report(&args.report).map_err(|e| logged(&mut log, "load_report", e.into()))?;
+    let record = match (&args.report, datastore.as_ref()) {
+        (Some(r), _) => read_report(r).map_err(|e| logged(&mut log, "load_report", e.into()))?,
+        (None, Some(store)) => store
+            .revocation_report()
+            .map_err(|e| logged(&mut log, "datastore", e.into()))?,
+        (None, None) => anyhow::bail!("revoke needs --report FILE or --datastore LOCATION"),
+    };
     let plan = plan::from_report(&record, &source)
         .map_err(|e| logged(&mut log, "load_report", e.into()))?;
     let job = Job {

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use cybrid_scan::ci::http::check_api_url;
 use cybrid_scan::cli::RotateArgs;
+use cybrid_scan::datastore::store::redact_location;
+use cybrid_scan::datastore::{Datastore, Status};
 use cybrid_scan::exit::Outcome;
 use cybrid_scan::report::json::read_report;
 use cybrid_scan::revoke::api::{AdminApi, AdminCredential};
@@ -20,7 +22,7 @@ use cybrid_scan::rotate::deliver::{
 use cybrid_scan::rotate::pending::PendingStore;
 use cybrid_scan::rotate::plan::{self, RotationPlan, SecretNames};
 use cybrid_scan::rotate::stages::Stages;
-use cybrid_scan::rotate::{authenticates, read_pair, today, words, Rotator};
+use cybrid_scan::rotate::{authenticates, read_pair, today, words, RotOutcome, RotateRun, Rotator};
 use cybrid_scan::secret::Secret;
 use cybrid_scan::verify::endpoint::{Endpoints, Environment};
 use cybrid_scan::verify::retry::Backoff;
@@ -109,11 +111,12 @@ fn check(args: &RotateArgs) -> Result<Checked> {
 }
 
 pub fn run(args: RotateArgs) -> Result<Outcome> {
-    if args.datastore.is_some() {
-        bail!("rotate --datastore is not supported yet: the datastore keeps client ids redacted, so it cannot name the application to replace; scan again with --verify -f json -o report.json and use rotate --report report.json");
-    }
-    let Some(report) = args.report.clone() else {
-        bail!("rotate needs --report FILE");
+    // The datastore, when it is the source: open before anything changes,
+    // so that one that cannot record the rotations stops the run first.
+    let mut datastore = match (&args.report, &args.datastore) {
+        (Some(_), _) => None,
+        (None, Some(d)) => Some(Datastore::open_existing(d)?),
+        (None, None) => bail!("rotate needs --report FILE or --datastore LOCATION"),
     };
     let path = match &args.audit_log {
         Some(p) => p.clone(),
@@ -122,12 +125,18 @@ pub fn run(args: RotateArgs) -> Result<Outcome> {
     let (mut log, history) = AuditLog::open(&path)?;
     let stages = Stages::read(&path);
     let store = PendingStore::beside(&path);
-    let source = report.display().to_string();
+    let source = match (&args.report, &args.datastore) {
+        (Some(r), _) => r.display().to_string(),
+        (None, d) => format!(
+            "datastore {}",
+            redact_location(d.as_deref().unwrap_or_default())
+        ),
+    };
     log.append(Step::run(
         "run",
         "start",
         format!(
-            "cybrid-scan {} rotate --report {source} ({} destination(s)){}{}{}",
+            "cybrid-scan {} rotate {source} ({} destination(s)){}{}{}",
             env!("CARGO_PKG_VERSION"),
             args.deliver.len(),
             if args.dry_run { " --dry-run" } else { "" },
@@ -140,7 +149,13 @@ pub fn run(args: RotateArgs) -> Result<Outcome> {
         ),
     ))?;
     let checked = check(&args).map_err(|e| logged(&mut log, "arguments", e))?;
-    let record = read_report(&report).map_err(|e| logged(&mut log, "load_report", e.into()))?;
+    let record = match (&args.report, datastore.as_ref()) {
+        (Some(r), _) => read_report(r).map_err(|e| logged(&mut log, "load_report", e.into()))?,
+        (None, Some(store)) => store
+            .revocation_report()
+            .map_err(|e| logged(&mut log, "datastore", e.into()))?,
+        (None, None) => bail!("rotate needs --report FILE or --datastore LOCATION"),
+    };
     let mut plan = plan::from_report(&record, &source, checked.names.as_ref())
         .map_err(|e| logged(&mut log, "load_report", e.into()))?;
     if let Some(fp) = &args.fingerprint {
@@ -232,6 +247,9 @@ pub fn run(args: RotateArgs) -> Result<Outcome> {
         &log.path().display().to_string(),
     ));
     log.append(Step::run("run", "finish", run.tally()))?;
+    if let Some(store) = datastore.as_mut() {
+        record_rotations(store, &run, &log)?;
+    }
     Ok(if run.is_failure() {
         Outcome::Failed
     } else if run.count("unconfirmed") > 0 {
@@ -446,4 +464,34 @@ fn from_stdin(
         }
         std::thread::sleep(checked.watch_interval);
     }
+}
+
+/// Each rotated credential's incident becomes `rotated`, its history saying
+/// which replacement took over and where the receipt is.
+fn record_rotations(store: &mut Datastore, run: &RotateRun, log: &AuditLog) -> Result<()> {
+    let mut changes = Vec::new();
+    for r in &run.results {
+        let RotOutcome::Rotated { replacement, .. } = &r.outcome else {
+            continue;
+        };
+        let note = format!(
+            "rotated by cybrid-scan: replaced by the application {replacement}, the leaked one deleted and confirmed; receipt in {} (run {})",
+            log.path().display(),
+            log.run_id()
+        );
+        for fp in &r.rotation.target.fingerprints {
+            changes.push((fp.clone(), Status::Rotated, note.clone()));
+        }
+    }
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let who = std::env::var("USER").unwrap_or_else(|_| "cybrid-scan".to_string());
+    let done = store.set_statuses(&changes, &who)?;
+    eprintln!(
+        "cybrid-scan: datastore {}: {} incident(s) marked rotated",
+        store.path().display(),
+        done.len()
+    );
+    Ok(())
 }

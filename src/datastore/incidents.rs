@@ -5,10 +5,14 @@ use serde::Serialize;
 
 use super::backend::{Kind, Param, Row};
 use super::{Datastore, DatastoreError, Status};
+use crate::finding::RevocationTarget;
 use crate::finding::{
     Confidence, Finding, Fingerprint, Location, SourceKind, Triage, Verification,
     VerificationStatus,
 };
+use crate::report::json::{FindingRecord, ReportRecord, ToolRecord, REPORT_SCHEMA_VERSION};
+use crate::report::Reveal;
+use crate::report::Stats;
 use crate::secret::Secret;
 
 /// What the datastore knows of one credential (`incidents list`).
@@ -30,6 +34,10 @@ pub struct IncidentRecord {
     pub first_seen: String,
     pub last_seen: String,
     pub verification: VerificationRecord,
+    /// An authenticated credential's application (client id in full, type):
+    /// for `revoke`/`rotate --datastore` only, never listed.
+    #[serde(skip)]
+    pub revocation: Option<(String, Option<String>)>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -105,7 +113,8 @@ fn incident_columns(kind: Kind) -> String {
         "i.fingerprint, i.status, i.status_note, i.rule_id, i.secret, i.client_id,
          i.confidence, i.first_seen, i.last_seen, i.verification, i.verification_environment,
          i.verification_reason, i.verified_at, {}, {},
-         (SELECT count(*) FROM occurrences o WHERE o.fingerprint = i.fingerprint)",
+         (SELECT count(*) FROM occurrences o WHERE o.fingerprint = i.fingerprint),
+         i.revocation_client_id, i.revocation_type",
         list("repository", " AND repository != ''"),
         list("source", "")
     )
@@ -136,6 +145,7 @@ fn incident(r: &Row) -> IncidentRecord {
         repositories: list(13),
         sources: list(14),
         occurrences: r.int(15) as u64,
+        revocation: r.opt_text(16).map(|id| (id, r.opt_text(17))),
     }
 }
 
@@ -349,6 +359,65 @@ impl Datastore {
             }
         }
         Ok(out)
+    }
+}
+
+impl Datastore {
+    /// The open incidents whose credential authenticated (live, or refused
+    /// only by its IP allowlist), each occurrence as a finding of a report
+    /// that `revoke` and `rotate` take: the application's client id in its
+    /// `revocation`, the secret redacted (it is read again from the
+    /// occurrences' locations under the runs' roots).
+    pub fn revocation_report(&self) -> Result<ReportRecord, DatastoreError> {
+        let mut findings = Vec::new();
+        for i in self.incidents(Some(Status::Open))? {
+            let Some((client_id, application_type)) = i.revocation.clone() else {
+                continue;
+            };
+            let Some(environment) = i.verification.environment.clone() else {
+                continue;
+            };
+            for o in self.occurrences(&i.fingerprint)? {
+                let f = to_finding(&i, o);
+                if !f.verification.authenticated() {
+                    continue;
+                }
+                let mut record = FindingRecord::from_finding(&f, Reveal::Redact);
+                record.revocation = Some(RevocationTarget {
+                    client_id: client_id.clone(),
+                    environment: environment.clone(),
+                    application_type: application_type.clone(),
+                });
+                findings.push(record);
+            }
+        }
+        let mut roots: Vec<String> = Vec::new();
+        for r in self
+            .db
+            .query("SELECT DISTINCT roots FROM runs", &[])
+            .map_err(|e| self.err(e))?
+        {
+            for root in serde_json::from_str::<Vec<String>>(&r.text(0)).unwrap_or_default() {
+                if !roots.contains(&root) {
+                    roots.push(root);
+                }
+            }
+        }
+        Ok(ReportRecord {
+            tool: ToolRecord {
+                name: "cybrid-scan".to_string(),
+                version: env!("CARGO_PKG_VERSION").to_string(),
+                report_version: REPORT_SCHEMA_VERSION,
+            },
+            findings,
+            leaks: Vec::new(),
+            stats: Stats::default(),
+            errors: Vec::new(),
+            skipped: Vec::new(),
+            notes: vec!["verification: the verdicts recorded in the datastore".to_string()],
+            repositories: Vec::new(),
+            roots,
+        })
     }
 }
 

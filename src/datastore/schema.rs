@@ -9,7 +9,7 @@ use super::backend::{Backend, DbError, Kind, Param};
 use super::DatastoreError;
 
 /// The version this build writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Marks the file as ours in the SQLite header (`PRAGMA application_id`): "Cybr".
 pub const APPLICATION_ID: i64 = 0x4379_6272;
@@ -19,8 +19,20 @@ pub const APPLICATION: &str = "cybrid-scan";
 
 /// `MIGRATIONS[i]` takes an SQLite datastore from version `i` to `i + 1`;
 /// `PG_MIGRATIONS[i]` the same PostgreSQL one (the same tables, in its types).
-const MIGRATIONS: &[&str] = &[V1];
-const PG_MIGRATIONS: &[&str] = &[PG_V1];
+const MIGRATIONS: &[&str] = &[V1, V2];
+const PG_MIGRATIONS: &[&str] = &[PG_V1, V2];
+
+/// Version 2: what `revoke --datastore` and `rotate --datastore` need,
+/// still no secret. An authenticated (live or IP-allowlisted) credential's
+/// application: its client id in full (it names the application to delete
+/// or replace and cannot mint a token alone: the one exception to
+/// redaction, as in the JSON report's `revocation`) and its type; and each
+/// run's local roots, under which a finding's secret can be read again.
+const V2: &str = "
+ALTER TABLE incidents ADD COLUMN revocation_client_id TEXT;
+ALTER TABLE incidents ADD COLUMN revocation_type TEXT;
+ALTER TABLE runs ADD COLUMN roots TEXT NOT NULL DEFAULT '[]';
+";
 
 const V1: &str = "
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

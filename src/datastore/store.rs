@@ -66,6 +66,8 @@ pub struct RunInfo {
     /// hashed: recorded with the occurrences found in it, so that a later
     /// run that skips the same content reports them.
     pub digests: HashMap<String, String>,
+    /// The local roots the run read (absolute), for reading secrets again.
+    pub roots: Vec<String>,
 }
 
 /// What recording a run found in the datastore.
@@ -208,15 +210,17 @@ fn record_in(
     findings: &[Finding],
     at: &str,
 ) -> Result<Recorded, DbError> {
+    let roots = serde_json::to_string(&run.roots).unwrap_or_else(|_| "[]".to_string());
     let run_id = tx
         .query_opt(
-            "INSERT INTO runs (started, finished, command, findings, incidents, new_incidents, bytes, skipped)
-             VALUES (?1, ?1, ?2, 0, 0, 0, ?3, ?4) RETURNING id",
+            "INSERT INTO runs (started, finished, command, findings, incidents, new_incidents, bytes, skipped, roots)
+             VALUES (?1, ?1, ?2, 0, 0, 0, ?3, ?4, ?5) RETURNING id",
             &[
                 Param::Text(&run.started),
                 Param::Text(&run.command),
                 Param::Int(run.bytes as i64),
                 Param::Int(run.skipped as i64),
+                Param::Text(&roots),
             ],
         )?
         .map_or(0, |r| r.int(0));
@@ -302,10 +306,12 @@ fn upsert_incident(tx: &Backend, f: &Finding, at: &str) -> Result<(), DbError> {
     let v = &f.verification;
     let checked = v.status != VerificationStatus::NotChecked;
     let client_id = f.client_id.as_ref().map(|c| c.redacted());
+    let target = f.revocation_target();
     tx.execute(
         "INSERT INTO incidents (fingerprint, rule_id, secret, client_id, confidence, first_seen, last_seen,
-                                verification, verification_environment, verification_reason, verified_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8, ?9, ?10)
+                                verification, verification_environment, verification_reason, verified_at,
+                                revocation_client_id, revocation_type)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8, ?9, ?10, ?12, ?13)
          ON CONFLICT(fingerprint) DO UPDATE SET
             last_seen = excluded.last_seen,
             client_id = COALESCE(incidents.client_id, excluded.client_id),
@@ -317,7 +323,9 @@ fn upsert_incident(tx: &Backend, f: &Finding, at: &str) -> Result<(), DbError> {
                                             ELSE incidents.verification_environment END,
             verification_reason = CASE WHEN ?11 THEN excluded.verification_reason
                                        ELSE incidents.verification_reason END,
-            verified_at = CASE WHEN ?11 THEN excluded.verified_at ELSE incidents.verified_at END",
+            verified_at = CASE WHEN ?11 THEN excluded.verified_at ELSE incidents.verified_at END,
+            revocation_client_id = COALESCE(excluded.revocation_client_id, incidents.revocation_client_id),
+            revocation_type = COALESCE(excluded.revocation_type, incidents.revocation_type)",
         &[
             Param::Text(f.fingerprint.as_str()),
             Param::Text(&f.rule_id),
@@ -330,6 +338,8 @@ fn upsert_incident(tx: &Backend, f: &Finding, at: &str) -> Result<(), DbError> {
             Param::OptText(v.reason.as_deref()),
             Param::OptText(checked.then_some(at)),
             Param::Bool(checked),
+            Param::OptText(target.as_ref().map(|t| t.client_id.as_str())),
+            Param::OptText(target.as_ref().and_then(|t| t.application_type.as_deref())),
         ],
     )?;
     Ok(())
