@@ -65,6 +65,9 @@ pub struct CommonArgs {
     /// Check each client_id + client_secret pair against Cybrid's token endpoint
     #[arg(long)]
     pub verify: bool,
+    /// With --verify: read each live key's application for its IP allowlist, with the admin credential revoke uses (CYBRID_ADMIN_CLIENT_ID/_SECRET, scopes *_applications:read)
+    #[arg(long, requires = "verify")]
+    pub read_allowlists: bool,
     /// Send an environment's identity-service calls to URL (ENV=URL; plain http only for loopback)
     #[arg(long, value_name = "ENV=URL")]
     pub endpoint: Vec<String>,

@@ -186,6 +186,10 @@ pub struct Verification {
     pub organization_guid: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scopes: Vec<String>,
+    /// The application's IP allowlist (`[]`: none, usable from anywhere),
+    /// read when an admin credential was at hand; absent when not read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_allowlist: Option<Vec<String>>,
 }
 
 impl Verification {

@@ -1387,3 +1387,55 @@ fn the_live_credentials_of_a_datastore_are_revoked_without_a_report() {
     assert_eq!(refused.status, 2, "{}", refused.stderr);
     assert!(refused.stderr.contains("nope.db"), "{}", refused.stderr);
 }
+
+#[test]
+fn with_the_admin_credential_at_hand_verify_reads_each_live_keys_ip_allowlist() {
+    let w = World::new();
+    let open = w.leak("open.env", "sandbox", AppKind::Bank);
+    // A second key pinned to the address the simulator sees this machine as.
+    let pinned = pair();
+    let mut a = app(&pinned, "sandbox", AppKind::Bank, &w.org);
+    a.ip_allowlist = vec!["52.14.200.17".into()];
+    w.sim.add_application(a);
+    fs::write(
+        w.src().join("pinned.env"),
+        format!(
+            "CYBRID_CLIENT_ID={}\nCYBRID_CLIENT_SECRET={}\n",
+            pinned.id, pinned.secret
+        ),
+    )
+    .expect("write fixture");
+    w.sim
+        .set_client_address(Some("52.14.200.17".parse().expect("ip")));
+    let run = w.scan(&["--read-allowlists"]);
+    w.sim.set_client_address(None);
+    assert_eq!(run.status, 3, "{}", run.stderr);
+    let report = w.report();
+    let allowlist_of = |p: &Pair| {
+        report["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .find(|f| f["revocation"]["client_id"] == p.id.as_str())
+            .map(|f| f["verification"]["ip_allowlist"].clone())
+            .expect("a live finding")
+    };
+    assert_eq!(allowlist_of(&open), serde_json::json!([]));
+    assert_eq!(allowlist_of(&pinned), serde_json::json!(["52.14.200.17"]));
+    let human = Command::cargo_bin("cybrid-scan")
+        .expect("binary")
+        .arg("dir")
+        .arg(w.src())
+        .args(["--verify", "--read-allowlists", "--no-color"])
+        .args(w.endpoints())
+        .env("CYBRID_ADMIN_CLIENT_ID", &w.admin.id)
+        .env("CYBRID_ADMIN_CLIENT_SECRET", &w.admin.secret)
+        .output()
+        .expect("human");
+    let text = String::from_utf8_lossy(&human.stdout);
+    assert!(
+        text.contains("no IP allowlist (usable from anywhere)"),
+        "{text}"
+    );
+    assert!(!text.contains(&w.admin.secret) && !text.contains(&open.secret));
+}

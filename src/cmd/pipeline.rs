@@ -22,11 +22,15 @@ use cybrid_scan::finding::VerificationStatus;
 use cybrid_scan::refs;
 use cybrid_scan::report::Reveal;
 use cybrid_scan::report::{self, escape_for_terminal, Format, ReadCount, Report};
+use cybrid_scan::revoke::api::{AdminApi, AdminCredential};
 use cybrid_scan::rules::load_rule_set;
 use cybrid_scan::source::git::known::{repository_key, KnownBlobs, KnownIndex};
 use cybrid_scan::source::known::KnownContent;
 use cybrid_scan::sweep::scan_key;
+use cybrid_scan::verify::allowlist::read_allowlists;
 use cybrid_scan::verify::cache::VerdictMemory;
+use cybrid_scan::verify::endpoint::Endpoints;
+use cybrid_scan::verify::retry::Backoff;
 use cybrid_scan::verify::{verify_findings_remembering, VerifyConfig};
 
 /// The settings, engine and collector of one run, and how it finishes.
@@ -313,6 +317,33 @@ impl Pipeline {
                     eprintln!("cybrid-scan: {}", escape_for_terminal(&line));
                 }
                 report.notes.push(line);
+            }
+            // Asked for, with the admin credential: what each live key's
+            // application allows (its IP allowlist).
+            if settings.verify.read_allowlists
+                && report
+                    .findings
+                    .iter()
+                    .any(|f| f.revocation_target().is_some())
+            {
+                let lines = match AdminCredential::from_env() {
+                    Err(e) => vec![format!("verify: IP allowlists not read: {e}")],
+                    Ok(admin) => {
+                        let api = AdminApi::new(
+                            Endpoints::parse(&settings.verify.endpoints)?,
+                            settings.verify.proxy.as_deref(),
+                            config.timeout,
+                            Backoff::default(),
+                        )?;
+                        read_allowlists(&mut report.findings, &api, &admin)
+                    }
+                };
+                for line in lines {
+                    if !settings.quiet {
+                        eprintln!("cybrid-scan: {}", escape_for_terminal(&line));
+                    }
+                    report.notes.push(line);
+                }
             }
         }
         let mut revocation_failed = false;

@@ -6,6 +6,7 @@
 //! one deadline for the whole run. A network fault or a deadline never makes
 //! a pair `invalid`: only the service's own 401 `invalid_client` does.
 
+pub mod allowlist;
 pub mod cache;
 pub mod client;
 pub mod endpoint;
@@ -42,6 +43,8 @@ pub struct VerifySettings {
     pub timeout: Option<f64>,
     pub deadline: Option<f64>,
     pub proxy: Option<String>,
+    /// `--read-allowlists`: read live keys' applications with the admin credential.
+    pub read_allowlists: bool,
 }
 
 impl VerifySettings {
@@ -54,6 +57,7 @@ impl VerifySettings {
             timeout: args.verify_timeout,
             deadline: args.verify_deadline,
             proxy: args.proxy.clone(),
+            read_allowlists: args.read_allowlists,
         }
     }
 }
@@ -508,6 +512,7 @@ fn settle(answer: Answer, env: Environment) -> EnvResult {
             subject: claims.sub,
             organization_guid: claims.organization_guid,
             scopes: claims.scopes,
+            ip_allowlist: None,
         }),
         Answer::Authenticated(reason) => EnvResult::Final(Verification {
             status: VerificationStatus::Live,

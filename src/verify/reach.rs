@@ -35,7 +35,12 @@ pub fn severity(v: &Verification) -> Option<f64> {
     } else {
         0.0
     };
-    let sum: f64 = base + subject + scopes;
+    // Pinned to a few addresses, a leaked key is of little use to others.
+    let pinned = match v.ip_allowlist.as_deref() {
+        Some(list) if !list.is_empty() => -1.0,
+        _ => 0.0,
+    };
+    let sum: f64 = base + subject + scopes + pinned;
     Some((sum * 10.0).round().min(100.0) / 10.0)
 }
 
@@ -75,6 +80,11 @@ pub fn text(v: &Verification) -> Option<String> {
             "{} scope(s) ({acting} that write or execute)",
             v.scopes.len()
         ));
+    }
+    match v.ip_allowlist.as_deref() {
+        Some([]) => parts.push("no IP allowlist (usable from anywhere)".into()),
+        Some(list) => parts.push(format!("IP allowlist {}", list.join(", "))),
+        None => {}
     }
     Some(format!("reach: {}", parts.join(", ")))
 }
