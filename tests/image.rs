@@ -373,29 +373,7 @@ fn an_image_pushed_to_a_registry_gives_the_same_pairs_and_platforms_are_chosen()
         format!("{addr}/team/leaky:1"),
         format!("{addr}/team/leaky@{digest}"),
     ] {
-        let mut cmd = scan_cmd(&home);
-        cmd.args(["image", &spec, "-f", "json"]);
-        let out = cmd.output().expect("run");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert_eq!(
-            out.status.code(),
-            Some(1),
-            "{spec}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let report: Value = serde_json::from_str(&stdout).expect("JSON");
-        assert_eq!(
-            pairs_in(&report),
-            [
-                ("app/.env".to_string(), "layer".to_string(), true, Some(2)),
-                ("config".to_string(), "config".to_string(), true, None),
-                ("config".to_string(), "config".to_string(), true, None),
-            ],
-            "{spec}: {report}"
-        );
-        for p in &leaky.pairs {
-            assert!(!stdout.contains(&p.secret));
-        }
+        assert_the_three_pairs_with(&home, &spec, &[], &leaky);
     }
 
     // A multi-platform index: amd64 is the leaky image, arm64 a clean one.
