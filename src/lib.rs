@@ -13,6 +13,8 @@ pub mod detect;
 pub mod exit;
 pub mod finding;
 pub mod idsim;
+#[cfg(unix)]
+pub mod mapped;
 pub mod project;
 pub mod refs;
 pub mod report;

@@ -730,3 +730,49 @@ fn max_findings_caps_what_is_kept_and_says_so() {
         );
     }
 }
+
+/// A big log truncated by another process while it is read through a memory
+/// map (injected right after the map is made): the scan does not die of
+/// `SIGBUS`; it names the file as cut short and where, and still reports the
+/// leak it read before the cut (status 1: findings win over partial damage).
+#[cfg(all(feature = "fault-injection", target_os = "linux"))]
+#[test]
+fn a_log_truncated_under_the_mapped_reader_is_an_error_not_a_crash() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut log = Vec::with_capacity(40 << 20);
+    log.extend_from_slice(secret_file().as_bytes());
+    while log.len() < 40 << 20 {
+        log.extend_from_slice(
+            b"2024-05-01T10:00:00.0000000Z npm install ok passed 200 GET retry\n",
+        );
+    }
+    log.extend_from_slice(b"CYBRID_CLIENT_ID=Zk2Lp9Qr4Ts7Vw1Xy5Bn8Cm3Df6Gh0Jk2Lp9Qr4Ts7Vw\n");
+    write(&dir.path().join("big.log"), &log);
+    for threads in ["1", "2"] {
+        std::fs::write(dir.path().join("big.log"), &log).expect("rewrite");
+        let out = run_in(
+            dir.path(),
+            &["logs", "big.log", "--threads", threads, "-f", "json"],
+            &[("CYBRID_SCAN_FAULT", "truncate-after-map")],
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}\n{text}");
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON report");
+        let errors = report["errors"].as_array().expect("errors");
+        assert!(
+            errors.iter().any(|e| e["path"] == "big.log"
+                && e["message"].as_str().unwrap_or_default().contains(&format!(
+                    "after {} bytes (the file was cut short",
+                    log.len() / 4
+                ))),
+            "{text}"
+        );
+        let findings = report["findings"].as_array().expect("findings");
+        assert!(
+            findings.iter().any(|f| f["location"]["line"] == 2),
+            "the leak read before the cut is reported: {text}"
+        );
+        assert!(!text.contains(SECRET) && !stderr.contains(SECRET));
+    }
+}

@@ -598,6 +598,73 @@ fn big_file_split_across_cores_matches_a_single_stream() {
     assert_eq!(many.report["stats"]["files"], 1);
 }
 
+/// A big log is read through memory maps (16 MiB at a time, 1 MiB windows)
+/// unless `--no-mmap`: both read the same findings at the same places, for
+/// secrets cut by a window's or a map's end, on one thread and split.
+#[test]
+fn a_big_log_read_through_maps_matches_plain_reads() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("big.log");
+    let cuts: [usize; 5] = [1 << 20, 2 << 20, (16 << 20) + 7, 17 << 20, (33 << 20) - 3];
+    let mut log = Vec::with_capacity(34 << 20);
+    let mut leaks = Vec::new();
+    let mut i = 0usize;
+    for cut in cuts {
+        let v = fake();
+        let line = format!("2024-05-01T10:00:00.0000000Z export CYBRID_CLIENT_SECRET={v}\n");
+        // The secret starts 20 bytes before the cut.
+        let start_at = cut - 20 - (line.len() - v.len() - 1);
+        while log.len() < start_at {
+            i += 1;
+            let filler =
+                format!("2024-05-01T10:00:00.0000000Z step {i}: ok compiling module_{i}\n");
+            let room = start_at - log.len();
+            if filler.len() <= room {
+                log.extend_from_slice(filler.as_bytes());
+            } else {
+                log.extend(std::iter::repeat_n(b' ', room - 1));
+                log.push(b'\n');
+            }
+        }
+        log.extend_from_slice(line.as_bytes());
+        leaks.push(v);
+    }
+    log.extend_from_slice(b"2024-05-01T10:00:00.0000000Z done\n");
+    fs::write(&path, &log).expect("write");
+    let p = path.to_str().expect("utf-8");
+    let placed = |r: &Run| {
+        let mut v: Vec<_> = r
+            .findings()
+            .iter()
+            .map(|f| (f["secret"].as_str().unwrap_or_default().to_string(), loc(f)))
+            .collect();
+        v.sort();
+        v
+    };
+    let reference = scan(&[p, "--no-mmap", "--threads", "1"], None);
+    assert_eq!(
+        reference.findings().len(),
+        leaks.len(),
+        "{}",
+        reference.report
+    );
+    for v in &leaks {
+        assert_eq!(loc(reference.finding(v)), position_of(&log, v.as_bytes()));
+    }
+    for args in [
+        &["--threads", "1"][..],
+        &["--threads", "2"],
+        &["--threads", "1", "--chunk-size", "65536"],
+        &["--threads", "2", "--chunk-size", "300000"],
+        &["--threads", "2", "--no-mmap"],
+    ] {
+        let run = scan(&[&[p][..], args].concat(), None);
+        assert_eq!(placed(&run), placed(&reference), "{args:?}");
+        assert!(run.errors().is_empty(), "{args:?}: {}", run.report);
+        assert_eq!(run.report["stats"]["bytes"], log.len() as u64, "{args:?}");
+    }
+}
+
 /// Bytes that differ between two equal-length buffers.
 fn differing(a: &[u8], b: &[u8]) -> Vec<usize> {
     assert_eq!(a.len(), b.len(), "length changed");

@@ -44,6 +44,7 @@ pub fn run(args: LogsArgs) -> Result<Outcome> {
         }),
         // Rewriting needs every log read: nothing is skipped then.
         known: pipeline.known_content().filter(|_| !args.redact_in_place),
+        mmap: !args.no_mmap,
     };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(pipeline.settings.threads)

@@ -19,3 +19,26 @@ pub fn after_scan(found: &[super::Detection]) {
         );
     }
 }
+
+/// With `CYBRID_SCAN_FAULT=truncate-after-map`, cut a file that is being
+/// read through a memory map to a quarter of its length, right after the
+/// first map is made: what another process truncating a log under the reader does.
+#[cfg(target_os = "linux")]
+pub fn after_map(file: &std::fs::File) {
+    use std::os::fd::AsRawFd;
+    static DONE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if std::env::var(FAULT_VAR).as_deref() != Ok("truncate-after-map")
+        || DONE.swap(true, std::sync::atomic::Ordering::SeqCst)
+    {
+        return;
+    }
+    let Ok(len) = file.metadata().map(|m| m.len()) else {
+        return;
+    };
+    if let Ok(w) = std::fs::File::options()
+        .write(true)
+        .open(format!("/proc/self/fd/{}", file.as_raw_fd()))
+    {
+        let _ = w.set_len(len / 4);
+    }
+}

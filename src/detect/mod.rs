@@ -5,6 +5,7 @@
 pub mod check;
 #[cfg(feature = "fault-injection")]
 pub mod fault;
+pub mod fingerprint;
 pub mod gate;
 pub mod jwt;
 pub mod lines;

@@ -11,6 +11,8 @@
 
 use regex::bytes::{Regex, RegexBuilder};
 
+use super::fingerprint::Fingerprints;
+
 use crate::rules::Rule;
 
 /// Cybrid hosts by environment; a hit on one is Cybrid context and names the environment.
@@ -56,6 +58,8 @@ pub struct Hit {
 pub struct Prefilter {
     regex: Regex,
     keywords: Vec<Keyword>,
+    /// The SIMD candidate test; `None` falls back to the regex alone.
+    fingerprints: Option<Fingerprints>,
 }
 
 impl Prefilter {
@@ -146,12 +150,54 @@ impl Prefilter {
             .size_limit(64 << 20)
             .build()
             .expect("an alternation of escaped literals always compiles");
-        Prefilter { regex, keywords }
+        let fingerprints = Fingerprints::new(
+            keywords
+                .iter()
+                .map(|k| (k.text.as_bytes(), !k.case_sensitive)),
+        );
+        Prefilter {
+            regex,
+            keywords,
+            fingerprints,
+        }
+    }
+
+    /// The keyword that the alternation would match at `at` (its earliest
+    /// branch that matches there).
+    fn keyword_at(&self, haystack: &[u8], at: usize) -> Option<usize> {
+        let rest = &haystack[at..];
+        self.keywords.iter().position(|k| {
+            let text = k.text.as_bytes();
+            rest.len() >= text.len()
+                && if k.case_sensitive {
+                    &rest[..text.len()] == text
+                } else {
+                    rest[..text.len()].eq_ignore_ascii_case(text)
+                }
+        })
     }
 
     /// Every keyword occurrence, in order. Empty means nothing in this chunk can match.
     pub fn hits(&self, haystack: &[u8], out: &mut Vec<Hit>) {
         out.clear();
+        if let Some(fingerprints) = &self.fingerprints {
+            // Leftmost-first and non-overlapping, as the regex's `find_iter`.
+            fingerprints.candidates(haystack, &mut |at| match self.keyword_at(haystack, at) {
+                Some(keyword) => {
+                    let end = at + self.keywords[keyword].text.len();
+                    out.push(self.hit(haystack, at, end, keyword));
+                    end
+                }
+                None => at + 1,
+            });
+            return;
+        }
+        self.regex_hits(haystack, out);
+    }
+
+    /// `hits` by the regex alone: where there are no fingerprints, and the
+    /// reference the SIMD path is tested against.
+    fn regex_hits(&self, haystack: &[u8], out: &mut Vec<Hit>) {
         for m in self.regex.find_iter(haystack) {
             let text = m.as_bytes();
             let Some(keyword) = self.keywords.iter().position(|k| {
@@ -163,21 +209,25 @@ impl Prefilter {
             }) else {
                 continue;
             };
-            let (environment, host) = if self.keywords[keyword].context {
-                (
-                    host_environment(haystack, m.start(), m.end()),
-                    is_host(haystack, m.start(), m.end()),
-                )
-            } else {
-                (None, false)
-            };
-            out.push(Hit {
-                start: m.start(),
-                end: m.end(),
-                keyword,
-                environment,
-                host,
-            });
+            out.push(self.hit(haystack, m.start(), m.end(), keyword));
+        }
+    }
+
+    fn hit(&self, haystack: &[u8], start: usize, end: usize, keyword: usize) -> Hit {
+        let (environment, host) = if self.keywords[keyword].context {
+            (
+                host_environment(haystack, start, end),
+                is_host(haystack, start, end),
+            )
+        } else {
+            (None, false)
+        };
+        Hit {
+            start,
+            end,
+            keyword,
+            environment,
+            host,
         }
     }
 
@@ -258,5 +308,55 @@ mod tests {
         let envs: Vec<Option<&str>> = hits.iter().map(|h| p.environment(h)).collect();
         assert_eq!(envs, vec![Some("sandbox"), None, Some("production")]);
         assert!(hits.iter().all(|h| p.is_context(h)));
+    }
+
+    #[test]
+    fn the_simd_path_gives_exactly_the_regex_hits() {
+        let rules = crate::rules::load_rules(&[]).expect("built-in rules");
+        let p = Prefilter::new(&rules);
+        assert!(p.fingerprints.is_some());
+        let pieces: [&[u8]; 14] = [
+            b"cybrid",
+            b"CyBRiD",
+            b"secret",
+            b"Secret",
+            b"SECRET",
+            b"sEcret",
+            b"Y3licmlkLmFwc",
+            b"N5YnJpZC5jb2",
+            b"jeWJyaWQuY29t",
+            b"id.sandbox.cybrid.app",
+            b"cybri",
+            b"Y3lic",
+            b"\n",
+            b" ",
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for round in 0..400 {
+            let len = (next() % 600) as usize + round;
+            let mut hay: Vec<u8> = (0..len)
+                .map(|_| b"abcdeirsty3NYWj\n "[(next() % 17) as usize])
+                .collect();
+            for _ in 0..(next() % 12) {
+                let piece = pieces[(next() % pieces.len() as u64) as usize];
+                let at = (next() % (hay.len() as u64 + 1)) as usize;
+                hay.splice(at..at, piece.iter().copied());
+            }
+            let (mut simd, mut regex) = (Vec::new(), Vec::new());
+            p.hits(&hay, &mut simd);
+            p.regex_hits(&hay, &mut regex);
+            assert_eq!(
+                simd,
+                regex,
+                "round {round}: {}",
+                String::from_utf8_lossy(&hay)
+            );
+        }
     }
 }

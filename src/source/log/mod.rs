@@ -32,6 +32,9 @@ pub const DEFAULT_MAX_DECOMPRESSED: u64 = 64 << 30;
 
 /// A plain file at least this big is split into segments scanned in parallel.
 const SPLIT_MIN: u64 = 32 << 20;
+/// A plain file at least this big is read through memory maps (unless
+/// `--no-mmap`): below it, a few reads cost less than setting up maps.
+const MAP_MIN: u64 = 4 << 20;
 /// Compressed bytes buffered ahead of the inflater.
 const COMPRESSED_BUFFER: usize = 256 << 10;
 
@@ -49,6 +52,8 @@ pub struct LogOptions {
     /// With a datastore: regular files whose bytes it has already scanned
     /// are hashed, not scanned.
     pub known: Option<std::sync::Arc<crate::source::known::KnownContent>>,
+    /// Read big plain files through memory maps (`--no-mmap` turns it off).
+    pub mmap: bool,
 }
 
 /// The hex SHA-256 of a file's bytes, read in 1 MiB blocks.
@@ -76,6 +81,7 @@ impl Default for LogOptions {
             max_file_size: None,
             redact: None,
             known: None,
+            mmap: true,
         }
     }
 }
@@ -280,6 +286,7 @@ impl Job<'_> {
             1
         };
         let per = size.div_ceil(parts.max(1)).max(1);
+        let mapped = self.opts.mmap && size >= MAP_MIN;
         let probe = self.scanner();
         let (keep, overlap) = (probe.keep(), probe.overlap());
         drop(probe);
@@ -301,7 +308,14 @@ impl Job<'_> {
             .map_init(
                 || self.scanner(),
                 |scanner, seg| {
-                    let opened = File::open(path).and_then(|mut f| {
+                    let opened = File::open(path);
+                    #[cfg(unix)]
+                    if let (true, Ok(f)) = (mapped, &opened) {
+                        if let Some(scan) = scanner.scan_mapped(f, *seg, size) {
+                            return scan;
+                        }
+                    }
+                    let opened = opened.and_then(|mut f| {
                         f.seek(SeekFrom::Start(seg.data_start))?;
                         Ok(f)
                     });
@@ -431,6 +445,7 @@ impl Job<'_> {
         };
         // A generic pair is Cybrid's when the same job log names a Cybrid host.
         let host = scans.iter().find_map(|s| s.cybrid_host.clone());
+        let mut failed = false;
         for scan in scans {
             for mut p in scan.pending {
                 if !settle_project(&mut p, host.as_deref()) {
@@ -439,7 +454,10 @@ impl Job<'_> {
                 findings.push(self.finding(&origin, p.start, p.end, newlines, last_newline, &p));
                 patches.extend(p.patches);
             }
-            if let Some((at, e)) = scan.failure {
+            // One error per input: the first place its reading failed (the
+            // segments after it fail at the same cut).
+            if let Some((at, e)) = scan.failure.filter(|_| !failed) {
+                failed = true;
                 let message = if e.kind() == io::ErrorKind::FileTooLarge {
                     e.to_string()
                 } else if compressed {

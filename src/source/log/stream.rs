@@ -24,6 +24,10 @@ use super::normalize::{normalize, Normalized};
 /// New bytes read per window by default.
 pub const DEFAULT_CHUNK: usize = 1 << 20;
 
+/// Owned bytes per memory map in `scan_mapped`.
+#[cfg(unix)]
+const MAP_SPAN: usize = 16 << 20;
+
 /// Where a stream's bytes sit in the whole input, and which of them this
 /// scan answers for (a big file is split into segments scanned in parallel).
 #[derive(Debug, Clone, Copy)]
@@ -202,6 +206,90 @@ impl<'e> Scanner<'e> {
             self.buf = buf;
         }
         out
+    }
+
+    /// Scan the bytes `seg` owns of a regular file of `len` bytes through
+    /// memory maps rather than reads: no kernel copy, and the pages are read
+    /// straight from the page cache. Windows are the same as `scan`'s (up to
+    /// `chunk` owned bytes after a lookback), so the findings are too.
+    ///
+    /// `None` when maps cannot be used here; the caller reads instead.
+    #[cfg(unix)]
+    pub fn scan_mapped(
+        &mut self,
+        file: &std::fs::File,
+        seg: Segment,
+        len: u64,
+    ) -> Option<SegmentScan> {
+        use crate::mapped::MappedRange;
+        let mut out = SegmentScan::default();
+        let own_end = seg.own_to.map_or(len, |to| to.min(len));
+        let (lookback, overlap) = (self.lookback as u64, self.overlap as u64);
+        let step = self.chunk as u64;
+        // Owned bytes per map: enough windows to amortise the map, few
+        // enough that its pages (counted in RSS while mapped) stay small.
+        let span = (MAP_SPAN as u64).max(step);
+        let mut own_lo = seg.own_from;
+        let mut first = true;
+        while own_lo < own_end {
+            let span_end = (own_lo + span).min(own_end);
+            let map_from = if first {
+                seg.data_start
+            } else {
+                own_lo.saturating_sub(lookback)
+            };
+            let map_to = (span_end + overlap).min(len);
+            let map = match MappedRange::new(file, map_from, (map_to - map_from) as usize) {
+                Ok(Some(map)) => map,
+                // No slot or no handler: only before anything was scanned
+                // can the caller still read the segment instead.
+                Ok(None) if first => return None,
+                Ok(None) => {
+                    out.failure = Some((own_lo, io::Error::other("could not map the file")));
+                    break;
+                }
+                Err(e) => {
+                    out.failure = Some((own_lo, e));
+                    break;
+                }
+            };
+            #[cfg(all(feature = "fault-injection", target_os = "linux"))]
+            crate::detect::fault::after_map(file);
+            let data = map.bytes();
+            let mut sub = own_lo;
+            while sub < span_end {
+                let sub_hi = (sub + step).min(span_end);
+                let win_lo = if first {
+                    seg.data_start
+                } else {
+                    sub.saturating_sub(lookback).max(map_from)
+                };
+                first = false;
+                let win_hi = (sub_hi + overlap).min(map_to);
+                let win = &data[(win_lo - map_from) as usize..(win_hi - map_from) as usize];
+                self.window(
+                    win,
+                    win_lo,
+                    (sub - win_lo) as usize..(sub_hi - win_lo) as usize,
+                    &mut out,
+                );
+                sub = sub_hi;
+            }
+            if map.cut_short() {
+                // Bytes up to the new end were read as they were.
+                let now = file.metadata().map_or(own_lo, |m| m.len().max(own_lo));
+                out.failure = Some((
+                    now,
+                    io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the file was cut short while it was being read (truncated by another process)",
+                    ),
+                ));
+                break;
+            }
+            own_lo = span_end;
+        }
+        Some(out)
     }
 
     /// Scan one window whose owned bytes are `own` (indices into `win`).
