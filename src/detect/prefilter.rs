@@ -181,18 +181,41 @@ impl Prefilter {
     pub fn hits(&self, haystack: &[u8], out: &mut Vec<Hit>) {
         out.clear();
         if let Some(fingerprints) = &self.fingerprints {
-            // Leftmost-first and non-overlapping, as the regex's `find_iter`.
-            fingerprints.candidates(haystack, &mut |at| match self.keyword_at(haystack, at) {
-                Some(keyword) => {
-                    let end = at + self.keywords[keyword].text.len();
-                    out.push(self.hit(haystack, at, end, keyword));
-                    end
-                }
-                None => at + 1,
-            });
+            fingerprints.candidates(haystack, &mut |at| self.take(haystack, at, out));
             return;
         }
         self.regex_hits(haystack, out);
+    }
+
+    /// `hits`, and the newlines in `haystack[lines]` counted in the same
+    /// pass over memory (a log window needs both).
+    pub fn hits_and_newlines(
+        &self,
+        haystack: &[u8],
+        lines: std::ops::Range<usize>,
+        out: &mut Vec<Hit>,
+    ) -> u64 {
+        out.clear();
+        if let Some(fingerprints) = &self.fingerprints {
+            return fingerprints
+                .candidates_and_newlines(haystack, lines, &mut |at| self.take(haystack, at, out));
+        }
+        self.regex_hits(haystack, out);
+        memchr::memchr_iter(b'\n', &haystack[lines]).count() as u64
+    }
+
+    /// At a candidate: the hit there, if a keyword matches, and the next
+    /// position to look at (leftmost-first and non-overlapping, as the
+    /// regex's `find_iter`).
+    fn take(&self, haystack: &[u8], at: usize, out: &mut Vec<Hit>) -> usize {
+        match self.keyword_at(haystack, at) {
+            Some(keyword) => {
+                let end = at + self.keywords[keyword].text.len();
+                out.push(self.hit(haystack, at, end, keyword));
+                end
+            }
+            None => at + 1,
+        }
     }
 
     /// `hits` by the regex alone: where there are no fingerprints, and the

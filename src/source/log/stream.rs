@@ -294,7 +294,9 @@ impl<'e> Scanner<'e> {
 
     /// Scan one window whose owned bytes are `own` (indices into `win`).
     fn window(&mut self, win: &[u8], win_abs: u64, own: Range<usize>, out: &mut SegmentScan) {
-        self.prefilter.hits(win, &mut self.keyword_hits);
+        let owned_newlines =
+            self.prefilter
+                .hits_and_newlines(win, own.clone(), &mut self.keyword_hits);
         self.hits.clear();
         let (prefilter, lookback) = (self.prefilter, self.lookback);
         self.hits.extend(
@@ -354,7 +356,7 @@ impl<'e> Scanner<'e> {
             }
         }
         let owned = &win[own.clone()];
-        out.newlines += count_newlines(owned);
+        out.newlines += owned_newlines;
         if let Some(i) = memchr::memrchr(b'\n', owned) {
             out.last_newline = Some(win_abs + (own.start + i) as u64);
         }
