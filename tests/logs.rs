@@ -663,6 +663,27 @@ fn a_big_log_read_through_maps_matches_plain_reads() {
         assert!(run.errors().is_empty(), "{args:?}: {}", run.report);
         assert_eq!(run.report["stats"]["bytes"], log.len() as u64, "{args:?}");
     }
+    // Standard input redirected from the file is read as the file (mapped,
+    // split), and still named `<stdin>`.
+    let out = bin()
+        .args(["logs", "-f", "json", "--show-secrets", "-"])
+        .pipe_stdin(&path)
+        .expect("stdin from the file")
+        .output()
+        .expect("run cybrid-scan");
+    let run = Run {
+        code: out.status.code().unwrap_or(-1),
+        report: serde_json::from_slice(&out.stdout).expect("JSON"),
+    };
+    assert_eq!(run.code, 1);
+    assert_eq!(placed(&run), placed(&reference));
+    assert!(
+        run.findings()
+            .iter()
+            .all(|f| f["location"]["path"] == "<stdin>"),
+        "{}",
+        run.report
+    );
 }
 
 /// Bytes that differ between two equal-length buffers.

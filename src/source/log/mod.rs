@@ -157,7 +157,12 @@ impl Job<'_> {
                         "--redact-in-place needs files; standard input cannot be rewritten",
                     );
                 }
-                self.stream(shown, Box::new(io::stdin()), None)
+                match stdin_file() {
+                    // Redirected from a regular file (`logs - < FILE`): read
+                    // it as that file, split and mapped, not as a pipe.
+                    Some(path) => self.path(&path, shown),
+                    None => self.stream(shown, Box::new(io::stdin()), None),
+                }
             }
             Input::Path { path, .. } => self.path(path, shown),
         };
@@ -590,6 +595,28 @@ pub fn scan_stream(
         lines: scan.newlines + u64::from(trailing),
         failure: scan.failure.map(|(_, e)| e),
     }
+}
+
+/// A path that reopens standard input from its start, when standard input
+/// is a regular file not yet read from (Linux: `/proc/self/fd/0`).
+fn stdin_file() -> Option<std::path::PathBuf> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let fd = io::stdin().as_raw_fd();
+        // SAFETY: fstat and lseek on our own standard input, with a zeroed stat buffer.
+        let (regular, at_start) = unsafe {
+            let mut st: libc::stat = std::mem::zeroed();
+            let regular =
+                libc::fstat(fd, &mut st) == 0 && (st.st_mode & libc::S_IFMT) == libc::S_IFREG;
+            (regular, libc::lseek(fd, 0, libc::SEEK_CUR) == 0)
+        };
+        let path = std::path::PathBuf::from(format!("/proc/self/fd/{fd}"));
+        if regular && at_start && File::open(&path).is_ok() {
+            return Some(path);
+        }
+    }
+    None
 }
 
 fn has_gz_name(path: &Path) -> bool {
