@@ -51,6 +51,12 @@ seed() { # seed TARGET: fill fuzz/corpus/TARGET from fixtures/ (idempotent)
         done ;;
     rules)
       cp rules/*.toml "$dir/" ;;
+    prefilter)
+      # Keywords in every case, hosts, and the base64 forms, cut at 64 KiB.
+      find fixtures/samples fixtures/logs -type f -size -64k ! -name '*.md' | head -200 | while IFS= read -r f; do
+        cp "$f" "$dir/seed-$(printf '%s' "$f" | sha1sum | cut -c1-16)"
+      done
+      printf 'CyBrId secret Secret SECRET sec Y3licmlkLmFwc N5YnJpZC5jb2 jeWJyaWQuY29t id.sandbox.cybrid.app\n' > "$dir/seed-keywords" ;;
     config)
       # The documented example config, and each value shape the parser takes.
       printf 'format = "sarif"\nmax_file_size = "10M"\nexit_code = 3\n[allow]\npaths = ["docs/**"]\nfingerprints = ["abc"]\n[verify]\nconcurrency = 4\nrate = 2.5\ntimeout = 10\nendpoints = { sandbox = "http://127.0.0.1:8080" }\n' > "$dir/seed-full"

@@ -222,7 +222,7 @@ pub struct LogsArgs {
     /// New bytes read per scanning window (tests force small windows)
     #[arg(long, value_name = "SIZE", value_parser = parse_size, hide = true)]
     pub chunk_size: Option<u64>,
-    /// Read big plain files with read(2) instead of memory maps (same findings; maps skip the kernel's copy)
+    /// Read big plain files with read(2) instead of memory maps (Linux; same findings, maps skip the kernel's copy)
     #[arg(long)]
     pub no_mmap: bool,
     #[command(flatten)]

@@ -13,7 +13,7 @@ pub mod detect;
 pub mod exit;
 pub mod finding;
 pub mod idsim;
-#[cfg(unix)]
+#[cfg(target_os = "linux")]
 pub mod mapped;
 pub mod project;
 pub mod refs;

@@ -70,6 +70,20 @@ impl Fingerprints {
         any.then_some(Fingerprints { lo, hi, ascii })
     }
 
+    /// Whether this CPU runs the test in SIMD. Without it the scalar test is
+    /// slower than the regex's own literal search (NEON Teddy on aarch64),
+    /// which callers should use instead.
+    pub fn accelerated() -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            std::is_x86_feature_detected!("avx2")
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            false
+        }
+    }
+
     /// Whether a keyword may start at `at` (scalar form of the SIMD test;
     /// bytes past the end never match).
     fn candidate_at(&self, hay: &[u8], at: usize) -> bool {
@@ -161,6 +175,7 @@ impl Fingerprints {
 }
 
 /// How far a SIMD scan got: the scalar tail goes on from there.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 #[derive(Debug, Default, Clone, Copy)]
 struct Done {
     /// First position not scanned.
@@ -172,6 +187,7 @@ struct Done {
 }
 
 /// Bit `i` set when `base + i` lies in `lines` (64 positions).
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 #[inline(always)]
 fn in_range(base: usize, lines: &Range<usize>) -> u64 {
     if base >= lines.start && base + 64 <= lines.end {

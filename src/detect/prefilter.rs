@@ -150,11 +150,15 @@ impl Prefilter {
             .size_limit(64 << 20)
             .build()
             .expect("an alternation of escaped literals always compiles");
-        let fingerprints = Fingerprints::new(
-            keywords
-                .iter()
-                .map(|k| (k.text.as_bytes(), !k.case_sensitive)),
-        );
+        let fingerprints = Fingerprints::accelerated()
+            .then(|| {
+                Fingerprints::new(
+                    keywords
+                        .iter()
+                        .map(|k| (k.text.as_bytes(), !k.case_sensitive)),
+                )
+            })
+            .flatten();
         Prefilter {
             regex,
             keywords,
@@ -219,8 +223,9 @@ impl Prefilter {
     }
 
     /// `hits` by the regex alone: where there are no fingerprints, and the
-    /// reference the SIMD path is tested against.
-    fn regex_hits(&self, haystack: &[u8], out: &mut Vec<Hit>) {
+    /// reference the SIMD path is tested (and fuzzed) against.
+    #[doc(hidden)]
+    pub fn regex_hits(&self, haystack: &[u8], out: &mut Vec<Hit>) {
         for m in self.regex.find_iter(haystack) {
             let text = m.as_bytes();
             let Some(keyword) = self.keywords.iter().position(|k| {
@@ -337,7 +342,7 @@ mod tests {
     fn the_simd_path_gives_exactly_the_regex_hits() {
         let rules = crate::rules::load_rules(&[]).expect("built-in rules");
         let p = Prefilter::new(&rules);
-        assert!(p.fingerprints.is_some());
+        assert_eq!(p.fingerprints.is_some(), Fingerprints::accelerated());
         let pieces: [&[u8]; 14] = [
             b"cybrid",
             b"CyBRiD",

@@ -292,6 +292,8 @@ impl Job<'_> {
         };
         let per = size.div_ceil(parts.max(1)).max(1);
         let mapped = self.opts.mmap && size >= MAP_MIN;
+        #[cfg(not(target_os = "linux"))]
+        let _ = mapped;
         let probe = self.scanner();
         let (keep, overlap) = (probe.keep(), probe.overlap());
         drop(probe);
@@ -314,7 +316,7 @@ impl Job<'_> {
                 || self.scanner(),
                 |scanner, seg| {
                     let opened = File::open(path);
-                    #[cfg(unix)]
+                    #[cfg(target_os = "linux")]
                     if let (true, Ok(f)) = (mapped, &opened) {
                         if let Some(scan) = scanner.scan_mapped(f, *seg, size) {
                             return scan;

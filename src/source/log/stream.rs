@@ -25,7 +25,7 @@ use super::normalize::{normalize, Normalized};
 pub const DEFAULT_CHUNK: usize = 1 << 20;
 
 /// Owned bytes per memory map in `scan_mapped`.
-#[cfg(unix)]
+#[cfg(target_os = "linux")]
 const MAP_SPAN: usize = 16 << 20;
 
 /// Where a stream's bytes sit in the whole input, and which of them this
@@ -214,7 +214,7 @@ impl<'e> Scanner<'e> {
     /// `chunk` owned bytes after a lookback), so the findings are too.
     ///
     /// `None` when maps cannot be used here; the caller reads instead.
-    #[cfg(unix)]
+    #[cfg(target_os = "linux")]
     pub fn scan_mapped(
         &mut self,
         file: &std::fs::File,
