@@ -579,15 +579,6 @@ fn big_file_split_across_cores_matches_a_single_stream() {
     let p = path.to_str().expect("utf-8");
     let one = scan(&[p, "--threads", "1"], None);
     let many = scan(&[p, "--threads", "4"], None);
-    let placed = |r: &Run| {
-        let mut v: Vec<_> = r
-            .findings()
-            .iter()
-            .map(|f| (f["secret"].as_str().unwrap_or_default().to_string(), loc(f)))
-            .collect();
-        v.sort();
-        v
-    };
     assert_eq!(placed(&one), placed(&many));
     assert_eq!(one.findings().len(), leaks.len());
     for (line, v) in &leaks {
@@ -632,15 +623,6 @@ fn a_big_log_read_through_maps_matches_plain_reads() {
     log.extend_from_slice(b"2024-05-01T10:00:00.0000000Z done\n");
     fs::write(&path, &log).expect("write");
     let p = path.to_str().expect("utf-8");
-    let placed = |r: &Run| {
-        let mut v: Vec<_> = r
-            .findings()
-            .iter()
-            .map(|f| (f["secret"].as_str().unwrap_or_default().to_string(), loc(f)))
-            .collect();
-        v.sort();
-        v
-    };
     let reference = scan(&[p, "--no-mmap", "--threads", "1"], None);
     assert_eq!(
         reference.findings().len(),
@@ -684,6 +666,17 @@ fn a_big_log_read_through_maps_matches_plain_reads() {
         "{}",
         run.report
     );
+}
+
+/// Each finding's secret and position, sorted: what two runs must agree on.
+fn placed(r: &Run) -> Vec<(String, (u64, u64))> {
+    let mut v: Vec<_> = r
+        .findings()
+        .iter()
+        .map(|f| (f["secret"].as_str().unwrap_or_default().to_string(), loc(f)))
+        .collect();
+    v.sort();
+    v
 }
 
 /// Bytes that differ between two equal-length buffers.

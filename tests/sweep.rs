@@ -17,37 +17,12 @@ use serde_json::Value;
 use tempfile::TempDir;
 
 mod common;
-use common::{pair, Pair};
+use common::{git, pair, Pair};
 
 /// Repositories made with `git` (plus the entries that are not repositories).
 const REPOS: usize = 32;
 /// A credential in a URL of the manifest: must never be printed.
 const URL_TOKEN: &str = "tok3nNeverPrinted";
-
-fn git(dir: &Path, args: &[&str]) {
-    let out = StdCommand::new("git")
-        .current_dir(dir)
-        .args([
-            "-c",
-            "init.defaultBranch=main",
-            "-c",
-            "commit.gpgsign=false",
-        ])
-        .args(args)
-        .env("GIT_AUTHOR_NAME", "Dev")
-        .env("GIT_AUTHOR_EMAIL", "dev@example.com")
-        .env("GIT_COMMITTER_NAME", "Dev")
-        .env("GIT_COMMITTER_EMAIL", "dev@example.com")
-        .env("GIT_AUTHOR_DATE", "2024-01-02T03:04:05Z")
-        .env("GIT_COMMITTER_DATE", "2024-01-02T03:04:05Z")
-        .output()
-        .expect("run git");
-    assert!(
-        out.status.success(),
-        "git {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 fn commit_file(repo: &Path, name: &str, text: &str, message: &str) {
     let path = repo.join(name);

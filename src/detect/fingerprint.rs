@@ -202,9 +202,34 @@ fn in_range(base: usize, lines: &Range<usize>) -> u64 {
     below_hi & !((1u64 << lo) - 1)
 }
 
+/// One SIMD block of 64 positions from `base`: its candidates (`bits`) go to
+/// `found` unless a match already covers them, and its newlines (`nl`) in
+/// `lines` are counted.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+#[inline(always)]
+fn take_block<const COUNT: bool>(
+    base: usize,
+    mut bits: u64,
+    nl: u64,
+    lines: &Range<usize>,
+    done: &mut Done,
+    found: &mut dyn FnMut(usize) -> usize,
+) {
+    if COUNT {
+        done.newlines += u64::from((nl & in_range(base, lines)).count_ones());
+    }
+    while bits != 0 {
+        let pos = base + bits.trailing_zeros() as usize;
+        bits &= bits - 1;
+        if pos >= done.skip {
+            done.skip = found(pos);
+        }
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::{in_range, Done, Fingerprints, WIDTH};
+    use super::{take_block, Done, Fingerprints, WIDTH};
     use std::arch::x86_64::*;
     use std::ops::Range;
 
@@ -253,10 +278,9 @@ mod x86 {
             };
             (_mm512_test_epi8_mask(all, all), nl)
         };
-        let mut at = 0usize;
-        let mut skip = 0usize;
-        let mut newlines = 0u64;
-        while at + STEP + WIDTH - 1 <= hay.len() {
+        let mut done = Done::default();
+        while done.at + STEP + WIDTH - 1 <= hay.len() {
+            let at = done.at;
             if at + PREFETCH_AHEAD < hay.len() {
                 // SAFETY: in bounds; a prefetch never faults anyway.
                 unsafe {
@@ -266,21 +290,11 @@ mod x86 {
             }
             // SAFETY: the loop condition keeps both blocks' loads within `hay`.
             let (a, b) = unsafe { (block(ptr.add(at)), block(ptr.add(at + 64))) };
-            for (base, (mut bits, nl)) in [(at, a), (at + 64, b)] {
-                if COUNT {
-                    newlines += u64::from((nl & in_range(base, &lines)).count_ones());
-                }
-                while bits != 0 {
-                    let pos = base + bits.trailing_zeros() as usize;
-                    bits &= bits - 1;
-                    if pos >= skip {
-                        skip = found(pos);
-                    }
-                }
-            }
-            at += STEP;
+            take_block::<COUNT>(at, a.0, a.1, &lines, &mut done, found);
+            take_block::<COUNT>(at + 64, b.0, b.1, &lines, &mut done, found);
+            done.at += STEP;
         }
-        Done { at, skip, newlines }
+        done
     }
 
     #[target_feature(enable = "avx2")]
@@ -322,31 +336,21 @@ mod x86 {
                 nl,
             )
         };
-        let mut at = 0usize;
-        let mut skip = 0usize;
-        let mut newlines = 0u64;
-        while at + STEP + WIDTH - 1 <= hay.len() {
+        let mut done = Done::default();
+        while done.at + STEP + WIDTH - 1 <= hay.len() {
+            let at = done.at;
             if at + PREFETCH_AHEAD < hay.len() {
                 // SAFETY: in bounds; a prefetch never faults anyway.
                 unsafe { _mm_prefetch(ptr.add(at + PREFETCH_AHEAD).cast(), _MM_HINT_T0) };
             }
             // SAFETY: the loop condition keeps both blocks' loads within `hay`.
             let ((a, na), (b, nb)) = unsafe { (block(ptr.add(at)), block(ptr.add(at + 32))) };
-            if COUNT {
-                let nl = u64::from(na) | (u64::from(nb) << 32);
-                newlines += u64::from((nl & in_range(at, &lines)).count_ones());
-            }
-            let mut bits = u64::from(a) | (u64::from(b) << 32);
-            while bits != 0 {
-                let pos = at + bits.trailing_zeros() as usize;
-                bits &= bits - 1;
-                if pos >= skip {
-                    skip = found(pos);
-                }
-            }
-            at += STEP;
+            let bits = u64::from(a) | (u64::from(b) << 32);
+            let nl = u64::from(na) | (u64::from(nb) << 32);
+            take_block::<COUNT>(at, bits, nl, &lines, &mut done, found);
+            done.at += STEP;
         }
-        Done { at, skip, newlines }
+        done
     }
 }
 
@@ -440,13 +444,9 @@ mod tests {
     #[test]
     fn every_keyword_start_is_a_candidate_in_every_implementation() {
         let f = Fingerprints::new(keywords()).expect("keywords");
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut rng =
+            <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(0x9e37_79b9_7f4a_7c15u64);
+        let mut next = || rand::Rng::gen::<u64>(&mut rng);
         let words: [&[u8]; 8] = [
             b"CyBrId",
             b"secret",

@@ -359,13 +359,9 @@ mod tests {
             b"\n",
             b" ",
         ];
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut rng =
+            <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(0x2545_f491_4f6c_dd1du64);
+        let mut next = || rand::Rng::gen::<u64>(&mut rng);
         for round in 0..400 {
             let len = (next() % 600) as usize + round;
             let mut hay: Vec<u8> = (0..len)

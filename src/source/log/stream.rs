@@ -229,21 +229,26 @@ impl<'e> Scanner<'e> {
         // Owned bytes per map: enough windows to amortise the map, few
         // enough that its pages (counted in RSS while mapped) stay small.
         let span = (MAP_SPAN as u64).max(step);
-        let mut own_lo = seg.own_from;
-        let mut first = true;
-        while own_lo < own_end {
-            let span_end = (own_lo + span).min(own_end);
-            let map_from = if first {
+        // Where the bytes a window owns from `at` are read from: the
+        // segment's own start keeps what its reader keeps (as `scan`),
+        // later windows their lookback.
+        let context_from = |at: u64| {
+            if at == seg.own_from {
                 seg.data_start
             } else {
-                own_lo.saturating_sub(lookback)
-            };
+                at.saturating_sub(lookback)
+            }
+        };
+        let mut own_lo = seg.own_from;
+        while own_lo < own_end {
+            let span_end = (own_lo + span).min(own_end);
+            let map_from = context_from(own_lo);
             let map_to = (span_end + overlap).min(len);
             let map = match MappedRange::new(file, map_from, (map_to - map_from) as usize) {
                 Ok(Some(map)) => map,
                 // No slot or no handler: only before anything was scanned
                 // can the caller still read the segment instead.
-                Ok(None) if first => return None,
+                Ok(None) if own_lo == seg.own_from => return None,
                 Ok(None) => {
                     out.failure = Some((own_lo, io::Error::other("could not map the file")));
                     break;
@@ -259,12 +264,7 @@ impl<'e> Scanner<'e> {
             let mut sub = own_lo;
             while sub < span_end {
                 let sub_hi = (sub + step).min(span_end);
-                let win_lo = if first {
-                    seg.data_start
-                } else {
-                    sub.saturating_sub(lookback).max(map_from)
-                };
-                first = false;
+                let win_lo = context_from(sub).max(map_from);
                 let win_hi = (sub_hi + overlap).min(map_to);
                 let win = &data[(win_lo - map_from) as usize..(win_hi - map_from) as usize];
                 self.window(
